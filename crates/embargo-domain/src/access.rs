@@ -1,0 +1,284 @@
+//! The one access rule. Every decision about who may do what to which advisory or
+//! organisation is taken here; the store calls it inside every read and write, and list
+//! queries apply it to every row they return.
+//!
+//! Site administrators create organisations and name their people; they get no access to
+//! advisories by being administrators (need-to-know).
+
+use serde::Serialize;
+
+use crate::advisory::State;
+use crate::types::OrgRole;
+
+/// Who is asking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    Anonymous,
+    User { id: i64, admin: bool },
+}
+
+impl Actor {
+    pub fn user_id(&self) -> Option<i64> {
+        match self {
+            Self::Anonymous => None,
+            Self::User { id, .. } => Some(*id),
+        }
+    }
+}
+
+/// How an actor stands to one advisory. Computed by the store from memberships.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Relations {
+    pub reporter: bool,
+    pub maintainer: bool,
+    pub security_manager: bool,
+    pub steering_committee: bool,
+}
+
+impl Relations {
+    /// The audience of an unpublished advisory.
+    pub fn in_audience(&self) -> bool {
+        self.reporter || self.maintainer || self.security_manager || self.steering_committee
+    }
+
+    /// Triagers answer reports: their first reply stops the response clock.
+    pub fn is_triager(&self) -> bool {
+        self.maintainer || self.security_manager || self.steering_committee
+    }
+}
+
+/// What can be done to an advisory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// See the advisory itself (for the public: its published fields only).
+    Read,
+    /// See the private thread (comments) and the report's tracking (reporter, deadline).
+    ReadThread,
+    Comment,
+    /// Change the report's or draft's fields.
+    Edit,
+    Accept,
+    Close,
+    Reopen,
+    Publish,
+    Withdraw,
+    /// Read the advisory's audit trail of events.
+    ReadEvents,
+}
+
+impl Action {
+    pub const ALL: [Action; 10] = [
+        Action::Read,
+        Action::ReadThread,
+        Action::Comment,
+        Action::Edit,
+        Action::Accept,
+        Action::Close,
+        Action::Reopen,
+        Action::Publish,
+        Action::Withdraw,
+        Action::ReadEvents,
+    ];
+
+    /// The states in which the action makes sense at all, whoever asks.
+    pub fn allowed_in(self, state: State) -> bool {
+        use State::*;
+        match self {
+            Action::Read | Action::ReadThread | Action::ReadEvents | Action::Comment => true,
+            Action::Edit => matches!(state, Triage | Draft),
+            Action::Accept => state == Triage,
+            Action::Close => matches!(state, Triage | Draft),
+            Action::Reopen => state == Closed,
+            Action::Publish => state == Draft,
+            Action::Withdraw => state == Published,
+        }
+    }
+
+    /// Whether the relations allow the action, in a state where it makes sense.
+    fn role_may(self, rel: Relations) -> bool {
+        match self {
+            Action::Read => true,
+            Action::ReadThread | Action::Comment => rel.in_audience(),
+            Action::Edit | Action::Accept | Action::Close => rel.maintainer || rel.security_manager,
+            Action::Reopen | Action::Publish | Action::Withdraw | Action::ReadEvents => {
+                rel.security_manager
+            }
+        }
+    }
+}
+
+/// The outcome of [`decide`]. `NotFound` must be indistinguishable, to the caller, from an
+/// advisory that does not exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    NotFound,
+    Forbidden,
+    /// Allowed for this actor, but not in the advisory's current state.
+    Conflict,
+}
+
+/// The rule: may an actor with `rel` do `action` to an advisory in `state`?
+pub fn decide(rel: Relations, action: Action, state: State) -> Decision {
+    if !(rel.in_audience() || state.is_public()) {
+        return Decision::NotFound;
+    }
+    if !action.role_may(rel) {
+        return Decision::Forbidden;
+    }
+    if !action.allowed_in(state) {
+        return Decision::Conflict;
+    }
+    Decision::Allow
+}
+
+/// What the actor may do to one advisory, precomputed for pages and API answers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Permissions {
+    pub can_read_thread: bool,
+    pub can_comment: bool,
+    pub can_edit: bool,
+    pub can_accept: bool,
+    pub can_close: bool,
+    pub can_reopen: bool,
+    pub can_publish: bool,
+    pub can_withdraw: bool,
+    pub can_read_events: bool,
+}
+
+impl Permissions {
+    pub fn of(rel: Relations, state: State) -> Self {
+        let may = |a| decide(rel, a, state) == Decision::Allow;
+        Self {
+            can_read_thread: may(Action::ReadThread),
+            can_comment: may(Action::Comment),
+            can_edit: may(Action::Edit),
+            can_accept: may(Action::Accept),
+            can_close: may(Action::Close),
+            can_reopen: may(Action::Reopen),
+            can_publish: may(Action::Publish),
+            can_withdraw: may(Action::Withdraw),
+            can_read_events: may(Action::ReadEvents),
+        }
+    }
+}
+
+/// How an actor stands to an organisation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OrgRelations {
+    pub admin: bool,
+    pub role: Option<OrgRole>,
+}
+
+/// What can be done to an organisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrgAction {
+    Create,
+    /// Name security managers and steering committee members.
+    ManageMembers,
+    /// Add repositories and name their maintainers.
+    ManageRepos,
+    /// File a report against one of its repositories.
+    FileReport,
+}
+
+/// The organisation rule. Organisations and their repositories are public (a reporter must
+/// be able to find where to report); their advisories are not.
+pub fn decide_org(actor: Actor, rel: OrgRelations, action: OrgAction) -> Decision {
+    let Actor::User { .. } = actor else {
+        return Decision::Forbidden;
+    };
+    let sm = rel.role == Some(OrgRole::SecurityManager);
+    let ok = match action {
+        OrgAction::Create => rel.admin,
+        OrgAction::ManageMembers => rel.admin || sm,
+        OrgAction::ManageRepos => sm,
+        OrgAction::FileReport => true,
+    };
+    if ok {
+        Decision::Allow
+    } else {
+        Decision::Forbidden
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOBODY: Relations = Relations {
+        reporter: false,
+        maintainer: false,
+        security_manager: false,
+        steering_committee: false,
+    };
+
+    #[test]
+    fn outsiders_see_nothing_unpublished() {
+        for state in [State::Triage, State::Draft, State::Closed] {
+            for action in Action::ALL {
+                assert_eq!(
+                    decide(NOBODY, action, state),
+                    Decision::NotFound,
+                    "{action:?} {state:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn steering_committee_reads_and_comments_only() {
+        let sc = Relations {
+            steering_committee: true,
+            ..NOBODY
+        };
+        let p = Permissions::of(sc, State::Draft);
+        assert!(p.can_read_thread && p.can_comment);
+        assert!(
+            !p.can_edit && !p.can_accept && !p.can_close && !p.can_publish && !p.can_read_events
+        );
+    }
+
+    #[test]
+    fn only_security_managers_publish() {
+        let m = Relations {
+            maintainer: true,
+            ..NOBODY
+        };
+        assert_eq!(
+            decide(m, Action::Publish, State::Draft),
+            Decision::Forbidden
+        );
+        let sm = Relations {
+            security_manager: true,
+            ..NOBODY
+        };
+        assert_eq!(decide(sm, Action::Publish, State::Draft), Decision::Allow);
+        assert_eq!(
+            decide(sm, Action::Publish, State::Triage),
+            Decision::Conflict
+        );
+    }
+
+    #[test]
+    fn admins_need_a_role_to_read() {
+        assert_eq!(
+            decide(NOBODY, Action::Read, State::Triage),
+            Decision::NotFound
+        );
+        let admin = Actor::User { id: 1, admin: true };
+        let none = OrgRelations {
+            admin: true,
+            role: None,
+        };
+        assert_eq!(
+            decide_org(admin, none, OrgAction::ManageRepos),
+            Decision::Forbidden
+        );
+        assert_eq!(decide_org(admin, none, OrgAction::Create), Decision::Allow);
+        assert_eq!(
+            decide_org(Actor::Anonymous, none, OrgAction::FileReport),
+            Decision::Forbidden
+        );
+    }
+}

@@ -1,0 +1,624 @@
+//! The advisory: one entity from report to publication. Its state is derived from its
+//! events ([`Change`]); [`Advisory::apply`] is the only way it changes.
+
+use serde::{Deserialize, Deserializer, Serialize};
+use time::OffsetDateTime;
+
+use crate::FieldError;
+use crate::error::check_text;
+use crate::ids::AdvisoryId;
+use crate::types::{
+    CveId, CvssVector, CweId, Ecosystem, PackageName, ReferenceUrl, Slug, truncate,
+};
+use crate::version_range::VersionRange;
+
+/// Limits on advisory fields (characters or entries).
+pub mod limits {
+    pub const TITLE: usize = 256;
+    pub const SUMMARY: usize = 256;
+    pub const DESCRIPTION: usize = 65_536;
+    pub const COMMENT: usize = 65_536;
+    pub const CLOSE_MESSAGE: usize = 8_192;
+    pub const CWE_IDS: usize = 20;
+    pub const REFERENCES: usize = 64;
+    pub const CREDITS: usize = 64;
+    pub const VULNERABILITIES: usize = 64;
+    pub const CREDIT_NAME: usize = 200;
+    pub const PATCHED_VERSIONS: usize = 256;
+}
+
+/// Where an advisory is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    Triage,
+    Draft,
+    Published,
+    Closed,
+    Withdrawn,
+}
+
+impl State {
+    pub const ALL: [State; 5] = [
+        State::Triage,
+        State::Draft,
+        State::Published,
+        State::Closed,
+        State::Withdrawn,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Triage => "triage",
+            Self::Draft => "draft",
+            Self::Published => "published",
+            Self::Closed => "closed",
+            Self::Withdrawn => "withdrawn",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, FieldError> {
+        Self::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| {
+                FieldError::new(
+                    "state",
+                    "must be triage, draft, published, closed or withdrawn",
+                )
+            })
+    }
+
+    /// Published and withdrawn advisories are public; the rest only for their audience.
+    pub fn is_public(self) -> bool {
+        matches!(self, Self::Published | Self::Withdrawn)
+    }
+}
+
+/// Why a report was closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseReason {
+    Duplicate,
+    NotAVulnerability,
+    OutOfScope,
+    WontFix,
+    Spam,
+    Other,
+}
+
+impl CloseReason {
+    pub const ALL: [CloseReason; 6] = [
+        CloseReason::Duplicate,
+        CloseReason::NotAVulnerability,
+        CloseReason::OutOfScope,
+        CloseReason::WontFix,
+        CloseReason::Spam,
+        CloseReason::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Duplicate => "duplicate",
+            Self::NotAVulnerability => "not_a_vulnerability",
+            Self::OutOfScope => "out_of_scope",
+            Self::WontFix => "wont_fix",
+            Self::Spam => "spam",
+            Self::Other => "other",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Duplicate => "Duplicate",
+            Self::NotAVulnerability => "Not a vulnerability",
+            Self::OutOfScope => "Out of scope",
+            Self::WontFix => "Won't fix",
+            Self::Spam => "Spam",
+            Self::Other => "Other",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, FieldError> {
+        Self::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| {
+                FieldError::new(
+                    "reason",
+                    "must be duplicate, not_a_vulnerability, out_of_scope, wont_fix, spam or other",
+                )
+            })
+    }
+}
+
+/// A package in an ecosystem.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Package {
+    pub ecosystem: Ecosystem,
+    pub name: PackageName,
+}
+
+/// One affected package with its vulnerable range and the versions that fix it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Vulnerability {
+    pub package: Package,
+    #[serde(default)]
+    pub vulnerable_version_range: Option<VersionRange>,
+    /// The first patched version(s), comma-separated, as forge advisories write them.
+    #[serde(default)]
+    pub patched_versions: Option<String>,
+}
+
+/// The kind of a credit, as OSV and CVE records know them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CreditType {
+    Finder,
+    Reporter,
+    Analyst,
+    Coordinator,
+    RemediationDeveloper,
+    RemediationReviewer,
+    RemediationVerifier,
+    Tool,
+    Sponsor,
+    Other,
+}
+
+impl CreditType {
+    /// OSV's spelling (`REMEDIATION_DEVELOPER`).
+    pub fn osv(self) -> &'static str {
+        match self {
+            Self::Finder => "FINDER",
+            Self::Reporter => "REPORTER",
+            Self::Analyst => "ANALYST",
+            Self::Coordinator => "COORDINATOR",
+            Self::RemediationDeveloper => "REMEDIATION_DEVELOPER",
+            Self::RemediationReviewer => "REMEDIATION_REVIEWER",
+            Self::RemediationVerifier => "REMEDIATION_VERIFIER",
+            Self::Tool => "TOOL",
+            Self::Sponsor => "SPONSOR",
+            Self::Other => "OTHER",
+        }
+    }
+}
+
+/// A person or organisation credited on the advisory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Credit {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: CreditType,
+}
+
+/// The advisory's text and facts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Content {
+    pub title: String,
+    pub summary: Option<String>,
+    pub description: String,
+    pub cve_id: Option<CveId>,
+    pub cvss_vector: Option<CvssVector>,
+    pub cwe_ids: Vec<CweId>,
+    pub references: Vec<ReferenceUrl>,
+    pub credits: Vec<Credit>,
+    pub vulnerabilities: Vec<Vulnerability>,
+}
+
+impl Content {
+    /// The one-line summary, falling back to the report's title.
+    pub fn headline(&self) -> &str {
+        self.summary.as_deref().unwrap_or(&self.title)
+    }
+
+    /// Checks every limit; the error names the field.
+    pub fn check(&self) -> Result<(), FieldError> {
+        if self.title.trim().is_empty() {
+            return Err(FieldError::new(
+                "title",
+                "is empty; say in a line what is wrong",
+            ));
+        }
+        check_text("title", &self.title, limits::TITLE, false)?;
+        if let Some(s) = &self.summary {
+            if s.trim().is_empty() {
+                return Err(FieldError::new(
+                    "summary",
+                    "is empty; leave it out or say in a line what is wrong",
+                ));
+            }
+            check_text("summary", s, limits::SUMMARY, false)?;
+        }
+        if self.description.trim().is_empty() {
+            return Err(FieldError::new(
+                "description",
+                "is empty; describe the vulnerability",
+            ));
+        }
+        check_text("description", &self.description, limits::DESCRIPTION, true)?;
+        check_count("cwe_ids", self.cwe_ids.len(), limits::CWE_IDS)?;
+        check_count("references", self.references.len(), limits::REFERENCES)?;
+        check_count("credits", self.credits.len(), limits::CREDITS)?;
+        check_count(
+            "vulnerabilities",
+            self.vulnerabilities.len(),
+            limits::VULNERABILITIES,
+        )?;
+        for (i, c) in self.credits.iter().enumerate() {
+            let field = format!("credits[{i}].name");
+            if c.name.trim().is_empty() {
+                return Err(FieldError::new(field, "is empty"));
+            }
+            check_text(&field, &c.name, limits::CREDIT_NAME, false)?;
+        }
+        for (i, v) in self.vulnerabilities.iter().enumerate() {
+            if let Some(p) = &v.patched_versions {
+                check_patched(p).map_err(|e| e.within(&format!("vulnerabilities[{i}]")))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_count(field: &str, n: usize, max: usize) -> Result<(), FieldError> {
+    if n > max {
+        return Err(FieldError::new(
+            field,
+            format!("has {n} entries; the limit is {max}"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_patched(p: &str) -> Result<(), FieldError> {
+    let field = "patched_versions";
+    check_text(field, p, limits::PATCHED_VERSIONS, false)?;
+    for v in p.split(',').map(str::trim) {
+        let ok = !v.is_empty()
+            && v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-+~:".contains(c));
+        if !ok {
+            return Err(FieldError::new(
+                field,
+                format!(
+                    "'{}' is not a version; give versions separated by commas",
+                    truncate(v, 40)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A new report, as a reporter files it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewReport {
+    pub title: String,
+    pub description: String,
+    #[serde(default)]
+    pub cvss_vector: Option<CvssVector>,
+    #[serde(default)]
+    pub cwe_ids: Vec<CweId>,
+    #[serde(default)]
+    pub vulnerabilities: Vec<Vulnerability>,
+}
+
+impl NewReport {
+    /// The content the advisory starts with; refuses what breaks a limit.
+    pub fn into_content(self) -> Result<Content, FieldError> {
+        let content = Content {
+            title: self.title.trim().to_owned(),
+            description: self.description,
+            cvss_vector: self.cvss_vector,
+            cwe_ids: self.cwe_ids,
+            vulnerabilities: self.vulnerabilities,
+            ..Content::default()
+        };
+        content.check()?;
+        Ok(content)
+    }
+}
+
+fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Changes to a report or draft: absent fields stay as they are; `null` clears a field.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Edit {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub summary: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub cve_id: Option<Option<CveId>>,
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub cvss_vector: Option<Option<CvssVector>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwe_ids: Option<Vec<CweId>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub references: Option<Vec<ReferenceUrl>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credits: Option<Vec<Credit>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vulnerabilities: Option<Vec<Vulnerability>>,
+}
+
+impl Edit {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// The content after this edit.
+    pub fn applied_to(&self, content: &Content) -> Content {
+        let mut c = content.clone();
+        if let Some(v) = &self.title {
+            c.title = v.trim().to_owned();
+        }
+        if let Some(v) = &self.summary {
+            c.summary = v.as_ref().map(|s| s.trim().to_owned());
+        }
+        if let Some(v) = &self.description {
+            c.description.clone_from(v);
+        }
+        if let Some(v) = &self.cve_id {
+            c.cve_id.clone_from(v);
+        }
+        if let Some(v) = &self.cvss_vector {
+            c.cvss_vector.clone_from(v);
+        }
+        if let Some(v) = &self.cwe_ids {
+            c.cwe_ids.clone_from(v);
+        }
+        if let Some(v) = &self.references {
+            c.references.clone_from(v);
+        }
+        if let Some(v) = &self.credits {
+            c.credits.clone_from(v);
+        }
+        if let Some(v) = &self.vulnerabilities {
+            c.vulnerabilities.clone_from(v);
+        }
+        c
+    }
+}
+
+/// One event in an advisory's life. Stored as JSON with its actor and time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Change {
+    Reported {
+        content: Content,
+    },
+    Commented {
+        comment_id: i64,
+        by_triager: bool,
+    },
+    Edited {
+        edit: Edit,
+    },
+    Accepted,
+    Closed {
+        reason: CloseReason,
+        message: Option<String>,
+    },
+    Reopened,
+    Published,
+    Withdrawn,
+}
+
+impl Change {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Reported { .. } => "reported",
+            Self::Commented { .. } => "commented",
+            Self::Edited { .. } => "edited",
+            Self::Accepted => "accepted",
+            Self::Closed { .. } => "closed",
+            Self::Reopened => "reopened",
+            Self::Published => "published",
+            Self::Withdrawn => "withdrawn",
+        }
+    }
+}
+
+/// The current state of an advisory: the fold of its events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Advisory {
+    pub id: AdvisoryId,
+    pub org: Slug,
+    pub repo: Slug,
+    pub reporter_id: i64,
+    pub state: State,
+    pub close_reason: Option<CloseReason>,
+    pub close_message: Option<String>,
+    pub content: Content,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub published_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub first_response_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub response_due_at: OffsetDateTime,
+    /// Counts the events applied; every change makes a new revision.
+    pub revision: i64,
+}
+
+/// The facts of a new advisory that do not come from its content.
+#[derive(Debug, Clone)]
+pub struct Filing {
+    pub id: AdvisoryId,
+    pub org: Slug,
+    pub repo: Slug,
+    pub reporter_id: i64,
+    pub response_due_at: OffsetDateTime,
+}
+
+impl Advisory {
+    /// The advisory a `Reported` event creates.
+    pub fn reported(filing: Filing, content: Content, at: OffsetDateTime) -> Self {
+        Self {
+            id: filing.id,
+            org: filing.org,
+            repo: filing.repo,
+            reporter_id: filing.reporter_id,
+            state: State::Triage,
+            close_reason: None,
+            close_message: None,
+            content,
+            created_at: at,
+            updated_at: at,
+            published_at: None,
+            first_response_at: None,
+            response_due_at: filing.response_due_at,
+            revision: 1,
+        }
+    }
+
+    /// Applies one later event. The caller has taken the access decision, which includes the
+    /// state check ([`crate::access::Action::allowed_in`]).
+    pub fn apply(&mut self, change: &Change, at: OffsetDateTime) {
+        match change {
+            Change::Reported { content } => self.content = content.clone(),
+            Change::Commented { by_triager, .. } => {
+                if *by_triager {
+                    self.respond(at);
+                }
+            }
+            Change::Edited { edit } => self.content = edit.applied_to(&self.content),
+            Change::Accepted => {
+                self.state = State::Draft;
+                if self.content.summary.is_none() {
+                    self.content.summary = Some(self.content.title.clone());
+                }
+                self.respond(at);
+            }
+            Change::Closed { reason, message } => {
+                self.state = State::Closed;
+                self.close_reason = Some(*reason);
+                self.close_message.clone_from(message);
+                self.respond(at);
+            }
+            Change::Reopened => {
+                self.state = State::Triage;
+                self.close_reason = None;
+                self.close_message = None;
+            }
+            Change::Published => {
+                self.state = State::Published;
+                self.published_at = Some(at);
+            }
+            Change::Withdrawn => self.state = State::Withdrawn,
+        }
+        self.updated_at = at;
+        self.revision += 1;
+    }
+
+    fn respond(&mut self, at: OffsetDateTime) {
+        if self.first_response_at.is_none() {
+            self.first_response_at = Some(at);
+        }
+    }
+
+    /// What must hold before publication, beyond the state.
+    pub fn check_publishable(&self) -> Result<(), FieldError> {
+        if self.content.vulnerabilities.is_empty() {
+            return Err(FieldError::new(
+                "vulnerabilities",
+                "name at least one affected package before publishing",
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn report() -> Advisory {
+        let filing = Filing {
+            id: AdvisoryId::from_random([7; 12]),
+            org: Slug::parse("coco").unwrap_or_else(|_| unreachable!()),
+            repo: Slug::parse("guest").unwrap_or_else(|_| unreachable!()),
+            reporter_id: 1,
+            response_due_at: datetime!(2026-12-09 00:00 UTC),
+        };
+        let content = Content {
+            title: "t".into(),
+            description: "d".into(),
+            ..Content::default()
+        };
+        Advisory::reported(filing, content, datetime!(2026-11-25 00:00 UTC))
+    }
+
+    #[test]
+    fn first_triager_reply_is_recorded_once() {
+        let mut a = report();
+        a.apply(
+            &Change::Commented {
+                comment_id: 1,
+                by_triager: false,
+            },
+            datetime!(2026-11-26 00:00 UTC),
+        );
+        assert_eq!(a.first_response_at, None);
+        a.apply(
+            &Change::Commented {
+                comment_id: 2,
+                by_triager: true,
+            },
+            datetime!(2026-11-27 00:00 UTC),
+        );
+        a.apply(&Change::Accepted, datetime!(2026-11-28 00:00 UTC));
+        assert_eq!(a.first_response_at, Some(datetime!(2026-11-27 00:00 UTC)));
+        assert_eq!(a.state, State::Draft);
+        assert_eq!(a.content.summary.as_deref(), Some("t"));
+        assert_eq!(a.revision, 4);
+    }
+
+    #[test]
+    fn edit_distinguishes_absent_from_null() {
+        let e: Edit = serde_json::from_str(r#"{"cve_id": null}"#).unwrap_or_default();
+        assert_eq!(e.cve_id, Some(None));
+        let e: Edit = serde_json::from_str("{}").unwrap_or_default();
+        assert!(e.is_empty());
+        assert!(serde_json::from_str::<Edit>(r#"{"sumary": "x"}"#).is_err());
+    }
+
+    #[test]
+    fn limits_name_the_field() {
+        let c = Content {
+            title: "x".repeat(300),
+            description: "d".into(),
+            ..Content::default()
+        };
+        assert_eq!(c.check().map_err(|e| e.field), Err("title".to_owned()));
+    }
+}

@@ -1,0 +1,15 @@
+//! Embargo's pure rules: identifiers and checked input types, the advisory and its life
+//! (states, transitions, events), the organisation's policy, and the one access rule.
+//!
+//! Nothing here touches the network, the clock or the disk: time comes in as a parameter.
+#![forbid(unsafe_code)]
+
+pub mod access;
+pub mod advisory;
+pub mod error;
+pub mod ids;
+pub mod policy;
+pub mod types;
+pub mod version_range;
+
+pub use error::FieldError;

@@ -1,0 +1,4 @@
+//! Embargo's pure translations: an advisory into the documents others consume.
+#![forbid(unsafe_code)]
+
+pub mod osv;

@@ -1,0 +1,339 @@
+//! Advisories: filing, reading, the thread, editing and state changes.
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use embargo_domain::access::Permissions;
+use embargo_domain::advisory::{
+    Advisory, CloseReason, Credit, Edit, NewReport, State as AdvState, Vulnerability,
+};
+use embargo_domain::ids::AdvisoryId;
+use embargo_domain::types::{CveId, CvssVector, CweId, ReferenceUrl, Slug};
+use embargo_store::{AdvisoryFilter, Authorized, Comment, EventRecord, Store, Transition};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::slug;
+use crate::AppState;
+use crate::error::AppError;
+use crate::extract::{ApiCaller, ApiJson, ApiUser};
+
+/// An advisory as the API shows it. Fields of the private tracking appear only for the
+/// advisory's audience; the public sees the published text.
+#[derive(Serialize)]
+pub struct AdvisoryView {
+    id: AdvisoryId,
+    state: AdvState,
+    organisation: Slug,
+    repository: Slug,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    title: Option<String>,
+    summary: String,
+    description: String,
+    cve_id: Option<CveId>,
+    cvss_vector: Option<CvssVector>,
+    cwe_ids: Vec<CweId>,
+    references: Vec<ReferenceUrl>,
+    credits: Vec<Credit>,
+    vulnerabilities: Vec<Vulnerability>,
+    #[serde(with = "time::serde::rfc3339")]
+    updated_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    published_at: Option<OffsetDateTime>,
+    revision: i64,
+    html_url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    osv_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tracking: Option<Tracking>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    permissions: Option<Permissions>,
+}
+
+/// The report's private tracking: who filed it, the response clock, the outcome.
+#[derive(Serialize)]
+pub struct Tracking {
+    reporter: String,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    first_response_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339")]
+    response_due_at: OffsetDateTime,
+    response_overdue: bool,
+    close_reason: Option<CloseReason>,
+    close_message: Option<String>,
+}
+
+impl AdvisoryView {
+    pub async fn build(st: &AppState, a: &Authorized<Advisory>) -> Result<Self, AppError> {
+        let adv = a.get();
+        let audience = a.relations().in_audience();
+        let tracking = if audience {
+            Some(tracking(&st.store, adv).await?)
+        } else {
+            None
+        };
+        let c = &adv.content;
+        let base = &st.config.server.public_url;
+        Ok(Self {
+            id: adv.id.clone(),
+            state: adv.state,
+            organisation: adv.org.clone(),
+            repository: adv.repo.clone(),
+            title: audience.then(|| c.title.clone()),
+            summary: c.headline().to_owned(),
+            description: c.description.clone(),
+            cve_id: c.cve_id.clone(),
+            cvss_vector: c.cvss_vector.clone(),
+            cwe_ids: c.cwe_ids.clone(),
+            references: c.references.clone(),
+            credits: c.credits.clone(),
+            vulnerabilities: c.vulnerabilities.clone(),
+            updated_at: adv.updated_at,
+            published_at: adv.published_at,
+            revision: adv.revision,
+            html_url: format!("{base}/advisories/{}", adv.id),
+            osv_url: adv
+                .state
+                .is_public()
+                .then(|| format!("{base}/osv/v1/vulns/{}{}", st.config.osv.id_prefix, adv.id)),
+            tracking,
+            permissions: audience.then(|| a.permissions()),
+        })
+    }
+}
+
+async fn tracking(store: &Store, adv: &Advisory) -> Result<Tracking, AppError> {
+    let reporter = store
+        .user_by_id(adv.reporter_id)
+        .await?
+        .map(|u| u.name)
+        .unwrap_or_default();
+    let now = store.now();
+    Ok(Tracking {
+        reporter,
+        created_at: adv.created_at,
+        first_response_at: adv.first_response_at,
+        response_due_at: adv.response_due_at,
+        response_overdue: adv.first_response_at.is_none() && now > adv.response_due_at,
+        close_reason: adv.close_reason,
+        close_message: adv.close_message.clone(),
+    })
+}
+
+/// A malformed id cannot name an advisory: the same "not found" as a missing one.
+pub fn advisory_id(s: &str) -> Result<AdvisoryId, AppError> {
+    AdvisoryId::parse(s).map_err(|_| AppError::not_found("advisory"))
+}
+
+pub async fn file(
+    State(st): State<AppState>,
+    caller: ApiUser,
+    Path((org, repo)): Path<(String, String)>,
+    ApiJson(report): ApiJson<NewReport>,
+) -> Result<(StatusCode, Json<AdvisoryView>), AppError> {
+    let (org, repo) = (slug(&org, "organisation")?, slug(&repo, "repository")?);
+    let a = st
+        .store
+        .file_report(caller.actor, &org, &repo, report)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(AdvisoryView::build(&st, &a).await?),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    state: Option<String>,
+    org: Option<String>,
+    /// `true`: only advisories the caller works on (not merely public ones).
+    audience: Option<bool>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+pub async fn list(
+    State(st): State<AppState>,
+    caller: ApiCaller,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<Vec<AdvisoryView>>, AppError> {
+    let Query(q) = query.map_err(|e| AppError::bad_request(e.body_text()))?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(AppError::invalid(embargo_domain::FieldError::new(
+            "limit",
+            "must be between 1 and 500",
+        )));
+    }
+    let filter = AdvisoryFilter {
+        state: q.state.as_deref().map(AdvState::parse).transpose()?,
+        org: q.org.as_deref().map(Slug::parse).transpose()?,
+        audience_only: q.audience.unwrap_or(false),
+        limit,
+        offset: q.offset.unwrap_or(0),
+    };
+    let found = st.store.advisories(caller.actor, &filter).await?;
+    let mut out = Vec::with_capacity(found.len());
+    for a in &found {
+        out.push(AdvisoryView::build(&st, a).await?);
+    }
+    Ok(Json(out))
+}
+
+pub async fn show(
+    State(st): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+) -> Result<Json<AdvisoryView>, AppError> {
+    let a = st.store.advisory(caller.actor, &advisory_id(&id)?).await?;
+    Ok(Json(AdvisoryView::build(&st, &a).await?))
+}
+
+pub async fn edit(
+    State(st): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+    ApiJson(edit): ApiJson<Edit>,
+) -> Result<Json<AdvisoryView>, AppError> {
+    let id = advisory_id(&id)?;
+    let a = st
+        .store
+        .edit(authenticated(&st, caller, &id).await?, &id, edit)
+        .await?;
+    Ok(Json(AdvisoryView::build(&st, &a).await?))
+}
+
+/// Writes need a signed-in caller. An anonymous caller learns nothing more than a read would
+/// tell: "not found" for an unpublished advisory, "sign in" for a public one.
+async fn authenticated(
+    st: &AppState,
+    caller: ApiCaller,
+    id: &AdvisoryId,
+) -> Result<embargo_domain::access::Actor, AppError> {
+    if caller.user.is_some() {
+        return Ok(caller.actor);
+    }
+    st.store.advisory(caller.actor, id).await?;
+    Err(AppError::unauthorized())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewComment {
+    body: String,
+}
+
+pub async fn comment(
+    State(st): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+    ApiJson(c): ApiJson<NewComment>,
+) -> Result<(StatusCode, Json<Comment>), AppError> {
+    let id = advisory_id(&id)?;
+    let actor = authenticated(&st, caller, &id).await?;
+    st.store.comment(actor, &id, &c.body).await?;
+    let thread = st.store.comments(actor, &id).await?;
+    let mine = thread
+        .into_iter()
+        .rev()
+        .find(|x| Some(x.author_id) == actor.user_id())
+        .ok_or_else(|| AppError::internal("comment vanished"))?;
+    Ok((StatusCode::CREATED, Json(mine)))
+}
+
+pub async fn comments(
+    State(st): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<Comment>>, AppError> {
+    Ok(Json(
+        st.store.comments(caller.actor, &advisory_id(&id)?).await?,
+    ))
+}
+
+pub async fn events(
+    State(st): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<EventRecord>>, AppError> {
+    Ok(Json(
+        st.store.events(caller.actor, &advisory_id(&id)?).await?,
+    ))
+}
+
+async fn transition(
+    st: AppState,
+    caller: ApiCaller,
+    id: &str,
+    t: Transition,
+) -> Result<Json<AdvisoryView>, AppError> {
+    let id = advisory_id(id)?;
+    let actor = authenticated(&st, caller, &id).await?;
+    let a = st.store.transition(actor, &id, t).await?;
+    Ok(Json(AdvisoryView::build(&st, &a).await?))
+}
+
+pub async fn accept(
+    State(st): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+) -> Result<Json<AdvisoryView>, AppError> {
+    transition(st, caller, &id, Transition::Accept).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloseBody {
+    reason: CloseReason,
+    message: Option<String>,
+}
+
+pub async fn close(
+    State(st): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<CloseBody>,
+) -> Result<Json<AdvisoryView>, AppError> {
+    transition(
+        st,
+        caller,
+        &id,
+        Transition::Close {
+            reason: b.reason,
+            message: b.message,
+        },
+    )
+    .await
+}
+
+pub async fn reopen(
+    State(st): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+) -> Result<Json<AdvisoryView>, AppError> {
+    transition(st, caller, &id, Transition::Reopen).await
+}
+
+pub async fn publish(
+    State(st): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+) -> Result<Json<AdvisoryView>, AppError> {
+    transition(st, caller, &id, Transition::Publish).await
+}
+
+pub async fn withdraw(
+    State(st): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+) -> Result<Json<AdvisoryView>, AppError> {
+    transition(st, caller, &id, Transition::Withdraw).await
+}
+
+pub async fn me(caller: ApiUser) -> Json<embargo_store::User> {
+    Json(caller.user)
+}

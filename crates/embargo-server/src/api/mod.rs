@@ -1,0 +1,18 @@
+//! The REST API under `/api/v1`.
+
+pub mod advisories;
+pub mod orgs;
+
+use embargo_domain::types::{Email, Slug};
+
+use crate::error::AppError;
+
+/// Path segments become domain types before any query; a malformed slug cannot name
+/// anything, so it is "not found".
+pub fn slug(s: &str, what: &'static str) -> Result<Slug, AppError> {
+    Slug::parse(s).map_err(|_| AppError::not_found(what))
+}
+
+pub fn email(s: &str) -> Result<Email, AppError> {
+    Email::parse(s).map_err(AppError::invalid)
+}

@@ -1,0 +1,145 @@
+//! Organisations, their members, repositories and maintainers.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use embargo_domain::types::{OrgRole, Slug};
+use embargo_store::{Org, Repo};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{email, slug};
+use crate::AppState;
+use crate::error::AppError;
+use crate::extract::{ApiJson, ApiUser};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewOrg {
+    slug: Slug,
+    name: String,
+}
+
+pub async fn create(
+    State(st): State<AppState>,
+    caller: ApiUser,
+    ApiJson(body): ApiJson<NewOrg>,
+) -> Result<(StatusCode, Json<Org>), AppError> {
+    let org = st
+        .store
+        .create_org(caller.actor, &body.slug, &body.name)
+        .await?;
+    Ok((StatusCode::CREATED, Json(org)))
+}
+
+pub async fn list(State(st): State<AppState>) -> Result<Json<Vec<Org>>, AppError> {
+    Ok(Json(st.store.orgs().await?))
+}
+
+pub async fn show(
+    State(st): State<AppState>,
+    Path(org): Path<String>,
+) -> Result<Json<Org>, AppError> {
+    Ok(Json(st.store.org(&slug(&org, "organisation")?).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Membership {
+    role: OrgRole,
+}
+
+pub async fn set_member(
+    State(st): State<AppState>,
+    caller: ApiUser,
+    Path((org, who)): Path<(String, String)>,
+    ApiJson(body): ApiJson<Membership>,
+) -> Result<Json<Value>, AppError> {
+    let org = slug(&org, "organisation")?;
+    let who = email(&who)?;
+    st.store
+        .set_member(caller.actor, &org, &who, body.role)
+        .await?;
+    Ok(Json(
+        json!({"organisation": org, "email": who, "role": body.role}),
+    ))
+}
+
+pub async fn remove_member(
+    State(st): State<AppState>,
+    caller: ApiUser,
+    Path((org, who)): Path<(String, String)>,
+) -> Result<StatusCode, AppError> {
+    st.store
+        .remove_member(caller.actor, &slug(&org, "organisation")?, &email(&who)?)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewRepo {
+    slug: Slug,
+    name: String,
+}
+
+pub async fn create_repo(
+    State(st): State<AppState>,
+    caller: ApiUser,
+    Path(org): Path<String>,
+    ApiJson(body): ApiJson<NewRepo>,
+) -> Result<(StatusCode, Json<Repo>), AppError> {
+    let repo = st
+        .store
+        .create_repo(
+            caller.actor,
+            &slug(&org, "organisation")?,
+            &body.slug,
+            &body.name,
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(repo)))
+}
+
+pub async fn repos(
+    State(st): State<AppState>,
+    Path(org): Path<String>,
+) -> Result<Json<Vec<Repo>>, AppError> {
+    let org = slug(&org, "organisation")?;
+    st.store.org(&org).await?;
+    Ok(Json(st.store.repos(Some(&org)).await?))
+}
+
+pub async fn add_maintainer(
+    State(st): State<AppState>,
+    caller: ApiUser,
+    Path((org, repo, who)): Path<(String, String, String)>,
+) -> Result<Json<Value>, AppError> {
+    let (org, repo, who) = (
+        slug(&org, "organisation")?,
+        slug(&repo, "repository")?,
+        email(&who)?,
+    );
+    st.store
+        .add_maintainer(caller.actor, &org, &repo, &who)
+        .await?;
+    Ok(Json(
+        json!({"organisation": org, "repository": repo, "email": who, "role": "maintainer"}),
+    ))
+}
+
+pub async fn remove_maintainer(
+    State(st): State<AppState>,
+    caller: ApiUser,
+    Path((org, repo, who)): Path<(String, String, String)>,
+) -> Result<StatusCode, AppError> {
+    let (org, repo, who) = (
+        slug(&org, "organisation")?,
+        slug(&repo, "repository")?,
+        email(&who)?,
+    );
+    st.store
+        .remove_maintainer(caller.actor, &org, &repo, &who)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

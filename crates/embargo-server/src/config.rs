@@ -1,0 +1,156 @@
+//! Settings: `embargo.toml`, then `EMBARGO_*` environment variables over it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub osv: OsvConfig,
+    /// Where the SQLite database (and later, attachments and keys) live.
+    #[serde(skip)]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// The address users reach Embargo at; links in pages and documents use it, and session
+    /// cookies are `Secure` when it is `https`.
+    pub public_url: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` or `postgres://...`; empty means SQLite in the data folder.
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OsvConfig {
+    /// Put before advisory ids in OSV records: `x_` unless a prefix is registered with OSV.
+    pub id_prefix: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            server: ServerConfig::default(),
+            database: DatabaseConfig::default(),
+            osv: OsvConfig::default(),
+            data_dir: PathBuf::from("embargo-data"),
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: String::new(),
+        }
+    }
+}
+
+impl Default for OsvConfig {
+    fn default() -> Self {
+        Self {
+            id_prefix: "x_".into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{var}: {message}")]
+    Env { var: String, message: String },
+}
+
+impl Config {
+    /// Reads `file` (when given), then the environment; `data_dir` comes from the command line.
+    pub fn load(file: Option<&Path>, data_dir: &Path) -> Result<Self, ConfigError> {
+        let mut config = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.into(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                    path: path.into(),
+                    message: e.to_string(),
+                })?
+            }
+            None => Config::default(),
+        };
+        config.data_dir = data_dir.to_owned();
+        config.apply_env(|k| std::env::var(k).ok())?;
+        if config.server.public_url.is_empty() {
+            config.server.public_url = format!("http://{}", config.server.listen);
+        }
+        config.server.public_url = config.server.public_url.trim_end_matches('/').to_owned();
+        Ok(config)
+    }
+
+    fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        if let Some(v) = get("EMBARGO_SERVER_LISTEN") {
+            self.server.listen = v.parse().map_err(|e| ConfigError::Env {
+                var: "EMBARGO_SERVER_LISTEN".into(),
+                message: format!("'{v}' is not an address such as 127.0.0.1:8080 ({e})"),
+            })?;
+        }
+        if let Some(v) = get("EMBARGO_SERVER_PUBLIC_URL") {
+            self.server.public_url = v;
+        }
+        if let Some(v) = get("EMBARGO_DATABASE_URL") {
+            self.database.url = v;
+        }
+        if let Some(v) = get("EMBARGO_OSV_ID_PREFIX") {
+            self.osv.id_prefix = v;
+        }
+        Ok(())
+    }
+
+    /// The database URL: the configured one, or SQLite in the data folder.
+    pub fn database_url(&self) -> String {
+        if self.database.url.is_empty() {
+            format!("sqlite://{}", self.data_dir.join("embargo.db").display())
+        } else {
+            self.database.url.clone()
+        }
+    }
+
+    pub fn secure_cookies(&self) -> bool {
+        self.server.public_url.starts_with("https://")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_overrides_file() {
+        let mut c: Config = toml::from_str("[database]\nurl = \"sqlite://x.db\"\n").unwrap();
+        c.apply_env(|k| (k == "EMBARGO_DATABASE_URL").then(|| "postgres://h/db".to_owned()))
+            .unwrap();
+        assert_eq!(c.database_url(), "postgres://h/db");
+        assert!(
+            toml::from_str::<Config>("[server]\nlisen = \"x\"\n").is_err(),
+            "unknown keys are refused"
+        );
+    }
+}

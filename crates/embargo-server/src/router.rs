@@ -1,0 +1,95 @@
+//! Every route in one place. Public routes are marked as such by their handlers' extractors:
+//! `ApiCaller`/`WebCaller` (anonymous allowed, the store decides), `ApiUser` (signed in).
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::routing::{get, post, put};
+use tower::ServiceBuilder;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::api::{advisories, orgs};
+use crate::{AppState, BODY_LIMIT, public, web};
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/user", get(advisories::me))
+        .route("/orgs", post(orgs::create).get(orgs::list))
+        .route("/orgs/{org}", get(orgs::show))
+        .route(
+            "/orgs/{org}/members/{email}",
+            put(orgs::set_member).delete(orgs::remove_member),
+        )
+        .route(
+            "/orgs/{org}/repos",
+            post(orgs::create_repo).get(orgs::repos),
+        )
+        .route(
+            "/orgs/{org}/repos/{repo}/maintainers/{email}",
+            put(orgs::add_maintainer).delete(orgs::remove_maintainer),
+        )
+        .route(
+            "/orgs/{org}/repos/{repo}/advisories",
+            post(advisories::file),
+        )
+        .route("/advisories", get(advisories::list))
+        .route(
+            "/advisories/{id}",
+            get(advisories::show).patch(advisories::edit),
+        )
+        .route(
+            "/advisories/{id}/comments",
+            get(advisories::comments).post(advisories::comment),
+        )
+        .route("/advisories/{id}/events", get(advisories::events))
+        .route("/advisories/{id}/accept", post(advisories::accept))
+        .route("/advisories/{id}/close", post(advisories::close))
+        .route("/advisories/{id}/reopen", post(advisories::reopen))
+        .route("/advisories/{id}/publish", post(advisories::publish))
+        .route("/advisories/{id}/withdraw", post(advisories::withdraw))
+        .fallback(|| async { crate::error::AppError::not_found("API endpoint") });
+
+    let x_request_id = HeaderName::from_static("x-request-id");
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(|req: &Request| {
+            // The route template, never the raw path: paths can carry one-time tokens.
+            let route = req
+                .extensions()
+                .get::<MatchedPath>()
+                .map_or("unmatched", MatchedPath::as_str)
+                .to_owned();
+            let id = req
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-")
+                .to_owned();
+            tracing::info_span!("request", method = %req.method(), route, request_id = id)
+        })
+        .on_response(DefaultOnResponse::new().level(Level::INFO));
+
+    Router::new()
+        .nest("/api/v1", api)
+        .merge(web::routes())
+        .route("/osv/v1/vulns/{id}", get(public::osv_vuln))
+        .route("/healthz", get(public::healthz))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(x_request_id.clone(), MakeRequestUuid))
+                .layer(trace)
+                .layer(PropagateRequestIdLayer::new(x_request_id))
+                .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+                .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+                .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+                .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::CONTENT_SECURITY_POLICY,
+                    HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"),
+                )),
+        )
+        .with_state(state)
+}

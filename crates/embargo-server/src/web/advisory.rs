@@ -1,0 +1,436 @@
+//! One advisory's page: its text, the private thread, the triage actions and the draft form.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use embargo_domain::access::Permissions;
+use embargo_domain::advisory::{Advisory, CloseReason, Edit};
+use embargo_store::{Comment, Transition};
+use serde_json::{Value, json};
+
+use super::auth::to_login;
+use super::{Fields, Nav, check_session_form, redirect, render};
+use crate::AppState;
+use crate::api::advisories::advisory_id;
+use crate::error::{AppError, PageError};
+use crate::extract::WebCaller;
+
+/// Precomputed lines for the template.
+pub struct Affected {
+    pub ecosystem: String,
+    pub name: String,
+    pub range: String,
+    pub patched: String,
+}
+
+#[derive(Template)]
+#[template(path = "advisory.html")]
+struct AdvisoryPage {
+    user: Option<Nav>,
+    csrf: String,
+    a: Advisory,
+    audience: bool,
+    p: Permissions,
+    headline: String,
+    affected: Vec<Affected>,
+    reporter: String,
+    overdue: bool,
+    comments: Vec<Comment>,
+    close_reasons: Vec<(&'static str, &'static str)>,
+    osv_url: String,
+    created: String,
+    updated: String,
+    published: String,
+    due: String,
+    first_response: String,
+    error: Option<String>,
+}
+
+fn fmt_time(t: time::OffsetDateTime) -> String {
+    format!("{} {:02}:{:02} UTC", t.date(), t.hour(), t.minute())
+}
+
+async fn page(
+    st: &AppState,
+    caller: &WebCaller,
+    id: &str,
+    error: Option<String>,
+) -> Result<AdvisoryPage, PageError> {
+    let id = advisory_id(id)?;
+    let a = st.store.advisory(caller.actor, &id).await?;
+    let p = a.permissions();
+    let audience = a.relations().in_audience();
+    let comments = if p.can_read_thread {
+        st.store.comments(caller.actor, &id).await?
+    } else {
+        Vec::new()
+    };
+    let adv = a.get().clone();
+    let reporter = if audience {
+        st.store
+            .user_by_id(adv.reporter_id)
+            .await?
+            .map(|u| u.name)
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
+    let affected = adv
+        .content
+        .vulnerabilities
+        .iter()
+        .map(|v| Affected {
+            ecosystem: v.package.ecosystem.to_string(),
+            name: v.package.name.to_string(),
+            range: v
+                .vulnerable_version_range
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_else(|| "all versions".into()),
+            patched: v.patched_versions.clone().unwrap_or_default(),
+        })
+        .collect();
+    Ok(AdvisoryPage {
+        user: Nav::of(caller),
+        csrf: caller
+            .session
+            .as_ref()
+            .map(|s| s.csrf_token.clone())
+            .unwrap_or_default(),
+        headline: if audience {
+            adv.content.title.clone()
+        } else {
+            adv.content.headline().to_owned()
+        },
+        overdue: adv.first_response_at.is_none() && st.store.now() > adv.response_due_at,
+        osv_url: format!("/osv/v1/vulns/{}{}", st.config.osv.id_prefix, adv.id),
+        created: fmt_time(adv.created_at),
+        updated: fmt_time(adv.updated_at),
+        published: adv.published_at.map(fmt_time).unwrap_or_default(),
+        due: fmt_time(adv.response_due_at),
+        first_response: adv.first_response_at.map(fmt_time).unwrap_or_default(),
+        a: adv,
+        audience,
+        p,
+        affected,
+        reporter,
+        comments,
+        close_reasons: CloseReason::ALL
+            .iter()
+            .map(|r| (r.as_str(), r.label()))
+            .collect(),
+        error,
+    })
+}
+
+pub async fn show(
+    State(st): State<AppState>,
+    caller: WebCaller,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    Ok(render(&page(&st, &caller, &id, None).await?))
+}
+
+/// Shows the page again with an error, or turns the error into an error page.
+async fn after(
+    st: &AppState,
+    caller: &WebCaller,
+    id: &str,
+    result: Result<(), embargo_store::StoreError>,
+) -> Result<Response, PageError> {
+    match result {
+        Ok(()) => Ok(redirect(&format!("/advisories/{id}"))),
+        Err(
+            e @ (embargo_store::StoreError::Invalid(_) | embargo_store::StoreError::Conflict(_)),
+        ) => {
+            let status = if matches!(e, embargo_store::StoreError::Conflict(_)) {
+                StatusCode::CONFLICT
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
+            Ok((
+                status,
+                render(&page(st, caller, id, Some(e.to_string())).await?),
+            )
+                .into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn comment(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    caller: WebCaller,
+    Path(id): Path<String>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let f = Fields(form);
+    check_session_form(&headers, &caller, &f)?;
+    let aid = advisory_id(&id)?;
+    let r = st
+        .store
+        .comment(caller.actor, &aid, f.get("body"))
+        .await
+        .map(|_| ());
+    after(&st, &caller, &id, r).await
+}
+
+pub async fn transition(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    caller: WebCaller,
+    Path(id): Path<String>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let f = Fields(form);
+    check_session_form(&headers, &caller, &f)?;
+    let aid = advisory_id(&id)?;
+    let t = match f.get("action") {
+        "accept" => Transition::Accept,
+        "close" => Transition::Close {
+            reason: CloseReason::parse(f.get("reason")).map_err(AppError::invalid)?,
+            message: Some(f.get("message").trim().to_owned()).filter(|m| !m.is_empty()),
+        },
+        "reopen" => Transition::Reopen,
+        "publish" => Transition::Publish,
+        "withdraw" => Transition::Withdraw,
+        _ => return Err(PageError(AppError::bad_request("unknown action"))),
+    };
+    let r = st.store.transition(caller.actor, &aid, t).await.map(|_| ());
+    after(&st, &caller, &id, r).await
+}
+
+#[derive(Template)]
+#[template(path = "edit.html")]
+struct EditPage {
+    user: Option<Nav>,
+    csrf: String,
+    id: String,
+    f: EditFields,
+    error: Option<String>,
+}
+
+/// The draft form's values, as text.
+#[derive(Default)]
+struct EditFields {
+    title: String,
+    summary: String,
+    description: String,
+    cve_id: String,
+    cvss_vector: String,
+    cwe_ids: String,
+    references: String,
+    credits: String,
+    rows: Vec<Affected>,
+}
+
+impl EditFields {
+    fn of(a: &Advisory) -> Self {
+        let c = &a.content;
+        let mut rows: Vec<Affected> = c
+            .vulnerabilities
+            .iter()
+            .map(|v| Affected {
+                ecosystem: v.package.ecosystem.to_string(),
+                name: v.package.name.to_string(),
+                range: v
+                    .vulnerable_version_range
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+                patched: v.patched_versions.clone().unwrap_or_default(),
+            })
+            .collect();
+        rows.push(Affected {
+            ecosystem: String::new(),
+            name: String::new(),
+            range: String::new(),
+            patched: String::new(),
+        });
+        Self {
+            title: c.title.clone(),
+            summary: c.summary.clone().unwrap_or_default(),
+            description: c.description.clone(),
+            cve_id: c
+                .cve_id
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            cvss_vector: c
+                .cvss_vector
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            cwe_ids: c
+                .cwe_ids
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            references: c
+                .references
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n"),
+            credits: c
+                .credits
+                .iter()
+                .map(|cr| {
+                    format!(
+                        "{}: {}",
+                        serde_json::to_value(cr.kind)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_owned))
+                            .unwrap_or_default(),
+                        cr.name
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+            rows,
+        }
+    }
+
+    fn from_form(f: &Fields) -> Self {
+        let (e, n, r, p) = (
+            f.all("ecosystem"),
+            f.all("package"),
+            f.all("range"),
+            f.all("patched"),
+        );
+        let rows = (0..e.len().max(n.len()))
+            .map(|i| Affected {
+                ecosystem: e.get(i).copied().unwrap_or_default().to_owned(),
+                name: n.get(i).copied().unwrap_or_default().to_owned(),
+                range: r.get(i).copied().unwrap_or_default().to_owned(),
+                patched: p.get(i).copied().unwrap_or_default().to_owned(),
+            })
+            .collect();
+        Self {
+            title: f.get("title").to_owned(),
+            summary: f.get("summary").to_owned(),
+            description: f.get("description").to_owned(),
+            cve_id: f.get("cve_id").to_owned(),
+            cvss_vector: f.get("cvss_vector").to_owned(),
+            cwe_ids: f.get("cwe_ids").to_owned(),
+            references: f.get("references").to_owned(),
+            credits: f.get("credits").to_owned(),
+            rows,
+        }
+    }
+
+    /// The same `Edit` the API takes, so the form gets the same checks and messages.
+    fn to_edit(&self) -> Result<Edit, AppError> {
+        let opt = |s: &str| {
+            if s.trim().is_empty() {
+                Value::Null
+            } else {
+                json!(s.trim())
+            }
+        };
+        let list = |s: &str, sep: char| {
+            s.split(sep)
+                .map(str::trim)
+                .filter(|x| !x.is_empty())
+                .map(|x| json!(x))
+                .collect::<Vec<_>>()
+        };
+        let credits: Vec<Value> = self
+            .credits
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(|l| match l.split_once(':') {
+                Some((kind, name)) => json!({"type": kind.trim().to_lowercase().replace(' ', "_"), "name": name.trim()}),
+                None => json!({"type": "other", "name": l}),
+            })
+            .collect();
+        let vulns: Vec<Value> = self
+            .rows
+            .iter()
+            .filter(|r| !(r.ecosystem.trim().is_empty() && r.name.trim().is_empty()))
+            .map(|r| json!({"package": {"ecosystem": r.ecosystem, "name": r.name}, "vulnerable_version_range": opt(&r.range), "patched_versions": opt(&r.patched)}))
+            .collect();
+        let v = json!({
+            "title": self.title, "summary": opt(&self.summary), "description": self.description,
+            "cve_id": opt(&self.cve_id), "cvss_vector": opt(&self.cvss_vector),
+            "cwe_ids": list(&self.cwe_ids, ','), "references": list(&self.references, '\n'),
+            "credits": credits, "vulnerabilities": vulns,
+        });
+        crate::extract::parse_json(v.to_string().as_bytes())
+    }
+}
+
+pub async fn edit_form(
+    State(st): State<AppState>,
+    caller: WebCaller,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    if caller.session.is_none() {
+        return Ok(to_login(&format!("/advisories/{id}/edit")));
+    }
+    let a = st.store.advisory(caller.actor, &advisory_id(&id)?).await?;
+    if !a.permissions().can_edit {
+        return Err(PageError(AppError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "you may not edit this advisory now",
+        )));
+    }
+    let csrf = caller
+        .session
+        .as_ref()
+        .map(|s| s.csrf_token.clone())
+        .unwrap_or_default();
+    Ok(render(&EditPage {
+        user: Nav::of(&caller),
+        csrf,
+        id,
+        f: EditFields::of(a.get()),
+        error: None,
+    }))
+}
+
+pub async fn edit(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    caller: WebCaller,
+    Path(id): Path<String>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let form = Fields(form);
+    check_session_form(&headers, &caller, &form)?;
+    let aid = advisory_id(&id)?;
+    let fields = EditFields::from_form(&form);
+    let result = match fields.to_edit() {
+        Ok(e) => st
+            .store
+            .edit(caller.actor, &aid, e)
+            .await
+            .map_err(AppError::from),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(_) => Ok(redirect(&format!("/advisories/{id}"))),
+        Err(e) if e.status == StatusCode::UNPROCESSABLE_ENTITY => {
+            let csrf = caller
+                .session
+                .as_ref()
+                .map(|s| s.csrf_token.clone())
+                .unwrap_or_default();
+            let page = EditPage {
+                user: Nav::of(&caller),
+                csrf,
+                id,
+                f: fields,
+                error: Some(e.message),
+            };
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,189 @@
+//! Server-rendered pages. They work without JavaScript; every form carries a CSRF token and
+//! cross-site posts are refused.
+
+mod advisory;
+mod auth;
+mod pages;
+
+use askama::Template;
+use axum::Router;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+
+use crate::AppState;
+use crate::error::{AppError, PageError};
+use crate::extract::{WebCaller, cookie};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(pages::index))
+        .route("/static/style.css", get(style))
+        .route("/login", get(auth::login_form).post(auth::login))
+        .route("/logout", post(auth::logout))
+        .route("/setup/{token}", get(auth::setup_form).post(auth::setup))
+        .route("/reset/{token}", get(auth::reset_form).post(auth::reset))
+        .route("/report", get(pages::report_form).post(pages::report))
+        .route("/advisories", get(pages::list))
+        .route("/advisories/{id}", get(advisory::show))
+        .route(
+            "/advisories/{id}/edit",
+            get(advisory::edit_form).post(advisory::edit),
+        )
+        .route("/advisories/{id}/comments", post(advisory::comment))
+        .route("/advisories/{id}/state", post(advisory::transition))
+}
+
+/// Renders a template, or a logged 500.
+pub fn render<T: Template>(t: &T) -> Response {
+    match t.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => AppError::internal(&format!("template: {e}")).into_response(),
+    }
+}
+
+async fn style() -> Response {
+    let mut r = include_str!("../../templates/style.css").into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/css; charset=utf-8"),
+    );
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    r
+}
+
+/// What the navigation bar shows.
+pub struct Nav {
+    pub name: String,
+    pub csrf: String,
+}
+
+impl Nav {
+    pub fn of(caller: &WebCaller) -> Option<Nav> {
+        caller.session.as_ref().map(|s| Nav {
+            name: s.user.name.clone(),
+            csrf: s.csrf_token.clone(),
+        })
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage {
+    pub title: String,
+    pub message: String,
+    pub user: Option<Nav>,
+}
+
+/// Form fields in order, allowing repeated names.
+pub struct Fields(pub Vec<(String, String)>);
+
+impl Fields {
+    pub fn get(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.as_str())
+    }
+
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+/// Refuses posts from other sites, by the browser's own headers.
+fn same_origin(headers: &HeaderMap) -> Result<(), PageError> {
+    let cross = headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == "cross-site" || v == "same-site");
+    let origin_mismatch = match (
+        headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()),
+        headers.get(header::HOST).and_then(|v| v.to_str().ok()),
+    ) {
+        (Some(origin), Some(host)) if origin != "null" => {
+            origin.split_once("://").map(|(_, h)| h) != Some(host)
+        }
+        (Some("null"), _) => true,
+        _ => false,
+    };
+    if cross || origin_mismatch {
+        return Err(PageError(AppError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this form was sent from another site; open the page here and send it again",
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a signed-in form: same origin, and the session's CSRF token.
+pub fn check_session_form(
+    headers: &HeaderMap,
+    caller: &WebCaller,
+    fields: &Fields,
+) -> Result<(), PageError> {
+    same_origin(headers)?;
+    let Some(session) = &caller.session else {
+        return Err(PageError(AppError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "sign in first",
+        )));
+    };
+    if !embargo_store::secrets::constant_time_eq(fields.get("csrf"), &session.csrf_token) {
+        return Err(PageError(AppError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "the form has expired; reload the page and send it again",
+        )));
+    }
+    Ok(())
+}
+
+pub const ANON_CSRF_COOKIE: &str = "embargo_csrf";
+
+/// Checks a form sent before signing in (login, setup, reset) against its cookie.
+pub fn check_anonymous_form(headers: &HeaderMap, fields: &Fields) -> Result<(), PageError> {
+    same_origin(headers)?;
+    let sent = fields.get("csrf");
+    let ok = cookie(headers, ANON_CSRF_COOKIE)
+        .is_some_and(|c| !sent.is_empty() && embargo_store::secrets::constant_time_eq(sent, &c));
+    if !ok {
+        return Err(PageError(AppError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "the form has expired (or cookies are off); reload the page and send it again",
+        )));
+    }
+    Ok(())
+}
+
+/// A `Set-Cookie` value with the flags every cookie of ours carries.
+pub fn set_cookie(name: &str, value: &str, max_age: i64, secure: bool) -> String {
+    format!(
+        "{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{}",
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+pub fn redirect_with_cookies(to: &str, cookies: &[String]) -> Response {
+    let mut r = (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_owned())]).into_response();
+    for c in cookies {
+        if let Ok(v) = HeaderValue::from_str(c) {
+            r.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    r
+}
+
+pub fn redirect(to: &str) -> Response {
+    redirect_with_cookies(to, &[])
+}

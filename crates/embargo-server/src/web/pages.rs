@@ -1,0 +1,212 @@
+//! The home page, the list of advisories, and the report form.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use embargo_domain::advisory::{Advisory, NewReport, State as AdvState};
+use embargo_domain::types::Slug;
+use embargo_store::{AdvisoryFilter, Authorized};
+
+use super::auth::to_login;
+use super::{Fields, Nav, check_session_form, redirect, render};
+use crate::AppState;
+use crate::error::PageError;
+use crate::extract::WebCaller;
+
+/// One line of a list.
+pub struct Row {
+    pub id: String,
+    pub headline: String,
+    pub state: &'static str,
+    pub place: String,
+    pub updated: String,
+}
+
+impl Row {
+    fn of(a: &Authorized<Advisory>) -> Self {
+        let adv = a.get();
+        // The public sees the published summary; the audience the report's title too.
+        let headline = if a.relations().in_audience() {
+            adv.content.title.clone()
+        } else {
+            adv.content.headline().to_owned()
+        };
+        Self {
+            id: adv.id.to_string(),
+            headline,
+            state: adv.state.as_str(),
+            place: format!("{}/{}", adv.org, adv.repo),
+            updated: adv.updated_at.date().to_string(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "index.html")]
+struct IndexPage {
+    user: Option<Nav>,
+    mine: Vec<Row>,
+    published: Vec<Row>,
+}
+
+pub async fn index(State(st): State<AppState>, caller: WebCaller) -> Result<Response, PageError> {
+    let mine = if caller.session.is_some() {
+        let f = AdvisoryFilter {
+            audience_only: true,
+            limit: 50,
+            ..AdvisoryFilter::default()
+        };
+        st.store
+            .advisories(caller.actor, &f)
+            .await?
+            .iter()
+            .map(Row::of)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let f = AdvisoryFilter {
+        state: Some(AdvState::Published),
+        limit: 50,
+        ..AdvisoryFilter::default()
+    };
+    let published = st
+        .store
+        .advisories(embargo_domain::access::Actor::Anonymous, &f)
+        .await?
+        .iter()
+        .map(Row::of)
+        .collect();
+    Ok(render(&IndexPage {
+        user: Nav::of(&caller),
+        mine,
+        published,
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "list.html")]
+struct ListPage {
+    user: Option<Nav>,
+    rows: Vec<Row>,
+}
+
+pub async fn list(State(st): State<AppState>, caller: WebCaller) -> Result<Response, PageError> {
+    let f = AdvisoryFilter {
+        limit: 200,
+        ..AdvisoryFilter::default()
+    };
+    let rows = st
+        .store
+        .advisories(caller.actor, &f)
+        .await?
+        .iter()
+        .map(Row::of)
+        .collect();
+    Ok(render(&ListPage {
+        user: Nav::of(&caller),
+        rows,
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "report.html")]
+struct ReportPage {
+    user: Option<Nav>,
+    csrf: String,
+    repos: Vec<String>,
+    repo: String,
+    title: String,
+    description: String,
+    error: Option<String>,
+}
+
+pub async fn report_form(
+    State(st): State<AppState>,
+    caller: WebCaller,
+) -> Result<Response, PageError> {
+    if caller.session.is_none() {
+        return Ok(to_login("/report"));
+    }
+    let repos = st
+        .store
+        .repos(None)
+        .await?
+        .iter()
+        .map(|r| format!("{}/{}", r.org, r.slug))
+        .collect();
+    let csrf = caller
+        .session
+        .as_ref()
+        .map(|s| s.csrf_token.clone())
+        .unwrap_or_default();
+    let page = ReportPage {
+        user: Nav::of(&caller),
+        csrf,
+        repos,
+        repo: String::new(),
+        title: String::new(),
+        description: String::new(),
+        error: None,
+    };
+    Ok(render(&page))
+}
+
+pub async fn report(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    caller: WebCaller,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let f = Fields(form);
+    check_session_form(&headers, &caller, &f)?;
+    let again = |error: String, repos: Vec<String>| ReportPage {
+        user: Nav::of(&caller),
+        csrf: f.get("csrf").to_owned(),
+        repos,
+        repo: f.get("repo").to_owned(),
+        title: f.get("title").to_owned(),
+        description: f.get("description").to_owned(),
+        error: Some(error),
+    };
+    let place = f
+        .get("repo")
+        .split_once('/')
+        .and_then(|(o, r)| Some((Slug::parse(o).ok()?, Slug::parse(r).ok()?)));
+    let report = NewReport {
+        title: f.get("title").to_owned(),
+        description: f.get("description").to_owned(),
+        cvss_vector: None,
+        cwe_ids: Vec::new(),
+        vulnerabilities: Vec::new(),
+    };
+    let result = match &place {
+        Some((org, repo)) => st.store.file_report(caller.actor, org, repo, report).await,
+        None => Err(embargo_store::StoreError::Invalid(
+            embargo_domain::FieldError::new(
+                "repository",
+                "choose the repository the report is about",
+            ),
+        )),
+    };
+    match result {
+        Ok(a) => Ok(redirect(&format!("/advisories/{}", a.get().id))),
+        Err(embargo_store::StoreError::Invalid(e)) => {
+            let repos = st
+                .store
+                .repos(None)
+                .await?
+                .iter()
+                .map(|r| format!("{}/{}", r.org, r.slug))
+                .collect();
+            Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                render(&again(e.to_string(), repos)),
+            )
+                .into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}

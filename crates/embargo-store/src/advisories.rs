@@ -1,0 +1,543 @@
+//! Advisories: filing, reading, listing, commenting, editing and moving through states.
+//! Each function loads the caller's relations to the advisory, asks `access::decide`, and
+//! only then reads further or writes.
+
+use embargo_domain::FieldError;
+use embargo_domain::access::{
+    Action, Actor, Decision, OrgAction, OrgRelations, Relations, decide, decide_org,
+};
+use embargo_domain::advisory::{
+    Advisory, Change, CloseReason, Edit, Filing, NewReport, State, limits,
+};
+use embargo_domain::error::check_text;
+use embargo_domain::ids::{AdvisoryId, RANDOM_BYTES};
+use embargo_domain::types::Slug;
+use serde::Serialize;
+// Dynamic SQL here is assembled only from this file's constants, never from input.
+use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
+use time::OffsetDateTime;
+
+use crate::clock::{from_ms, to_ms};
+use crate::secrets::random_bytes;
+use crate::{Authorized, Result, Store, StoreError};
+
+/// The caller's relations to the advisory row `a`, as columns `rel_*`. `$1` is the caller's
+/// user id (-1 for anonymous, which matches nobody). The list filter below is built from the
+/// same expressions, so a list holds what a direct read allows and nothing more.
+const REL_REPORTER: &str = "a.reporter_id = $1";
+const REL_MAINTAINER: &str =
+    "EXISTS (SELECT 1 FROM maintainers m WHERE m.repo_id = a.repo_id AND m.user_id = $1)";
+const REL_SECURITY_MANAGER: &str = "EXISTS (SELECT 1 FROM org_members om WHERE om.org_id = a.org_id AND om.user_id = $1 AND om.role = 'security_manager')";
+const REL_STEERING: &str = "EXISTS (SELECT 1 FROM org_members om WHERE om.org_id = a.org_id AND om.user_id = $1 AND om.role = 'steering_committee')";
+
+fn relation_columns() -> String {
+    [
+        (REL_REPORTER, "rel_reporter"),
+        (REL_MAINTAINER, "rel_maintainer"),
+        (REL_SECURITY_MANAGER, "rel_sm"),
+        (REL_STEERING, "rel_sc"),
+    ]
+    .iter()
+    .map(|(expr, name)| format!("CAST(CASE WHEN {expr} THEN 1 ELSE 0 END AS BIGINT) AS {name}"))
+    .collect::<Vec<_>>()
+    .join(", ")
+}
+
+/// Rows the caller could possibly read: public states, or any relation.
+fn visibility_filter() -> String {
+    format!(
+        "(a.state IN ('published', 'withdrawn') OR {REL_REPORTER} OR {REL_MAINTAINER} OR {REL_SECURITY_MANAGER} OR {REL_STEERING})"
+    )
+}
+
+fn relations_from_row(row: &AnyRow) -> Result<Relations> {
+    let flag = |c: &str| -> Result<bool> { Ok(row.try_get::<i64, _>(c)? != 0) };
+    Ok(Relations {
+        reporter: flag("rel_reporter")?,
+        maintainer: flag("rel_maintainer")?,
+        security_manager: flag("rel_sm")?,
+        steering_committee: flag("rel_sc")?,
+    })
+}
+
+fn advisory_from_row(row: &AnyRow) -> Result<Advisory> {
+    let doc: String = row.try_get("doc")?;
+    serde_json::from_str(&doc)
+        .map_err(|e| StoreError::Internal(format!("stored advisory does not read back: {e}")))
+}
+
+fn caller_id(actor: Actor) -> i64 {
+    actor.user_id().unwrap_or(-1)
+}
+
+/// A state change a triager asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transition {
+    Accept,
+    Close {
+        reason: CloseReason,
+        message: Option<String>,
+    },
+    Reopen,
+    Publish,
+    Withdraw,
+}
+
+impl Transition {
+    fn action(&self) -> (Action, &'static str) {
+        match self {
+            Self::Accept => (Action::Accept, "accept"),
+            Self::Close { .. } => (Action::Close, "close"),
+            Self::Reopen => (Action::Reopen, "reopen"),
+            Self::Publish => (Action::Publish, "publish"),
+            Self::Withdraw => (Action::Withdraw, "withdraw"),
+        }
+    }
+}
+
+/// A comment in an advisory's private thread.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Comment {
+    pub id: i64,
+    pub author: String,
+    #[serde(skip)]
+    pub author_id: i64,
+    pub body: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// One entry of an advisory's audit trail.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventRecord {
+    pub id: i64,
+    pub kind: String,
+    pub actor: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub data: serde_json::Value,
+}
+
+/// Which advisories a list shows.
+#[derive(Debug, Clone, Default)]
+pub struct AdvisoryFilter {
+    pub state: Option<State>,
+    pub org: Option<Slug>,
+    /// Only those where the caller is in the audience (their work), not merely public ones.
+    pub audience_only: bool,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+impl Store {
+    /// Loads one advisory with the caller's relations and takes the access decision.
+    async fn decided(
+        &self,
+        actor: Actor,
+        id: &AdvisoryId,
+        action: Action,
+        verb: &str,
+    ) -> Result<Authorized<Advisory>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT a.doc, {} FROM advisories a WHERE a.id = $2",
+            relation_columns()
+        )))
+        .bind(caller_id(actor))
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Err(StoreError::NotFound("advisory"));
+        };
+        let advisory = advisory_from_row(&row)?;
+        let rel = relations_from_row(&row)?;
+        if let Some(e) =
+            StoreError::from_decision(decide(rel, action, advisory.state), "advisory", verb)
+        {
+            return Err(e);
+        }
+        Ok(Authorized::new(advisory, rel))
+    }
+
+    /// Reads an advisory the caller may see; `NotFound` otherwise, exactly as for an id that
+    /// does not exist.
+    pub async fn advisory(&self, actor: Actor, id: &AdvisoryId) -> Result<Authorized<Advisory>> {
+        self.decided(actor, id, Action::Read, "read").await
+    }
+
+    /// The advisories the caller may see, most recently changed first.
+    pub async fn advisories(
+        &self,
+        actor: Actor,
+        filter: &AdvisoryFilter,
+    ) -> Result<Vec<Authorized<Advisory>>> {
+        let audience = format!(
+            "({REL_REPORTER} OR {REL_MAINTAINER} OR {REL_SECURITY_MANAGER} OR {REL_STEERING})"
+        );
+        let sql = format!(
+            "SELECT a.doc, {rel} FROM advisories a JOIN orgs o ON o.id = a.org_id
+             WHERE {vis} AND ($2 = '' OR a.state = $2) AND ($3 = '' OR o.slug = $3) AND ($4 = 0 OR {audience})
+             ORDER BY a.updated_at DESC, a.id LIMIT $5 OFFSET $6",
+            rel = relation_columns(),
+            vis = visibility_filter(),
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(caller_id(actor))
+            .bind(filter.state.map(State::as_str).unwrap_or_default())
+            .bind(filter.org.as_ref().map(Slug::as_str).unwrap_or_default())
+            .bind(i64::from(filter.audience_only))
+            .bind(filter.limit.clamp(1, 500))
+            .bind(filter.offset.max(0))
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let advisory = advisory_from_row(row)?;
+            let rel = relations_from_row(row)?;
+            // The same rule as a direct read, row by row: the SQL filter is only a pre-selection.
+            if decide(rel, Action::Read, advisory.state) == Decision::Allow {
+                out.push(Authorized::new(advisory, rel));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Files a private report against a repository. Any signed-in user may.
+    pub async fn file_report(
+        &self,
+        actor: Actor,
+        org: &Slug,
+        repo: &Slug,
+        report: NewReport,
+    ) -> Result<Authorized<Advisory>> {
+        let repo = self.repo(org, repo).await?;
+        let org = self.org(org).await?;
+        let Actor::User {
+            id: reporter_id, ..
+        } = actor
+        else {
+            return Err(StoreError::Forbidden("sign in to file a report".into()));
+        };
+        if decide_org(actor, OrgRelations::default(), OrgAction::FileReport) != Decision::Allow {
+            return Err(StoreError::Forbidden(
+                "you may not file reports here".into(),
+            ));
+        }
+        let content = report.into_content()?;
+        let now = self.now();
+        let filing = Filing {
+            id: AdvisoryId::from_random(random_bytes::<RANDOM_BYTES>()?),
+            org: org.slug.clone(),
+            repo: repo.slug.clone(),
+            reporter_id,
+            response_due_at: org.policy.response_due(now),
+        };
+        let advisory = Advisory::reported(filing, content.clone(), now);
+        let doc =
+            serde_json::to_string(&advisory).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO advisories (id, org_id, repo_id, reporter_id, state, revision, doc, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+        )
+        .bind(advisory.id.as_str())
+        .bind(org.id)
+        .bind(repo.id)
+        .bind(reporter_id)
+        .bind(advisory.state.as_str())
+        .bind(advisory.revision)
+        .bind(doc)
+        .bind(to_ms(now))
+        .execute(&mut *tx)
+        .await?;
+        insert_event(
+            &mut tx,
+            &advisory.id,
+            org.id,
+            actor,
+            &Change::Reported { content },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        let rel = Relations {
+            reporter: true,
+            ..Relations::default()
+        };
+        // The reporter may also be a triager of this repository: re-read the real relations.
+        match self.advisory(actor, &advisory.id).await {
+            Ok(a) => Ok(a),
+            Err(_) => Ok(Authorized::new(advisory, rel)),
+        }
+    }
+
+    /// Writes `change` to an advisory the caller was allowed to change: read model and event
+    /// in one transaction, guarded by the revision it was decided on. `before_event` runs in
+    /// the transaction and may complete the change (a comment's id).
+    async fn write_change(
+        &self,
+        current: &Authorized<Advisory>,
+        actor: Actor,
+        change: Change,
+        comment_body: Option<&str>,
+    ) -> Result<Option<Authorized<Advisory>>> {
+        let now = self.now();
+        let mut next = current.get().clone();
+        next.apply(&change, now);
+        let doc = serde_json::to_string(&next).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let mut tx = self.pool.begin().await?;
+        let updated = sqlx::query(
+            "UPDATE advisories SET doc = $1, state = $2, revision = $3, updated_at = $4, published_at = $5
+             WHERE id = $6 AND revision = $7",
+        )
+        .bind(doc)
+        .bind(next.state.as_str())
+        .bind(next.revision)
+        .bind(to_ms(now))
+        .bind(next.published_at.map(to_ms))
+        .bind(next.id.as_str())
+        .bind(current.get().revision)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() != 1 {
+            // Someone changed it since we decided: decide again on the fresh state.
+            return Ok(None);
+        }
+        let change = match (change, comment_body) {
+            (Change::Commented { by_triager, .. }, Some(body)) => {
+                let row = sqlx::query(
+                    "INSERT INTO comments (advisory_id, author_id, body, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+                )
+                .bind(next.id.as_str())
+                .bind(caller_id(actor))
+                .bind(body)
+                .bind(to_ms(now))
+                .fetch_one(&mut *tx)
+                .await?;
+                Change::Commented {
+                    comment_id: row.try_get("id")?,
+                    by_triager,
+                }
+            }
+            (change, _) => change,
+        };
+        let org_id: i64 = sqlx::query_scalar("SELECT org_id FROM advisories WHERE id = $1")
+            .bind(next.id.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
+        insert_event(&mut tx, &next.id, org_id, actor, &change, now).await?;
+        tx.commit().await?;
+        Ok(Some(Authorized::new(next, current.relations())))
+    }
+
+    /// Decides, builds the change and writes it; retries a few times when another writer
+    /// got there first.
+    async fn change<F>(
+        &self,
+        actor: Actor,
+        id: &AdvisoryId,
+        action: Action,
+        verb: &str,
+        comment: Option<&str>,
+        build: F,
+    ) -> Result<Authorized<Advisory>>
+    where
+        F: Fn(&Authorized<Advisory>) -> Result<Change>,
+    {
+        for _ in 0..5 {
+            let current = self.decided(actor, id, action, verb).await?;
+            let change = build(&current)?;
+            if let Some(done) = self.write_change(&current, actor, change, comment).await? {
+                return Ok(done);
+            }
+        }
+        Err(StoreError::Conflict(
+            "the advisory is being changed by someone else; try again".into(),
+        ))
+    }
+
+    pub async fn transition(
+        &self,
+        actor: Actor,
+        id: &AdvisoryId,
+        t: Transition,
+    ) -> Result<Authorized<Advisory>> {
+        let (action, verb) = t.action();
+        if let Transition::Close {
+            message: Some(m), ..
+        } = &t
+        {
+            check_text("message", m, limits::CLOSE_MESSAGE, true)?;
+        }
+        self.change(actor, id, action, verb, None, |current| {
+            Ok(match &t {
+                Transition::Accept => Change::Accepted,
+                Transition::Close { reason, message } => Change::Closed {
+                    reason: *reason,
+                    message: message.clone(),
+                },
+                Transition::Reopen => Change::Reopened,
+                Transition::Publish => {
+                    current.get().check_publishable()?;
+                    Change::Published
+                }
+                Transition::Withdraw => Change::Withdrawn,
+            })
+        })
+        .await
+    }
+
+    /// Edits a report or draft; refuses an edit that breaks a limit, storing nothing.
+    pub async fn edit(
+        &self,
+        actor: Actor,
+        id: &AdvisoryId,
+        edit: Edit,
+    ) -> Result<Authorized<Advisory>> {
+        if edit.is_empty() {
+            return Err(StoreError::Invalid(FieldError::new(
+                "",
+                "the request changes nothing; send at least one field",
+            )));
+        }
+        self.change(actor, id, Action::Edit, "edit", None, |current| {
+            edit.applied_to(&current.get().content).check()?;
+            Ok(Change::Edited { edit: edit.clone() })
+        })
+        .await
+    }
+
+    /// Adds a comment to the private thread.
+    pub async fn comment(
+        &self,
+        actor: Actor,
+        id: &AdvisoryId,
+        body: &str,
+    ) -> Result<Authorized<Advisory>> {
+        if body.trim().is_empty() {
+            return Err(StoreError::Invalid(FieldError::new("body", "is empty")));
+        }
+        check_text("body", body, limits::COMMENT, true)?;
+        self.change(
+            actor,
+            id,
+            Action::Comment,
+            "comment on",
+            Some(body),
+            |current| {
+                Ok(Change::Commented {
+                    comment_id: 0,
+                    by_triager: current.relations().is_triager(),
+                })
+            },
+        )
+        .await
+    }
+
+    /// The private thread, oldest first.
+    pub async fn comments(&self, actor: Actor, id: &AdvisoryId) -> Result<Vec<Comment>> {
+        self.decided(actor, id, Action::ReadThread, "read the thread of")
+            .await?;
+        let rows = sqlx::query(
+            "SELECT c.id, c.author_id, u.name, c.body, c.created_at FROM comments c JOIN users u ON u.id = c.author_id
+             WHERE c.advisory_id = $1 ORDER BY c.id",
+        )
+        .bind(id.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Comment {
+                    id: r.try_get("id")?,
+                    author_id: r.try_get("author_id")?,
+                    author: r.try_get("name")?,
+                    body: r.try_get("body")?,
+                    created_at: from_ms(r.try_get("created_at")?),
+                })
+            })
+            .collect()
+    }
+
+    /// The audit trail of one advisory (security managers).
+    pub async fn events(&self, actor: Actor, id: &AdvisoryId) -> Result<Vec<EventRecord>> {
+        self.decided(actor, id, Action::ReadEvents, "read the audit trail of")
+            .await?;
+        let rows = sqlx::query(
+            "SELECT e.id, e.kind, u.email, e.data, e.at FROM events e LEFT JOIN users u ON u.id = e.actor_id
+             WHERE e.advisory_id = $1 ORDER BY e.id",
+        )
+        .bind(id.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let data: String = r.try_get("data")?;
+                Ok(EventRecord {
+                    id: r.try_get("id")?,
+                    kind: r.try_get("kind")?,
+                    actor: r.try_get("email")?,
+                    at: from_ms(r.try_get("at")?),
+                    data: serde_json::from_str(&data).unwrap_or(serde_json::Value::Null),
+                })
+            })
+            .collect()
+    }
+
+    /// Replays an advisory's events from the start, for checking that the read model is
+    /// their fold. Not an access path: it returns only whether the two agree.
+    pub async fn replay_matches(&self, id: &AdvisoryId) -> Result<bool> {
+        let stored = sqlx::query("SELECT doc FROM advisories WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+        let stored = advisory_from_row(&stored)?;
+        let rows = sqlx::query("SELECT data, at FROM events WHERE advisory_id = $1 ORDER BY id")
+            .bind(id.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        let mut replayed: Option<Advisory> = None;
+        for r in &rows {
+            let data: String = r.try_get("data")?;
+            let change: Change =
+                serde_json::from_str(&data).map_err(|e| StoreError::Internal(e.to_string()))?;
+            let at = from_ms(r.try_get("at")?);
+            match (&mut replayed, &change) {
+                (None, Change::Reported { content }) => {
+                    let filing = Filing {
+                        id: stored.id.clone(),
+                        org: stored.org.clone(),
+                        repo: stored.repo.clone(),
+                        reporter_id: stored.reporter_id,
+                        response_due_at: stored.response_due_at,
+                    };
+                    replayed = Some(Advisory::reported(filing, content.clone(), at));
+                }
+                (Some(a), c) => a.apply(c, at),
+                (None, _) => return Ok(false),
+            }
+        }
+        Ok(replayed.as_ref() == Some(&stored))
+    }
+}
+
+async fn insert_event(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    id: &AdvisoryId,
+    org_id: i64,
+    actor: Actor,
+    change: &Change,
+    at: OffsetDateTime,
+) -> Result<()> {
+    let data = serde_json::to_string(change).map_err(|e| StoreError::Internal(e.to_string()))?;
+    sqlx::query("INSERT INTO events (advisory_id, org_id, actor_id, kind, data, at) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(id.as_str())
+        .bind(org_id)
+        .bind(actor.user_id())
+        .bind(change.kind())
+        .bind(data)
+        .bind(to_ms(at))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

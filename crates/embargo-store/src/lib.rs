@@ -1,0 +1,143 @@
+//! Embargo's persistence: one [`Store`] over SQLite (the default) and PostgreSQL.
+//!
+//! One set of SQL serves both backends, written where the two dialects agree and run through
+//! sqlx's `Any` driver; what differs (the first migration's column types, the migration lock)
+//! sits in [`db`]. The same conformance suite runs on both.
+//!
+//! Every read and write of an advisory takes the decision of `embargo_domain::access` inside
+//! the store function, and hands out an [`Authorized`] value only after it: there is no way
+//! to fetch an advisory without asking the rule.
+#![forbid(unsafe_code)]
+
+mod advisories;
+pub mod clock;
+mod db;
+mod orgs;
+pub mod secrets;
+mod users;
+
+use std::sync::Arc;
+
+use embargo_domain::FieldError;
+use embargo_domain::access::{Decision, Permissions, Relations};
+use sqlx::AnyPool;
+
+pub use advisories::{AdvisoryFilter, Comment, EventRecord, Transition};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use db::Backend;
+pub use orgs::{Org, Repo};
+pub use users::{Session, User, check_password as users_check_password};
+
+/// What a store call can fail with. `NotFound` carries what was looked for, never why.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Invalid(FieldError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+impl From<FieldError> for StoreError {
+    fn from(e: FieldError) -> Self {
+        Self::Invalid(e)
+    }
+}
+
+impl StoreError {
+    /// The error for an access decision other than `Allow`.
+    pub(crate) fn from_decision(d: Decision, what: &'static str, action: &str) -> Option<Self> {
+        match d {
+            Decision::Allow => None,
+            Decision::NotFound => Some(Self::NotFound(what)),
+            Decision::Forbidden => {
+                Some(Self::Forbidden(format!("you may not {action} this {what}")))
+            }
+            Decision::Conflict => Some(Self::Conflict(format!(
+                "cannot {action} this {what} in its current state"
+            ))),
+        }
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A value the caller was allowed to see, with how the caller stands to it. Only the store
+/// builds one, after the access decision.
+#[derive(Debug, Clone)]
+pub struct Authorized<T> {
+    value: T,
+    relations: Relations,
+}
+
+impl<T> Authorized<T> {
+    pub(crate) fn new(value: T, relations: Relations) -> Self {
+        Self { value, relations }
+    }
+
+    pub fn get(&self) -> &T {
+        &self.value
+    }
+
+    pub fn relations(&self) -> Relations {
+        self.relations
+    }
+}
+
+impl Authorized<embargo_domain::advisory::Advisory> {
+    /// What the caller may do next, from the same rule.
+    pub fn permissions(&self) -> Permissions {
+        Permissions::of(self.relations, self.value.state)
+    }
+}
+
+/// The store. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    clock: Arc<dyn Clock>,
+}
+
+impl Store {
+    /// Opens (creating a SQLite file if needed) and migrates the database at `url`:
+    /// `sqlite://PATH` or `postgres://...`.
+    pub async fn open(url: &str, clock: Arc<dyn Clock>) -> Result<Self> {
+        let (pool, backend) = db::connect(url).await?;
+        db::migrate(&pool, backend).await?;
+        Ok(Self {
+            pool,
+            backend,
+            clock,
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn now(&self) -> time::OffsetDateTime {
+        self.clock.now()
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// A cheap query, for health checks.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}

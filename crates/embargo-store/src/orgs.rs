@@ -1,0 +1,397 @@
+//! Organisations, their people and their repositories.
+
+use embargo_domain::access::{Actor, Decision, OrgAction, OrgRelations, decide_org};
+use embargo_domain::policy::Policy;
+use embargo_domain::types::{DisplayName, Email, OrgRole, Slug};
+use serde::Serialize;
+// Dynamic SQL here is assembled only from this file's constants, never from input.
+use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
+
+use crate::clock::to_ms;
+use crate::{Result, Store, StoreError};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Org {
+    #[serde(skip)]
+    pub id: i64,
+    pub slug: Slug,
+    pub name: String,
+    pub policy: Policy,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Repo {
+    #[serde(skip)]
+    pub id: i64,
+    #[serde(skip)]
+    pub org_id: i64,
+    pub org: Slug,
+    pub slug: Slug,
+    pub name: String,
+}
+
+fn org_from_row(row: &AnyRow) -> Result<Org> {
+    let days: i64 = row.try_get("response_days")?;
+    Ok(Org {
+        id: row.try_get("id")?,
+        slug: Slug::parse(&row.try_get::<String, _>("slug")?)?,
+        name: row.try_get("name")?,
+        policy: Policy::new(u32::try_from(days).unwrap_or(14))?,
+    })
+}
+
+fn repo_from_row(row: &AnyRow) -> Result<Repo> {
+    Ok(Repo {
+        id: row.try_get("id")?,
+        org_id: row.try_get("org_id")?,
+        org: Slug::parse(&row.try_get::<String, _>("org_slug")?)?,
+        slug: Slug::parse(&row.try_get::<String, _>("slug")?)?,
+        name: row.try_get("name")?,
+    })
+}
+
+const REPO_COLUMNS: &str = "r.id, r.org_id, o.slug AS org_slug, r.slug, r.name";
+
+impl Store {
+    async fn org_relations(&self, actor: Actor, org_id: i64) -> Result<OrgRelations> {
+        let Actor::User { id, admin } = actor else {
+            return Ok(OrgRelations::default());
+        };
+        let role: Option<String> =
+            sqlx::query_scalar("SELECT role FROM org_members WHERE org_id = $1 AND user_id = $2")
+                .bind(org_id)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(OrgRelations {
+            admin,
+            role: role.as_deref().map(OrgRole::parse).transpose()?,
+        })
+    }
+
+    async fn require_org(
+        &self,
+        actor: Actor,
+        org: &Org,
+        action: OrgAction,
+        verb: &str,
+    ) -> Result<()> {
+        let rel = self.org_relations(actor, org.id).await?;
+        match decide_org(actor, rel, action) {
+            Decision::Allow => Ok(()),
+            _ => Err(StoreError::Forbidden(format!(
+                "you may not {verb} in organisation {}",
+                org.slug
+            ))),
+        }
+    }
+
+    async fn user_for_email(&self, email: &Email) -> Result<crate::User> {
+        self.user_by_email(email).await?.ok_or_else(|| {
+            StoreError::Invalid(embargo_domain::FieldError::new(
+                "email",
+                format!(
+                    "no account has the address {email}; create it first (embargo admin user add)"
+                ),
+            ))
+        })
+    }
+
+    pub async fn create_org(&self, actor: Actor, slug: &Slug, name: &str) -> Result<Org> {
+        let name = DisplayName::parse(name)?;
+        if decide_org(
+            actor,
+            OrgRelations {
+                admin: matches!(actor, Actor::User { admin: true, .. }),
+                role: None,
+            },
+            OrgAction::Create,
+        ) != Decision::Allow
+        {
+            return Err(StoreError::Forbidden(
+                "only administrators create organisations".into(),
+            ));
+        }
+        let policy = Policy::default();
+        let now = to_ms(self.now());
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "INSERT INTO orgs (slug, name, response_days, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (slug) DO NOTHING RETURNING id",
+        )
+        .bind(slug.as_str())
+        .bind(name.as_str())
+        .bind(i64::from(policy.response_days))
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Err(StoreError::Conflict(format!(
+                "an organisation named {slug} exists already"
+            )));
+        };
+        let id: i64 = row.try_get("id")?;
+        org_event(
+            &mut tx,
+            id,
+            actor,
+            "org_created",
+            serde_json::json!({"slug": slug, "name": name}),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Org {
+            id,
+            slug: slug.clone(),
+            name: name.to_string(),
+            policy,
+        })
+    }
+
+    pub async fn org(&self, slug: &Slug) -> Result<Org> {
+        let row = sqlx::query("SELECT id, slug, name, response_days FROM orgs WHERE slug = $1")
+            .bind(slug.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound("organisation"))?;
+        org_from_row(&row)
+    }
+
+    pub async fn orgs(&self) -> Result<Vec<Org>> {
+        let rows = sqlx::query("SELECT id, slug, name, response_days FROM orgs ORDER BY slug")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(org_from_row).collect()
+    }
+
+    /// Names a security manager or steering committee member (replacing any earlier role).
+    pub async fn set_member(
+        &self,
+        actor: Actor,
+        org: &Slug,
+        email: &Email,
+        role: OrgRole,
+    ) -> Result<()> {
+        let org = self.org(org).await?;
+        self.require_org(actor, &org, OrgAction::ManageMembers, "name members")
+            .await?;
+        let user = self.user_for_email(email).await?;
+        let now = to_ms(self.now());
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO org_members (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role",
+        )
+        .bind(org.id)
+        .bind(user.id)
+        .bind(role.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        org_event(
+            &mut tx,
+            org.id,
+            actor,
+            "member_set",
+            serde_json::json!({"user_id": user.id, "role": role}),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn remove_member(&self, actor: Actor, org: &Slug, email: &Email) -> Result<()> {
+        let org = self.org(org).await?;
+        self.require_org(actor, &org, OrgAction::ManageMembers, "remove members")
+            .await?;
+        let user = self.user_for_email(email).await?;
+        let now = to_ms(self.now());
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("DELETE FROM org_members WHERE org_id = $1 AND user_id = $2")
+            .bind(org.id)
+            .bind(user.id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("member"));
+        }
+        org_event(
+            &mut tx,
+            org.id,
+            actor,
+            "member_removed",
+            serde_json::json!({"user_id": user.id}),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn create_repo(
+        &self,
+        actor: Actor,
+        org: &Slug,
+        slug: &Slug,
+        name: &str,
+    ) -> Result<Repo> {
+        let name = DisplayName::parse(name)?;
+        let org = self.org(org).await?;
+        self.require_org(actor, &org, OrgAction::ManageRepos, "add repositories")
+            .await?;
+        let now = to_ms(self.now());
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "INSERT INTO repos (org_id, slug, name, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (org_id, slug) DO NOTHING RETURNING id",
+        )
+        .bind(org.id)
+        .bind(slug.as_str())
+        .bind(name.as_str())
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Err(StoreError::Conflict(format!(
+                "{}/{slug} exists already",
+                org.slug
+            )));
+        };
+        let id: i64 = row.try_get("id")?;
+        org_event(
+            &mut tx,
+            org.id,
+            actor,
+            "repo_created",
+            serde_json::json!({"slug": slug, "name": name}),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Repo {
+            id,
+            org_id: org.id,
+            org: org.slug,
+            slug: slug.clone(),
+            name: name.to_string(),
+        })
+    }
+
+    pub async fn repo(&self, org: &Slug, slug: &Slug) -> Result<Repo> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {REPO_COLUMNS} FROM repos r JOIN orgs o ON o.id = r.org_id WHERE o.slug = $1 AND r.slug = $2"
+        )))
+        .bind(org.as_str())
+        .bind(slug.as_str())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound("repository"))?;
+        repo_from_row(&row)
+    }
+
+    /// All repositories, or those of one organisation.
+    pub async fn repos(&self, org: Option<&Slug>) -> Result<Vec<Repo>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {REPO_COLUMNS} FROM repos r JOIN orgs o ON o.id = r.org_id
+             WHERE $1 = '' OR o.slug = $1 ORDER BY o.slug, r.slug"
+        )))
+        .bind(org.map(Slug::as_str).unwrap_or_default())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(repo_from_row).collect()
+    }
+
+    pub async fn add_maintainer(
+        &self,
+        actor: Actor,
+        org: &Slug,
+        repo: &Slug,
+        email: &Email,
+    ) -> Result<()> {
+        let repo = self.repo(org, repo).await?;
+        let org = self.org(org).await?;
+        self.require_org(actor, &org, OrgAction::ManageRepos, "name maintainers")
+            .await?;
+        let user = self.user_for_email(email).await?;
+        let now = to_ms(self.now());
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO maintainers (repo_id, user_id, created_at) VALUES ($1, $2, $3) ON CONFLICT (repo_id, user_id) DO NOTHING",
+        )
+        .bind(repo.id)
+        .bind(user.id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        org_event(
+            &mut tx,
+            org.id,
+            actor,
+            "maintainer_added",
+            serde_json::json!({"repo": repo.slug, "user_id": user.id}),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn remove_maintainer(
+        &self,
+        actor: Actor,
+        org: &Slug,
+        repo: &Slug,
+        email: &Email,
+    ) -> Result<()> {
+        let repo = self.repo(org, repo).await?;
+        let org = self.org(org).await?;
+        self.require_org(actor, &org, OrgAction::ManageRepos, "remove maintainers")
+            .await?;
+        let user = self.user_for_email(email).await?;
+        let now = to_ms(self.now());
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("DELETE FROM maintainers WHERE repo_id = $1 AND user_id = $2")
+            .bind(repo.id)
+            .bind(user.id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("maintainer"));
+        }
+        org_event(
+            &mut tx,
+            org.id,
+            actor,
+            "maintainer_removed",
+            serde_json::json!({"repo": repo.slug, "user_id": user.id}),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+async fn org_event(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    org_id: i64,
+    actor: Actor,
+    kind: &str,
+    data: serde_json::Value,
+    at: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO events (org_id, actor_id, kind, data, at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(org_id)
+    .bind(actor.user_id())
+    .bind(kind)
+    .bind(data.to_string())
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,379 @@
+//! Accounts, passwords, sessions, API tokens and one-time links.
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use embargo_domain::FieldError;
+use embargo_domain::access::Actor;
+use embargo_domain::types::{DisplayName, Email};
+use serde::Serialize;
+// Dynamic SQL here is assembled only from this file's constants, never from input.
+use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
+use time::Duration;
+
+use crate::clock::to_ms;
+use crate::secrets::{new_token, token_hash};
+use crate::{Result, Store, StoreError};
+
+/// How long a browser session lasts.
+const SESSION_TTL: Duration = Duration::days(14);
+pub const MIN_PASSWORD: usize = 12;
+const MAX_PASSWORD: usize = 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct User {
+    pub id: i64,
+    pub email: Email,
+    pub name: String,
+    pub is_admin: bool,
+    #[serde(skip)]
+    pub has_password: bool,
+}
+
+impl User {
+    pub fn actor(&self) -> Actor {
+        Actor::User {
+            id: self.id,
+            admin: self.is_admin,
+        }
+    }
+}
+
+/// A signed-in browser.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user: User,
+    pub csrf_token: String,
+}
+
+fn user_from_row(row: &AnyRow) -> Result<User> {
+    let email: String = row.try_get("email")?;
+    Ok(User {
+        id: row.try_get("id")?,
+        email: Email::parse(&email)?,
+        name: row.try_get("name")?,
+        is_admin: row.try_get::<i64, _>("is_admin")? != 0,
+        has_password: row.try_get::<Option<String>, _>("password_hash")?.is_some(),
+    })
+}
+
+const USER_COLUMNS: &str = "u.id, u.email, u.name, u.is_admin, u.password_hash";
+
+pub fn check_password(password: &str) -> Result<(), FieldError> {
+    let n = password.chars().count();
+    if n < MIN_PASSWORD {
+        return Err(FieldError::new(
+            "password",
+            format!("needs at least {MIN_PASSWORD} characters"),
+        ));
+    }
+    if password.len() > MAX_PASSWORD {
+        return Err(FieldError::new(
+            "password",
+            format!("is longer than {MAX_PASSWORD} bytes"),
+        ));
+    }
+    Ok(())
+}
+
+async fn hash_password(password: String) -> Result<String> {
+    let salt = SaltString::encode_b64(&crate::secrets::random_bytes::<16>()?)
+        .map_err(|e| StoreError::Internal(format!("salt: {e}")))?;
+    tokio::task::spawn_blocking(move || {
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| StoreError::Internal(format!("hashing a password: {e}")))
+    })
+    .await
+    .map_err(|e| StoreError::Internal(e.to_string()))?
+}
+
+/// Verifies against `hash`, or against a fixed hash when there is none, so that an unknown
+/// address takes as long as a wrong password.
+async fn verify_password(password: String, hash: Option<String>) -> Result<bool> {
+    tokio::task::spawn_blocking(move || {
+        const DUMMY: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Zb0PHc7VBbdeLNYvx9HyLxQbGCyJxIo4tNd1ZHNqGcg";
+        let stored = hash.as_deref().unwrap_or(DUMMY);
+        let ok = PasswordHash::new(stored)
+            .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+            .unwrap_or(false);
+        ok && hash.is_some()
+    })
+    .await
+    .map_err(|e| StoreError::Internal(e.to_string()))
+}
+
+impl Store {
+    /// Creates an account. Operators do this from the command line; the first administrator
+    /// can also be created through the one-time setup link.
+    pub async fn create_user(
+        &self,
+        email: &Email,
+        name: Option<&str>,
+        password: Option<&str>,
+        admin: bool,
+    ) -> Result<User> {
+        let name = match name {
+            Some(n) => DisplayName::parse(n)?.to_string(),
+            None => email
+                .as_str()
+                .split('@')
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+        };
+        let hash = match password {
+            Some(p) => {
+                check_password(p)?;
+                Some(hash_password(p.to_owned()).await?)
+            }
+            None => None,
+        };
+        let now = to_ms(self.now());
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO users (email, name, password_hash, is_admin, created_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (email) DO NOTHING RETURNING id",
+        )
+        .bind(email.as_str())
+        .bind(&name)
+        .bind(hash)
+        .bind(i64::from(admin))
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = inserted else {
+            return Err(StoreError::Conflict(format!(
+                "a user with the address {email} exists already"
+            )));
+        };
+        let id: i64 = row.try_get("id")?;
+        sqlx::query(
+            "INSERT INTO events (actor_id, kind, data, at) VALUES (NULL, 'user_created', $1, $2)",
+        )
+        .bind(serde_json::json!({"user_id": id, "admin": admin}).to_string())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(User {
+            id,
+            email: email.clone(),
+            name,
+            is_admin: admin,
+            has_password: password.is_some(),
+        })
+    }
+
+    pub async fn user_by_email(&self, email: &Email) -> Result<Option<User>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM users u WHERE u.email = $1"
+        )))
+        .bind(email.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    pub async fn user_by_id(&self, id: i64) -> Result<Option<User>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM users u WHERE u.id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    /// Whether no administrator exists yet (a fresh install).
+    pub async fn needs_setup(&self) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE is_admin = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n == 0)
+    }
+
+    /// The account for an e-mail and password, or `None` (same answer, same time, for an
+    /// unknown address and a wrong password).
+    pub async fn authenticate(&self, email: &str, password: &str) -> Result<Option<User>> {
+        let Ok(email) = Email::parse(email) else {
+            verify_password(password.to_owned(), None).await?;
+            return Ok(None);
+        };
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM users u WHERE u.email = $1"
+        )))
+        .bind(email.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        let hash = match &row {
+            Some(r) => r.try_get::<Option<String>, _>("password_hash")?,
+            None => None,
+        };
+        if password.len() > MAX_PASSWORD || !verify_password(password.to_owned(), hash).await? {
+            return Ok(None);
+        }
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    pub async fn set_password(&self, user_id: i64, password: &str) -> Result<()> {
+        check_password(password)?;
+        let hash = hash_password(password.to_owned()).await?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(hash)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        // A new password ends every other session.
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO events (actor_id, kind, data, at) VALUES ($1, 'password_set', '{}', $2)",
+        )
+        .bind(user_id)
+        .bind(to_ms(self.now()))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A new API token for the user; only its hash is kept.
+    pub async fn create_api_token(&self, user_id: i64, name: &str) -> Result<String> {
+        let token = new_token("emb_")?;
+        sqlx::query("INSERT INTO api_tokens (token_hash, user_id, name, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(token_hash(&token))
+            .bind(user_id)
+            .bind(name)
+            .bind(to_ms(self.now()))
+            .execute(&self.pool)
+            .await?;
+        Ok(token)
+    }
+
+    pub async fn user_for_api_token(&self, token: &str) -> Result<Option<User>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1"
+        )))
+        .bind(token_hash(token))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    /// Starts a browser session; returns the cookie value and the session's CSRF token.
+    pub async fn create_session(&self, user_id: i64) -> Result<(String, String)> {
+        let token = new_token("")?;
+        let csrf = new_token("")?;
+        let now = self.now();
+        sqlx::query("INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(token_hash(&token))
+            .bind(user_id)
+            .bind(&csrf)
+            .bind(to_ms(now))
+            .bind(to_ms(now + SESSION_TTL))
+            .execute(&self.pool)
+            .await?;
+        Ok((token, csrf))
+    }
+
+    pub async fn session(&self, token: &str) -> Result<Option<Session>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS}, s.csrf_token FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.token_hash = $1 AND s.expires_at > $2"
+        )))
+        .bind(token_hash(token))
+        .bind(to_ms(self.now()))
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(r) => Ok(Some(Session {
+                user: user_from_row(&r)?,
+                csrf_token: r.try_get("csrf_token")?,
+            })),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn end_session(&self, token: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash(token))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// A one-time link token (`setup` of the first administrator, or `reset` of a password).
+    pub async fn create_link_token(
+        &self,
+        purpose: &str,
+        user_id: Option<i64>,
+        ttl: Duration,
+    ) -> Result<String> {
+        let token = new_token("")?;
+        let now = self.now();
+        sqlx::query("INSERT INTO one_time_tokens (token_hash, purpose, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(token_hash(&token))
+            .bind(purpose)
+            .bind(user_id)
+            .bind(to_ms(now))
+            .bind(to_ms(now + ttl))
+            .execute(&self.pool)
+            .await?;
+        Ok(token)
+    }
+
+    /// Whether a link token is valid now, and for which user; does not use it up.
+    pub async fn check_link_token(
+        &self,
+        purpose: &str,
+        token: &str,
+    ) -> Result<Option<Option<i64>>> {
+        let row = sqlx::query(
+            "SELECT user_id FROM one_time_tokens WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3",
+        )
+        .bind(token_hash(token))
+        .bind(purpose)
+        .bind(to_ms(self.now()))
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(r) => Ok(Some(r.try_get::<Option<i64>, _>("user_id")?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Uses up a link token; `false` when it was not valid (or used concurrently).
+    pub async fn use_link_token(&self, purpose: &str, token: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE one_time_tokens SET used_at = $1 WHERE token_hash = $2 AND purpose = $3 AND used_at IS NULL AND expires_at > $1",
+        )
+        .bind(to_ms(self.now()))
+        .bind(token_hash(token))
+        .bind(purpose)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Completes first-run setup: uses the link and creates the first administrator.
+    pub async fn complete_setup(
+        &self,
+        token: &str,
+        email: &Email,
+        name: &str,
+        password: &str,
+    ) -> Result<User> {
+        check_password(password)?;
+        DisplayName::parse(name)?;
+        if !self.needs_setup().await? || !self.use_link_token("setup", token).await? {
+            return Err(StoreError::NotFound("setup link"));
+        }
+        self.create_user(email, Some(name), Some(password), true)
+            .await
+    }
+}

@@ -1,0 +1,288 @@
+//! The `embargo` command: the server and the operator's tools.
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use embargo_domain::types::Email;
+use embargo_server::{AppState, Config};
+use embargo_store::{Store, SystemClock};
+use tracing_subscriber::EnvFilter;
+
+/// Private vulnerability reporting and coordinated disclosure.
+#[derive(Parser)]
+#[command(name = "embargo", version, about, propagate_version = true)]
+struct Cli {
+    #[command(flatten)]
+    common: Common,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every command that touches the store takes, as `serve` does.
+#[derive(Args, Clone)]
+struct Common {
+    /// Folder for the SQLite database and other data.
+    #[arg(
+        long = "data",
+        global = true,
+        env = "EMBARGO_DATA",
+        default_value = "embargo-data",
+        value_name = "DIR"
+    )]
+    data: PathBuf,
+    /// Settings file (TOML); EMBARGO_* environment variables override it.
+    #[arg(
+        long = "config",
+        global = true,
+        env = "EMBARGO_CONFIG",
+        value_name = "FILE"
+    )]
+    config: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the server.
+    Serve {
+        /// Address to listen on (default 127.0.0.1:8080; port 0 picks a free port).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Manage accounts and API tokens (works while the server runs).
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an account. Without --password-stdin, prints a link where the user sets a password.
+    Add {
+        email: String,
+        /// Display name (default: the part of the address before '@').
+        #[arg(long)]
+        name: Option<String>,
+        /// Make the account a site administrator (creates organisations, names their people).
+        #[arg(long)]
+        admin: bool,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Print a link where the user sets a new password.
+    Reset { email: String },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create an API token for a user; prints it as the last line.
+    Create {
+        email: String,
+        /// A name that says what the token is for.
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+}
+
+fn init_logging() {
+    let filter =
+        EnvFilter::try_from_env("EMBARGO_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::env::var("EMBARGO_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn open(common: &Common, listen: Option<std::net::SocketAddr>) -> Result<(Config, Store)> {
+    let mut config =
+        Config::load(common.config.as_deref(), &common.data).context("reading the settings")?;
+    if let Some(l) = listen {
+        config.server.listen = l;
+        if std::env::var("EMBARGO_SERVER_PUBLIC_URL").is_err() && common.config.is_none() {
+            config.server.public_url = format!("http://{l}");
+        }
+    }
+    create_data_dir(&config.data_dir)?;
+    let store = Store::open(&config.database_url(), Arc::new(SystemClock))
+        .await
+        .with_context(|| format!("opening the database in {}", config.data_dir.display()))?;
+    Ok((config, store))
+}
+
+fn create_data_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("restricting {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+async fn serve(common: &Common, listen: Option<std::net::SocketAddr>) -> Result<()> {
+    let (mut config, store) = open(common, listen).await?;
+    let listener = tokio::net::TcpListener::bind(config.server.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.server.listen))?;
+    let bound = listener.local_addr()?;
+    if config.server.listen.port() == 0 && config.server.public_url.ends_with(":0") {
+        config.server.public_url = format!("http://{bound}");
+    }
+    if store.needs_setup().await? {
+        let token = store
+            .create_link_token("setup", None, time::Duration::hours(24))
+            .await?;
+        eprintln!(
+            "\nEmbargo has no administrator yet. Create the first one in a browser:\n\n    {}/setup/{token}\n\n\
+             (the link works once, for 24 hours), or on the command line:\n\n    \
+             embargo admin user add you@example.org --admin --password-stdin --data {}\n",
+            config.server.public_url,
+            config.data_dir.display()
+        );
+    }
+    let state = AppState {
+        store: store.clone(),
+        config: Arc::new(config),
+    };
+    let app = embargo_server::router(state);
+    println!("embargo listening on http://{bound}");
+    std::io::stdout().flush()?;
+    tracing::info!(%bound, "listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown())
+        .await?;
+    store.close().await;
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+    tracing::info!("shutting down");
+}
+
+async fn admin(common: &Common, command: AdminCommand) -> Result<()> {
+    let (config, store) = open(common, None).await?;
+    match command {
+        AdminCommand::User {
+            command:
+                UserCommand::Add {
+                    email,
+                    name,
+                    admin,
+                    password_stdin,
+                },
+        } => {
+            let email = Email::parse(&email)?;
+            let password = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin()
+                    .lock()
+                    .read_line(&mut line)
+                    .context("reading the password from standard input")?;
+                let p = line.trim_end_matches(['\n', '\r']).to_owned();
+                if p.is_empty() {
+                    bail!("--password-stdin: standard input held no password");
+                }
+                Some(p)
+            } else {
+                None
+            };
+            let user = store
+                .create_user(&email, name.as_deref(), password.as_deref(), admin)
+                .await?;
+            println!(
+                "created {}{}",
+                user.email,
+                if admin { " (administrator)" } else { "" }
+            );
+            if password.is_none() {
+                let token = store
+                    .create_link_token("reset", Some(user.id), time::Duration::days(7))
+                    .await?;
+                println!(
+                    "they set a password at (valid 7 days, once): {}/reset/{token}",
+                    config.server.public_url
+                );
+            }
+        }
+        AdminCommand::User {
+            command: UserCommand::Reset { email },
+        } => {
+            let email = Email::parse(&email)?;
+            let user = store
+                .user_by_email(&email)
+                .await?
+                .with_context(|| format!("no account has the address {email}"))?;
+            let token = store
+                .create_link_token("reset", Some(user.id), time::Duration::days(7))
+                .await?;
+            println!("{}/reset/{token}", config.server.public_url);
+        }
+        AdminCommand::Token {
+            command: TokenCommand::Create { email, name },
+        } => {
+            let email = Email::parse(&email)?;
+            let user = store
+                .user_by_email(&email)
+                .await?
+                .with_context(|| format!("no account has the address {email}"))?;
+            let token = store.create_api_token(user.id, &name).await?;
+            println!("API token for {email} (shown once; keep it secret):");
+            println!("{token}");
+        }
+    }
+    store.close().await;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let result = match cli.command {
+        Command::Serve { listen } => serve(&cli.common, listen).await,
+        Command::Admin { command } => admin(&cli.common, command).await,
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
