@@ -1,0 +1,454 @@
+//! The access rule, proven through the HTTP API: every role × every advisory endpoint ×
+//! every state, against a table written out here by hand (not derived from the rule).
+//! A refused write must leave the advisory exactly as it was.
+
+use axum::http::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::support::{TestApp, World, on_both_backends};
+
+const STATES: [&str; 5] = ["triage", "draft", "published", "closed", "withdrawn"];
+
+/// Expected status per state, in the order of `STATES`.
+type Row = (&'static str, [u16; 5]);
+
+const ANONYMOUS: &[Row] = &[
+    ("read", [404, 404, 200, 404, 200]),
+    ("page", [404, 404, 200, 404, 200]),
+    ("osv", [404, 404, 200, 404, 200]),
+    ("thread", [404, 404, 403, 404, 403]),
+    ("events", [404, 404, 403, 404, 403]),
+    ("comment", [404, 404, 401, 404, 401]),
+    ("edit", [404, 404, 401, 404, 401]),
+    ("accept", [404, 404, 401, 404, 401]),
+    ("close", [404, 404, 401, 404, 401]),
+    ("reopen", [404, 404, 401, 404, 401]),
+    ("publish", [404, 404, 401, 404, 401]),
+    ("withdraw", [404, 404, 401, 404, 401]),
+];
+
+/// Signed in, but not in the audience: outsiders, site administrators, the reporter of
+/// another advisory, the maintainer of another repository, a security manager of another
+/// organisation.
+const NOT_IN_AUDIENCE: &[Row] = &[
+    ("read", [404, 404, 200, 404, 200]),
+    ("page", [404, 404, 200, 404, 200]),
+    ("osv", [404, 404, 200, 404, 200]),
+    ("thread", [404, 404, 403, 404, 403]),
+    ("events", [404, 404, 403, 404, 403]),
+    ("comment", [404, 404, 403, 404, 403]),
+    ("edit", [404, 404, 403, 404, 403]),
+    ("accept", [404, 404, 403, 404, 403]),
+    ("close", [404, 404, 403, 404, 403]),
+    ("reopen", [404, 404, 403, 404, 403]),
+    ("publish", [404, 404, 403, 404, 403]),
+    ("withdraw", [404, 404, 403, 404, 403]),
+];
+
+const REPORTER: &[Row] = &[
+    ("read", [200; 5]),
+    ("page", [200; 5]),
+    ("osv", [404, 404, 200, 404, 200]),
+    ("thread", [200; 5]),
+    ("events", [403; 5]),
+    ("comment", [201; 5]),
+    ("edit", [403; 5]),
+    ("accept", [403; 5]),
+    ("close", [403; 5]),
+    ("reopen", [403; 5]),
+    ("publish", [403; 5]),
+    ("withdraw", [403; 5]),
+];
+
+const STEERING_COMMITTEE: &[Row] = REPORTER;
+
+const MAINTAINER: &[Row] = &[
+    ("read", [200; 5]),
+    ("page", [200; 5]),
+    ("osv", [404, 404, 200, 404, 200]),
+    ("thread", [200; 5]),
+    ("events", [403; 5]),
+    ("comment", [201; 5]),
+    ("edit", [200, 200, 409, 409, 409]),
+    ("accept", [200, 409, 409, 409, 409]),
+    ("close", [200, 200, 409, 409, 409]),
+    ("reopen", [403; 5]),
+    ("publish", [403; 5]),
+    ("withdraw", [403; 5]),
+];
+
+const SECURITY_MANAGER: &[Row] = &[
+    ("read", [200; 5]),
+    ("page", [200; 5]),
+    ("osv", [404, 404, 200, 404, 200]),
+    ("thread", [200; 5]),
+    ("events", [200; 5]),
+    ("comment", [201; 5]),
+    ("edit", [200, 200, 409, 409, 409]),
+    ("accept", [200, 409, 409, 409, 409]),
+    ("close", [200, 200, 409, 409, 409]),
+    ("reopen", [409, 409, 409, 200, 409]),
+    ("publish", [409, 200, 409, 409, 409]),
+    ("withdraw", [409, 409, 200, 409, 409]),
+];
+
+fn is_write(action: &str) -> bool {
+    !matches!(action, "read" | "page" | "osv" | "thread" | "events")
+}
+
+/// Performs `action` on advisory `id` as `token`; returns the status.
+async fn perform(
+    app: &TestApp,
+    action: &str,
+    id: &str,
+    token: Option<&str>,
+) -> (StatusCode, String) {
+    let api = format!("/api/v1/advisories/{id}");
+    let r = match action {
+        "read" => app.get(&api, token).await,
+        "page" => app.page(&format!("/advisories/{id}"), token).await,
+        "osv" => app.get(&format!("/osv/v1/vulns/x_{id}"), token).await,
+        "thread" => app.get(&format!("{api}/comments"), token).await,
+        "events" => app.get(&format!("{api}/events"), token).await,
+        "comment" => {
+            app.post(
+                &format!("{api}/comments"),
+                token,
+                json!({"body": "a comment"}),
+            )
+            .await
+        }
+        "edit" => {
+            app.call(
+                Method::PATCH,
+                &api,
+                token,
+                Some(json!({"summary": "An edited summary"})),
+            )
+            .await
+        }
+        "close" => {
+            app.post(
+                &format!("{api}/close"),
+                token,
+                json!({"reason": "wont_fix", "message": "no"}),
+            )
+            .await
+        }
+        "accept" | "reopen" | "publish" | "withdraw" => {
+            app.call(Method::POST, &format!("{api}/{action}"), token, None)
+                .await
+        }
+        other => panic!("unknown action {other}"),
+    };
+    (r.status, r.text)
+}
+
+/// The advisory as its security manager sees it, to prove a refused write changed nothing.
+async fn snapshot(app: &TestApp, w: &World, id: &str) -> Value {
+    let r = app
+        .get(&format!("/api/v1/advisories/{id}"), Some(&w.sm))
+        .await;
+    let c = app
+        .get(&format!("/api/v1/advisories/{id}/comments"), Some(&w.sm))
+        .await;
+    json!({"advisory": r.json, "comments": c.json})
+}
+
+async fn check_role(
+    app: &TestApp,
+    w: &World,
+    role: &str,
+    token: Option<&str>,
+    table: &[Row],
+    failures: &mut Vec<String>,
+) {
+    // Reads share one advisory per state; every write gets a fresh one.
+    let mut shared = Vec::new();
+    for state in STATES {
+        shared.push(w.advisory_in(app, state).await);
+    }
+    for (action, expected) in table {
+        for (i, state) in STATES.iter().enumerate() {
+            let id = if is_write(action) {
+                w.advisory_in(app, state).await
+            } else {
+                shared[i].clone()
+            };
+            let before = snapshot(app, w, &id).await;
+            let (status, body) = perform(app, action, &id, token).await;
+            if status.as_u16() != expected[i] {
+                failures.push(format!(
+                    "{role} {action} {state}: expected {}, got {status}: {body}",
+                    expected[i]
+                ));
+            }
+            if !status.is_success() && snapshot(app, w, &id).await != before {
+                failures.push(format!(
+                    "{role} {action} {state}: refused with {status} but the advisory changed"
+                ));
+            }
+            // The list shows exactly what a direct read allows.
+            if *action == "read" {
+                let list = app.get("/api/v1/advisories?limit=500", token).await;
+                let listed = list
+                    .json
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|a| a["id"] == id.as_str());
+                if listed != (status == StatusCode::OK) {
+                    failures.push(format!(
+                        "{role} list {state}: listed={listed} but read gave {status}"
+                    ));
+                }
+            }
+        }
+    }
+}
+
+async fn every_role_every_action_every_state(app: TestApp) {
+    let w = World::new(&app).await;
+    let mut failures = Vec::new();
+    let roles: Vec<(&str, Option<&str>, &[Row])> = vec![
+        ("anonymous", None, ANONYMOUS),
+        ("outsider", Some(&w.outsider), NOT_IN_AUDIENCE),
+        ("site administrator", Some(&w.admin), NOT_IN_AUDIENCE),
+        (
+            "reporter of another advisory",
+            Some(&w.other_reporter),
+            NOT_IN_AUDIENCE,
+        ),
+        (
+            "maintainer of another repository",
+            Some(&w.other_maintainer),
+            NOT_IN_AUDIENCE,
+        ),
+        (
+            "security manager of another organisation",
+            Some(&w.other_org_sm),
+            NOT_IN_AUDIENCE,
+        ),
+        ("reporter", Some(&w.reporter), REPORTER),
+        ("maintainer", Some(&w.maintainer), MAINTAINER),
+        ("security manager", Some(&w.sm), SECURITY_MANAGER),
+        ("steering committee", Some(&w.sc), STEERING_COMMITTEE),
+    ];
+    // The other reporter has a report of their own on the same repository.
+    let r = app
+        .post(
+            "/api/v1/orgs/coco/repos/guest/advisories",
+            Some(&w.other_reporter),
+            json!({"title": "theirs", "description": "d"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    for (role, token, table) in roles {
+        check_role(&app, &w, role, token, table, &mut failures).await;
+    }
+    assert!(
+        failures.is_empty(),
+        "{} cells disagree with the table:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// A hidden advisory and a missing one answer with the same bytes, on every endpoint.
+async fn hidden_looks_exactly_like_missing(app: TestApp) {
+    let w = World::new(&app).await;
+    let hidden = w.advisory_in(&app, "draft").await;
+    let missing = "EMB-2222-3333-4444";
+    for action in [
+        "read", "thread", "events", "comment", "edit", "accept", "close", "publish", "osv", "page",
+    ] {
+        for token in [
+            None,
+            Some(w.outsider.as_str()),
+            Some(w.other_maintainer.as_str()),
+        ] {
+            let (s1, b1) = perform(&app, action, &hidden, token).await;
+            let (s2, b2) = perform(&app, action, missing, token).await;
+            assert_eq!(
+                (s1, &b1),
+                (s2, &b2),
+                "{action} differs between hidden and missing"
+            );
+            assert_eq!(s1, StatusCode::NOT_FOUND);
+            assert!(
+                !b1.contains(&hidden),
+                "{action}: the error names the hidden advisory"
+            );
+        }
+    }
+}
+
+/// Roles change access at once: a maintainer removed from the repository loses it.
+async fn removing_a_maintainer_revokes_access(app: TestApp) {
+    let w = World::new(&app).await;
+    let id = w.advisory_in(&app, "triage").await;
+    let path = format!("/api/v1/advisories/{id}");
+    assert_eq!(
+        app.get(&path, Some(&w.maintainer)).await.status,
+        StatusCode::OK
+    );
+    let r = app
+        .call(
+            Method::DELETE,
+            "/api/v1/orgs/coco/repos/guest/maintainers/maintainer@example.org",
+            Some(&w.sm),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    assert_eq!(
+        app.get(&path, Some(&w.maintainer)).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+/// Organisation management follows its own rule.
+async fn organisation_roles(app: TestApp) {
+    let w = World::new(&app).await;
+    let cases: Vec<(&str, Method, &str, Option<Value>, &str, u16)> = vec![
+        (
+            "outsider creates an org",
+            Method::POST,
+            "/api/v1/orgs",
+            Some(json!({"slug": "x", "name": "X"})),
+            &w.outsider,
+            403,
+        ),
+        (
+            "sm creates an org",
+            Method::POST,
+            "/api/v1/orgs",
+            Some(json!({"slug": "x", "name": "X"})),
+            &w.sm,
+            403,
+        ),
+        (
+            "admin adds a repo",
+            Method::POST,
+            "/api/v1/orgs/coco/repos",
+            Some(json!({"slug": "r", "name": "R"})),
+            &w.admin,
+            403,
+        ),
+        (
+            "maintainer adds a repo",
+            Method::POST,
+            "/api/v1/orgs/coco/repos",
+            Some(json!({"slug": "r", "name": "R"})),
+            &w.maintainer,
+            403,
+        ),
+        (
+            "sc adds a repo",
+            Method::POST,
+            "/api/v1/orgs/coco/repos",
+            Some(json!({"slug": "r", "name": "R"})),
+            &w.sc,
+            403,
+        ),
+        (
+            "other org's sm adds a repo",
+            Method::POST,
+            "/api/v1/orgs/coco/repos",
+            Some(json!({"slug": "r", "name": "R"})),
+            &w.other_org_sm,
+            403,
+        ),
+        (
+            "maintainer names a maintainer",
+            Method::PUT,
+            "/api/v1/orgs/coco/repos/guest/maintainers/outsider@example.org",
+            None,
+            &w.maintainer,
+            403,
+        ),
+        (
+            "sc names a member",
+            Method::PUT,
+            "/api/v1/orgs/coco/members/outsider@example.org",
+            Some(json!({"role": "security_manager"})),
+            &w.sc,
+            403,
+        ),
+        (
+            "sm names a member",
+            Method::PUT,
+            "/api/v1/orgs/coco/members/outsider@example.org",
+            Some(json!({"role": "steering_committee"})),
+            &w.sm,
+            200,
+        ),
+        (
+            "sm adds a repo",
+            Method::POST,
+            "/api/v1/orgs/coco/repos",
+            Some(json!({"slug": "r", "name": "R"})),
+            &w.sm,
+            201,
+        ),
+        (
+            "duplicate repo",
+            Method::POST,
+            "/api/v1/orgs/coco/repos",
+            Some(json!({"slug": "r", "name": "R"})),
+            &w.sm,
+            409,
+        ),
+        (
+            "duplicate org",
+            Method::POST,
+            "/api/v1/orgs",
+            Some(json!({"slug": "coco", "name": "C"})),
+            &w.admin,
+            409,
+        ),
+        (
+            "unknown org",
+            Method::POST,
+            "/api/v1/orgs/nope/repos",
+            Some(json!({"slug": "r", "name": "R"})),
+            &w.sm,
+            404,
+        ),
+        (
+            "unknown user",
+            Method::PUT,
+            "/api/v1/orgs/coco/members/nobody@example.org",
+            Some(json!({"role": "security_manager"})),
+            &w.sm,
+            422,
+        ),
+    ];
+    for (what, method, path, body, token, expected) in cases {
+        let r = app.call(method, path, Some(token), body).await;
+        assert_eq!(r.status.as_u16(), expected, "{what}: {}", r.text);
+    }
+    let anon = app
+        .post("/api/v1/orgs", None, json!({"slug": "y", "name": "Y"}))
+        .await;
+    assert_eq!(anon.status, StatusCode::UNAUTHORIZED);
+    let r = app
+        .post(
+            "/api/v1/orgs/coco/repos/guest/advisories",
+            None,
+            json!({"title": "t", "description": "d"}),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::UNAUTHORIZED,
+        "filing needs an account (for now)"
+    );
+}
+
+on_both_backends!(
+    every_role_every_action_every_state,
+    hidden_looks_exactly_like_missing,
+    removing_a_maintainer_revokes_access,
+    organisation_roles,
+);

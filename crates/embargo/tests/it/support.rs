@@ -1,0 +1,372 @@
+//! The test harness: a fresh Embargo per test on SQLite or PostgreSQL, called in-process,
+//! with users by role and a clock the tests move.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use embargo_domain::types::Email;
+use embargo_server::{AppState, Config};
+use embargo_store::{ManualClock, Store};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use sqlx::Connection;
+use tower::ServiceExt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs the test body once per backend, as two tests: `NAME::sqlite` and `NAME::postgres`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(crate::support::TestApp::new(crate::support::Backend::Sqlite).await).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(crate::support::TestApp::new(crate::support::Backend::Postgres).await).await
+            }
+        }
+    )*};
+}
+pub(crate) use on_both_backends;
+
+pub const BASE_URL: &str = "http://embargo.test";
+
+pub struct TestApp {
+    pub router: Router,
+    pub store: Store,
+    pub clock: Arc<ManualClock>,
+    pub backend: Backend,
+    _dir: tempfile::TempDir,
+}
+
+/// A response, with its body as text and (when it is JSON) as a value.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub text: String,
+    pub json: Value,
+}
+
+/// The PostgreSQL server the suite uses. `scripts/test` starts one; without it the
+/// PostgreSQL half of the suite fails, saying how to run it.
+fn postgres_admin_url() -> String {
+    std::env::var("DATABASE_URL").unwrap_or_else(|_| {
+        panic!("DATABASE_URL is not set: run the suite with scripts/test, which starts a throwaway PostgreSQL cluster")
+    })
+}
+
+/// A new, empty database on the test cluster; returns its URL.
+async fn fresh_postgres_database() -> String {
+    let admin = postgres_admin_url();
+    let mut conn = sqlx::postgres::PgConnection::connect(&admin)
+        .await
+        .expect("connect to the test PostgreSQL");
+    let name = format!(
+        "embargo_test_{}",
+        embargo_store::secrets::hex(&embargo_store::secrets::random_bytes::<8>().unwrap())
+    );
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    conn.close().await.ok();
+    let (base, _) = admin
+        .rsplit_once('/')
+        .expect("DATABASE_URL ends in /DBNAME");
+    format!("{base}/{name}")
+}
+
+pub fn start_time() -> time::OffsetDateTime {
+    time::macros::datetime!(2026-11-25 09:00 UTC)
+}
+
+impl TestApp {
+    pub async fn new(backend: Backend) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = match backend {
+            Backend::Sqlite => format!("sqlite://{}", dir.path().join("embargo.db").display()),
+            Backend::Postgres => fresh_postgres_database().await,
+        };
+        let clock = Arc::new(ManualClock::new(start_time()));
+        let store = Store::open(&url, clock.clone()).await.expect("open store");
+        let mut config = Config::default();
+        config.data_dir = dir.path().to_owned();
+        config.server.public_url = BASE_URL.into();
+        let router = embargo_server::router(AppState {
+            store: store.clone(),
+            config: Arc::new(config),
+        });
+        Self {
+            router,
+            store,
+            clock,
+            backend,
+            _dir: dir,
+        }
+    }
+
+    /// Creates an account (administrator when `admin`) and returns an API token for it.
+    pub async fn user(&self, email: &str, admin: bool) -> String {
+        let e = Email::parse(email).unwrap();
+        let name = email.split('@').next().unwrap();
+        let u = self
+            .store
+            .create_user(&e, Some(name), None, admin)
+            .await
+            .unwrap();
+        self.store.create_api_token(u.id, "test").await.unwrap()
+    }
+
+    pub async fn request(&self, req: Request<Body>) -> Resp {
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Resp {
+            status,
+            headers,
+            text,
+            json,
+        }
+    }
+
+    /// An API call; `body` is sent as JSON.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
+        let mut b = Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        let req = match body {
+            Some(v) => b
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(v.to_string())),
+            None => b.body(Body::empty()),
+        };
+        self.request(req.unwrap()).await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Resp {
+        self.call(Method::GET, path, token, None).await
+    }
+
+    /// A browser session cookie for the user holding API token `token`.
+    pub async fn session_cookie(&self, token: &str) -> String {
+        let user = self
+            .store
+            .user_for_api_token(token)
+            .await
+            .unwrap()
+            .expect("token of a user");
+        let (session, _csrf) = self.store.create_session(user.id).await.unwrap();
+        format!("embargo_session={session}")
+    }
+
+    /// A page as a signed-in browser (the user of API token `token`) or an anonymous one.
+    pub async fn page(&self, path: &str, token: Option<&str>) -> Resp {
+        let mut b = Request::builder().uri(path);
+        if let Some(t) = token {
+            b = b.header(header::COOKIE, self.session_cookie(t).await);
+        }
+        self.request(b.body(Body::empty()).unwrap()).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Resp {
+        self.call(Method::POST, path, token, Some(body)).await
+    }
+}
+
+/// An organisation `coco` with repositories `guest` and `operator`, and one user per role.
+pub struct World {
+    pub admin: String,
+    pub sm: String,
+    pub sc: String,
+    pub maintainer: String,
+    pub other_maintainer: String,
+    pub reporter: String,
+    pub other_reporter: String,
+    pub outsider: String,
+    pub other_org_sm: String,
+}
+
+impl World {
+    pub async fn new(app: &TestApp) -> Self {
+        let admin = app.user("admin@example.org", true).await;
+        let w = Self {
+            sm: app.user("sm@example.org", false).await,
+            sc: app.user("sc@example.org", false).await,
+            maintainer: app.user("maintainer@example.org", false).await,
+            other_maintainer: app.user("other-maintainer@example.org", false).await,
+            reporter: app.user("reporter@example.org", false).await,
+            other_reporter: app.user("other-reporter@example.org", false).await,
+            outsider: app.user("outsider@example.org", false).await,
+            other_org_sm: app.user("other-sm@example.org", false).await,
+            admin,
+        };
+        let a = Some(w.admin.as_str());
+        for (slug, name) in [
+            ("coco", "Confidential Containers"),
+            ("kata", "Kata Containers"),
+        ] {
+            let r = app
+                .post("/api/v1/orgs", a, json!({"slug": slug, "name": name}))
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        }
+        let put = |path: String, body: Value| async move {
+            let r = app.call(Method::PUT, &path, a, Some(body)).await;
+            assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.text);
+        };
+        put(
+            "/api/v1/orgs/coco/members/sm@example.org".into(),
+            json!({"role": "security_manager"}),
+        )
+        .await;
+        put(
+            "/api/v1/orgs/coco/members/sc@example.org".into(),
+            json!({"role": "steering_committee"}),
+        )
+        .await;
+        put(
+            "/api/v1/orgs/kata/members/other-sm@example.org".into(),
+            json!({"role": "security_manager"}),
+        )
+        .await;
+        let sm = Some(w.sm.as_str());
+        for repo in ["guest", "operator"] {
+            let r = app
+                .post(
+                    "/api/v1/orgs/coco/repos",
+                    sm,
+                    json!({"slug": repo, "name": repo}),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        }
+        for (repo, who) in [
+            ("guest", "maintainer@example.org"),
+            ("operator", "other-maintainer@example.org"),
+        ] {
+            let r = app
+                .call(
+                    Method::PUT,
+                    &format!("/api/v1/orgs/coco/repos/{repo}/maintainers/{who}"),
+                    sm,
+                    None,
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        }
+        w
+    }
+
+    /// Files a report on coco/guest as the reporter; returns its id.
+    pub async fn file(&self, app: &TestApp, title: &str) -> String {
+        let r = app
+            .post(
+                "/api/v1/orgs/coco/repos/guest/advisories",
+                Some(&self.reporter),
+                json!({"title": title, "description": format!("{title}: steps to reproduce")}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        r.json["id"].as_str().unwrap().to_owned()
+    }
+
+    /// An advisory driven into `state` by the security manager.
+    pub async fn advisory_in(&self, app: &TestApp, state: &str) -> String {
+        let id = self.file(app, &format!("A report to be {state}")).await;
+        let sm = Some(self.sm.as_str());
+        let step = |path: String, body: Value| async move {
+            let r = app.post(&path, sm, body).await;
+            assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.text);
+        };
+        match state {
+            "triage" => {}
+            "closed" => {
+                step(
+                    format!("/api/v1/advisories/{id}/close"),
+                    json!({"reason": "other"}),
+                )
+                .await
+            }
+            "draft" | "published" | "withdrawn" => {
+                step(format!("/api/v1/advisories/{id}/accept"), json!({})).await;
+                let r = app
+                    .call(
+                        Method::PATCH,
+                        &format!("/api/v1/advisories/{id}"),
+                        sm,
+                        Some(json!({"vulnerabilities": [{"package": {"ecosystem": "crates.io", "name": "guest"}, "vulnerable_version_range": "< 0.15.0", "patched_versions": "0.15.0"}]})),
+                    )
+                    .await;
+                assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+                if state != "draft" {
+                    step(format!("/api/v1/advisories/{id}/publish"), json!({})).await;
+                }
+                if state == "withdrawn" {
+                    step(format!("/api/v1/advisories/{id}/withdraw"), json!({})).await;
+                }
+            }
+            other => panic!("no such state {other}"),
+        }
+        id
+    }
+}
+
+/// The shared test data folder (schemas, samples), or `None` outside CI when it is absent.
+pub fn test_data() -> Option<PathBuf> {
+    let dir = std::env::var("EMBARGO_TEST_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!(
+            "test data folder {} is missing; CI requires it",
+            dir.display()
+        );
+    }
+    eprintln!(
+        "!!! SKIPPING: test data folder {} is missing (set EMBARGO_TEST_DATA)",
+        dir.display()
+    );
+    None
+}
+
+/// Validates `doc` against the OSV schema of the shared data; panics with every error.
+pub fn assert_valid_osv(doc: &Value) {
+    let Some(dir) = test_data() else { return };
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("schemas/osv/schema.json")).unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("OSV schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(doc)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "OSV record is not valid against the schema:\n{}\n{doc:#}",
+        errors.join("\n")
+    );
+}
