@@ -168,7 +168,7 @@ pub async fn comment(
     Form(form): Form<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
     let f = Fields(form);
-    check_session_form(&headers, &caller, &f)?;
+    check_session_form(&st, &headers, &caller, &f)?;
     let aid = advisory_id(&id)?;
     let r = st
         .store
@@ -186,7 +186,7 @@ pub async fn transition(
     Form(form): Form<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
     let f = Fields(form);
-    check_session_form(&headers, &caller, &f)?;
+    check_session_form(&st, &headers, &caller, &f)?;
     let aid = advisory_id(&id)?;
     let t = match f.get("action") {
         "accept" => Transition::Accept,
@@ -403,7 +403,7 @@ pub async fn edit(
     Form(form): Form<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
     let form = Fields(form);
-    check_session_form(&headers, &caller, &form)?;
+    check_session_form(&st, &headers, &caller, &form)?;
     let aid = advisory_id(&id)?;
     let fields = EditFields::from_form(&form);
     let result = match fields.to_edit() {

@@ -93,7 +93,7 @@ pub async fn login(
     Form(form): Form<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
     let f = Fields(form);
-    check_anonymous_form(&headers, &f)?;
+    check_anonymous_form(&st, &headers, &f)?;
     let Some(user) = st
         .store
         .authenticate(f.get("email"), f.get("password"))
@@ -130,7 +130,7 @@ pub async fn logout(
     caller: WebCaller,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
-    check_session_form(&headers, &caller, &Fields(form))?;
+    check_session_form(&st, &headers, &caller, &Fields(form))?;
     if let Some(token) = cookie(&headers, SESSION_COOKIE) {
         st.store.end_session(&token).await?;
     }
@@ -178,7 +178,7 @@ pub async fn setup(
     Form(form): Form<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
     let f = Fields(form);
-    check_anonymous_form(&headers, &f)?;
+    check_anonymous_form(&st, &headers, &f)?;
     let again = |error: String| PasswordPage {
         user: None,
         csrf: f.get("csrf").to_owned(),
@@ -258,7 +258,7 @@ pub async fn reset(
     Form(form): Form<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
     let f = Fields(form);
-    check_anonymous_form(&headers, &f)?;
+    check_anonymous_form(&st, &headers, &f)?;
     let Some(Some(user_id)) = st.store.check_link_token("reset", &token).await? else {
         return Err(PageError(crate::error::AppError::not_found("reset link")));
     };

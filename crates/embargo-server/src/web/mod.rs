@@ -98,21 +98,24 @@ impl Fields {
     }
 }
 
-/// Refuses posts from other sites, by the browser's own headers.
-fn same_origin(headers: &HeaderMap) -> Result<(), PageError> {
+/// Refuses posts from other sites, by the browser's own headers: `Sec-Fetch-Site`, and an
+/// `Origin` that is neither the configured public address nor the requested host.
+fn same_origin(headers: &HeaderMap, public_url: &str) -> Result<(), PageError> {
     let cross = headers
         .get("sec-fetch-site")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v == "cross-site" || v == "same-site");
-    let origin_mismatch = match (
-        headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()),
-        headers.get(header::HOST).and_then(|v| v.to_str().ok()),
-    ) {
-        (Some(origin), Some(host)) if origin != "null" => {
-            origin.split_once("://").map(|(_, h)| h) != Some(host)
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .filter(|h| !h.is_empty());
+    let origin_mismatch = match headers.get(header::ORIGIN) {
+        None => false,
+        Some(v) => {
+            let origin = v.to_str().unwrap_or("null");
+            origin != public_url
+                && (host.is_none() || origin.split_once("://").map(|(_, h)| h) != host)
         }
-        (Some("null"), _) => true,
-        _ => false,
     };
     if cross || origin_mismatch {
         return Err(PageError(AppError::new(
@@ -126,11 +129,12 @@ fn same_origin(headers: &HeaderMap) -> Result<(), PageError> {
 
 /// Checks a signed-in form: same origin, and the session's CSRF token.
 pub fn check_session_form(
+    st: &AppState,
     headers: &HeaderMap,
     caller: &WebCaller,
     fields: &Fields,
 ) -> Result<(), PageError> {
-    same_origin(headers)?;
+    same_origin(headers, &st.config.server.public_url)?;
     let Some(session) = &caller.session else {
         return Err(PageError(AppError::new(
             StatusCode::UNAUTHORIZED,
@@ -151,8 +155,12 @@ pub fn check_session_form(
 pub const ANON_CSRF_COOKIE: &str = "embargo_csrf";
 
 /// Checks a form sent before signing in (login, setup, reset) against its cookie.
-pub fn check_anonymous_form(headers: &HeaderMap, fields: &Fields) -> Result<(), PageError> {
-    same_origin(headers)?;
+pub fn check_anonymous_form(
+    st: &AppState,
+    headers: &HeaderMap,
+    fields: &Fields,
+) -> Result<(), PageError> {
+    same_origin(headers, &st.config.server.public_url)?;
     let sent = fields.get("csrf");
     let ok = cookie(headers, ANON_CSRF_COOKIE)
         .is_some_and(|c| !sent.is_empty() && embargo_store::secrets::constant_time_eq(sent, &c));

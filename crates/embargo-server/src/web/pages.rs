@@ -161,7 +161,7 @@ pub async fn report(
     Form(form): Form<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
     let f = Fields(form);
-    check_session_form(&headers, &caller, &f)?;
+    check_session_form(&st, &headers, &caller, &f)?;
     let again = |error: String, repos: Vec<String>| ReportPage {
         user: Nav::of(&caller),
         csrf: f.get("csrf").to_owned(),
