@@ -1,6 +1,14 @@
 //! Embargo's one integration-test binary (one link for all): the HTTP API and pages
 //! in-process on SQLite and PostgreSQL, the real binary over HTTP, and the browser test.
 
+// Test code: a failed unwrap is a failed test, with its message.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod support;
 
 mod access_table;

@@ -44,7 +44,6 @@ pub struct TestApp {
     pub router: Router,
     pub store: Store,
     pub clock: Arc<ManualClock>,
-    pub backend: Backend,
     _dir: tempfile::TempDir,
 }
 
@@ -110,7 +109,6 @@ impl TestApp {
             router,
             store,
             clock,
-            backend,
             _dir: dir,
         }
     }
