@@ -107,7 +107,8 @@ fn init_logging() {
         EnvFilter::try_from_env("EMBARGO_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     if std::env::var("EMBARGO_LOG_FORMAT").is_ok_and(|f| f == "json") {
         builder.json().init();
     } else {

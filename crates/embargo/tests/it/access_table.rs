@@ -310,7 +310,8 @@ async fn removing_a_maintainer_revokes_access(app: TestApp) {
 /// Organisation management follows its own rule.
 async fn organisation_roles(app: TestApp) {
     let w = World::new(&app).await;
-    let cases: Vec<(&str, Method, &str, Option<Value>, &str, u16)> = vec![
+    type Case<'a> = (&'a str, Method, &'a str, Option<Value>, &'a str, u16);
+    let cases: Vec<Case> = vec![
         (
             "outsider creates an org",
             Method::POST,

@@ -98,8 +98,10 @@ impl TestApp {
         };
         let clock = Arc::new(ManualClock::new(start_time()));
         let store = Store::open(&url, clock.clone()).await.expect("open store");
-        let mut config = Config::default();
-        config.data_dir = dir.path().to_owned();
+        let mut config = Config {
+            data_dir: dir.path().to_owned(),
+            ..Config::default()
+        };
         config.server.public_url = BASE_URL.into();
         let router = embargo_server::router(AppState {
             store: store.clone(),
@@ -367,4 +369,158 @@ pub fn assert_valid_osv(doc: &Value) {
         "OSV record is not valid against the schema:\n{}\n{doc:#}",
         errors.join("\n")
     );
+}
+
+/// The real `embargo` binary, serving on a free port from its own data folder; stopped
+/// when dropped.
+pub struct Server {
+    pub child: std::process::Child,
+    pub base: String,
+    pub data: tempfile::TempDir,
+    pub stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+pub fn embargo_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_embargo")
+}
+
+impl Server {
+    /// Starts `embargo serve --listen 127.0.0.1:0` with `env` added; waits for its address.
+    pub fn start(env: &[(&str, &str)]) -> Self {
+        use std::io::{BufRead, BufReader, Read};
+        let data = tempfile::tempdir().unwrap();
+        let mut cmd = std::process::Command::new(embargo_bin());
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(data.path())
+            .env_remove("EMBARGO_DATABASE_URL")
+            .env("EMBARGO_LOG", "info")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start embargo serve");
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let mut err_pipe = child.stderr.take().unwrap();
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = err_pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let base = line
+            .trim()
+            .strip_prefix("embargo listening on ")
+            .unwrap_or_else(|| {
+                panic!(
+                    "unexpected first line {line:?}; stderr: {}",
+                    stderr.lock().unwrap()
+                )
+            });
+        Self {
+            base: base.to_owned(),
+            child,
+            data,
+            stderr,
+        }
+    }
+
+    /// Runs an `embargo` command against this server's data folder.
+    pub fn command(
+        &self,
+        args: &[&str],
+        stdin: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> std::process::Output {
+        use std::io::Write;
+        let mut cmd = std::process::Command::new(embargo_bin());
+        cmd.args(args)
+            .arg("--data")
+            .arg(self.data.path())
+            .env_remove("EMBARGO_DATABASE_URL");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        if let Some(s) = stdin {
+            child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+        }
+        drop(child.stdin.take());
+        child.wait_with_output().unwrap()
+    }
+
+    /// Creates a user with a password, and returns an API token for them.
+    pub fn user(&self, email: &str, admin: bool, env: &[(&str, &str)]) -> String {
+        let mut args = vec!["admin", "user", "add", email, "--password-stdin"];
+        if admin {
+            args.push("--admin");
+        }
+        let out = self.command(&args, Some("a long enough password\n"), env);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = self.command(&["admin", "token", "create", email], None, env);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .last()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// The server's log so far, once it contains `needle` (it is read by another thread).
+    pub fn log_containing(&self, needle: &str) -> String {
+        for _ in 0..100 {
+            let log = self.stderr.lock().unwrap().clone();
+            if log.contains(needle) {
+                return log;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!(
+            "the log never contained {needle}: {}",
+            self.stderr.lock().unwrap()
+        )
+    }
+
+    /// Asks the server to stop (SIGTERM) and waits; returns whether it exited cleanly.
+    pub fn stop(&mut self) -> bool {
+        let _ = std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        self.child.wait().map(|s| s.success()).unwrap_or(false)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A new database on the test PostgreSQL cluster, for the real binary.
+pub async fn postgres_database_for_binary() -> String {
+    fresh_postgres_database().await
 }
