@@ -47,14 +47,13 @@ impl Driver {
         let client = reqwest::Client::new();
         let mut ready = false;
         for _ in 0..100 {
-            if let Ok(r) = client.get(format!("{base}/status")).send().await {
-                if r.json::<Value>()
+            if let Ok(r) = client.get(format!("{base}/status")).send().await
+                && r.json::<Value>()
                     .await
                     .is_ok_and(|v| v["value"]["ready"] == true)
-                {
-                    ready = true;
-                    break;
-                }
+            {
+                ready = true;
+                break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
