@@ -139,25 +139,8 @@ impl Store {
         action: Action,
         verb: &str,
     ) -> Result<Authorized<Advisory>> {
-        let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT a.doc, {} FROM advisories a WHERE a.id = $2",
-            relation_columns()
-        )))
-        .bind(caller_id(actor))
-        .bind(id.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else {
-            return Err(StoreError::NotFound("advisory"));
-        };
-        let advisory = advisory_from_row(&row)?;
-        let rel = relations_from_row(&row)?;
-        if let Some(e) =
-            StoreError::from_decision(decide(rel, action, advisory.state), "advisory", verb)
-        {
-            return Err(e);
-        }
-        Ok(Authorized::new(advisory, rel))
+        let mut conn = self.pool.acquire().await?;
+        decided_on(&mut conn, actor, id, action, verb).await
     }
 
     /// Reads an advisory the caller may see; `NotFound` otherwise, exactly as for an id that
@@ -272,21 +255,30 @@ impl Store {
         }
     }
 
-    /// Writes `change` to an advisory the caller was allowed to change: read model and event
-    /// in one transaction, guarded by the revision it was decided on. `before_event` runs in
-    /// the transaction and may complete the change (a comment's id).
-    async fn write_change(
+    /// Takes the access decision and writes the change in one transaction, with the
+    /// advisory's row locked first: concurrent writers to one advisory take turns, each
+    /// deciding on the state the previous one left. Read model, comment and event are
+    /// written together or not at all.
+    async fn change<F>(
         &self,
-        current: &Authorized<Advisory>,
         actor: Actor,
-        change: Change,
+        id: &AdvisoryId,
+        action: Action,
+        verb: &str,
         comment_body: Option<&str>,
-    ) -> Result<Option<Authorized<Advisory>>> {
+        build: F,
+    ) -> Result<(Authorized<Advisory>, Change)>
+    where
+        F: Fn(&Authorized<Advisory>) -> Result<Change>,
+    {
+        let mut tx = self.pool.begin().await?;
+        lock_advisory(&mut tx, self.backend, id).await?;
+        let current = decided_on(&mut tx, actor, id, action, verb).await?;
+        let change = build(&current)?;
         let now = self.now();
         let mut next = current.get().clone();
         next.apply(&change, now);
         let doc = serde_json::to_string(&next).map_err(|e| StoreError::Internal(e.to_string()))?;
-        let mut tx = self.pool.begin().await?;
         let updated = sqlx::query(
             "UPDATE advisories SET doc = $1, state = $2, revision = $3, updated_at = $4, published_at = $5
              WHERE id = $6 AND revision = $7",
@@ -301,8 +293,10 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() != 1 {
-            // Someone changed it since we decided: decide again on the fresh state.
-            return Ok(None);
+            // Cannot happen while the row is locked; refuse rather than overwrite.
+            return Err(StoreError::Conflict(
+                "the advisory was changed by someone else; try again".into(),
+            ));
         }
         let change = match (change, comment_body) {
             (Change::Commented { by_triager, .. }, Some(body)) => {
@@ -328,33 +322,7 @@ impl Store {
             .await?;
         insert_event(&mut tx, &next.id, org_id, actor, &change, now).await?;
         tx.commit().await?;
-        Ok(Some(Authorized::new(next, current.relations())))
-    }
-
-    /// Decides, builds the change and writes it; retries a few times when another writer
-    /// got there first.
-    async fn change<F>(
-        &self,
-        actor: Actor,
-        id: &AdvisoryId,
-        action: Action,
-        verb: &str,
-        comment: Option<&str>,
-        build: F,
-    ) -> Result<Authorized<Advisory>>
-    where
-        F: Fn(&Authorized<Advisory>) -> Result<Change>,
-    {
-        for _ in 0..5 {
-            let current = self.decided(actor, id, action, verb).await?;
-            let change = build(&current)?;
-            if let Some(done) = self.write_change(&current, actor, change, comment).await? {
-                return Ok(done);
-            }
-        }
-        Err(StoreError::Conflict(
-            "the advisory is being changed by someone else; try again".into(),
-        ))
+        Ok((Authorized::new(next, current.relations()), change))
     }
 
     pub async fn transition(
@@ -386,6 +354,7 @@ impl Store {
             })
         })
         .await
+        .map(|(a, _)| a)
     }
 
     /// Edits a report or draft; refuses an edit that breaks a limit, storing nothing.
@@ -406,33 +375,54 @@ impl Store {
             Ok(Change::Edited { edit: edit.clone() })
         })
         .await
+        .map(|(a, _)| a)
     }
 
-    /// Adds a comment to the private thread.
+    /// Adds a comment to the private thread; returns the advisory after it and the comment.
     pub async fn comment(
         &self,
         actor: Actor,
         id: &AdvisoryId,
         body: &str,
-    ) -> Result<Authorized<Advisory>> {
+    ) -> Result<(Authorized<Advisory>, Comment)> {
         if body.trim().is_empty() {
             return Err(StoreError::Invalid(FieldError::new("body", "is empty")));
         }
         check_text("body", body, limits::COMMENT, true)?;
-        self.change(
-            actor,
-            id,
-            Action::Comment,
-            "comment on",
-            Some(body),
-            |current| {
-                Ok(Change::Commented {
-                    comment_id: 0,
-                    by_triager: current.relations().is_triager(),
-                })
-            },
-        )
-        .await
+        let (advisory, change) = self
+            .change(
+                actor,
+                id,
+                Action::Comment,
+                "comment on",
+                Some(body),
+                |current| {
+                    Ok(Change::Commented {
+                        comment_id: 0,
+                        by_triager: current.relations().is_triager(),
+                    })
+                },
+            )
+            .await?;
+        let Change::Commented { comment_id, .. } = change else {
+            return Err(StoreError::Internal(
+                "a comment became another change".into(),
+            ));
+        };
+        let author_id = caller_id(actor);
+        let author = self
+            .user_by_id(author_id)
+            .await?
+            .map(|u| u.name)
+            .unwrap_or_default();
+        let comment = Comment {
+            id: comment_id,
+            author,
+            author_id,
+            body: body.to_owned(),
+            created_at: advisory.get().updated_at,
+        };
+        Ok((advisory, comment))
     }
 
     /// The private thread, oldest first.
@@ -519,6 +509,54 @@ impl Store {
         }
         Ok(replayed.as_ref() == Some(&stored))
     }
+}
+
+/// Loads one advisory with the caller's relations, on `conn`, and takes the access decision.
+async fn decided_on(
+    conn: &mut sqlx::AnyConnection,
+    actor: Actor,
+    id: &AdvisoryId,
+    action: Action,
+    verb: &str,
+) -> Result<Authorized<Advisory>> {
+    let row = sqlx::query(AssertSqlSafe(format!(
+        "SELECT a.doc, {} FROM advisories a WHERE a.id = $2",
+        relation_columns()
+    )))
+    .bind(caller_id(actor))
+    .bind(id.as_str())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else {
+        return Err(StoreError::NotFound("advisory"));
+    };
+    let advisory = advisory_from_row(&row)?;
+    let rel = relations_from_row(&row)?;
+    if let Some(e) =
+        StoreError::from_decision(decide(rel, action, advisory.state), "advisory", verb)
+    {
+        return Err(e);
+    }
+    Ok(Authorized::new(advisory, rel))
+}
+
+/// Locks one advisory's row for the rest of the transaction. The one place the two
+/// backends differ here: PostgreSQL locks the row; SQLite has one writer at a time, and a
+/// transaction that starts by writing holds that lock from its first statement.
+async fn lock_advisory(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: crate::Backend,
+    id: &AdvisoryId,
+) -> Result<()> {
+    let sql = match backend {
+        crate::Backend::Postgres => "SELECT id FROM advisories WHERE id = $1 FOR UPDATE",
+        crate::Backend::Sqlite => "UPDATE advisories SET revision = revision WHERE id = $1",
+    };
+    sqlx::query(sql)
+        .bind(id.as_str())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 async fn insert_event(

@@ -235,13 +235,7 @@ pub async fn comment(
 ) -> Result<(StatusCode, Json<Comment>), AppError> {
     let id = advisory_id(&id)?;
     let actor = authenticated(&st, caller, &id).await?;
-    st.store.comment(actor, &id, &c.body).await?;
-    let thread = st.store.comments(actor, &id).await?;
-    let mine = thread
-        .into_iter()
-        .rev()
-        .find(|x| Some(x.author_id) == actor.user_id())
-        .ok_or_else(|| AppError::internal("comment vanished"))?;
+    let (_, mine) = st.store.comment(actor, &id, &c.body).await?;
     Ok((StatusCode::CREATED, Json(mine)))
 }
 
