@@ -202,14 +202,30 @@ pub struct Content {
     pub summary: Option<String>,
     pub description: String,
     pub cve_id: Option<CveId>,
-    pub cvss_vector: Option<CvssVector>,
+    /// Severity vectors: at most one CVSS v3.x and one CVSS v4.0.
+    pub cvss_vectors: Vec<CvssVector>,
     pub cwe_ids: Vec<CweId>,
     pub references: Vec<ReferenceUrl>,
     pub credits: Vec<Credit>,
     pub vulnerabilities: Vec<Vulnerability>,
+    /// Other ids of the same vulnerability (an imported advisory's original id, GHSA ids).
+    #[serde(default)]
+    pub aliases: Vec<String>,
 }
 
 impl Content {
+    /// The CVSS v3.x vector, if any.
+    pub fn cvss_v3(&self) -> Option<&CvssVector> {
+        self.cvss_vectors
+            .iter()
+            .find(|v| v.version().starts_with('3'))
+    }
+
+    /// The CVSS v4.0 vector, if any.
+    pub fn cvss_v4(&self) -> Option<&CvssVector> {
+        self.cvss_vectors.iter().find(|v| v.version() == "4.0")
+    }
+
     /// The one-line summary, falling back to the report's title.
     pub fn headline(&self) -> &str {
         self.summary.as_deref().unwrap_or(&self.title)
@@ -240,7 +256,9 @@ impl Content {
             ));
         }
         check_text("description", &self.description, limits::DESCRIPTION, true)?;
+        check_cvss_vectors(&self.cvss_vectors)?;
         check_count("cwe_ids", self.cwe_ids.len(), limits::CWE_IDS)?;
+        check_count("aliases", self.aliases.len(), limits::REFERENCES)?;
         check_count("references", self.references.len(), limits::REFERENCES)?;
         check_count("credits", self.credits.len(), limits::CREDITS)?;
         check_count(
@@ -262,6 +280,21 @@ impl Content {
         }
         Ok(())
     }
+}
+
+fn check_cvss_vectors(vectors: &[CvssVector]) -> Result<(), FieldError> {
+    let v3 = vectors
+        .iter()
+        .filter(|v| v.version().starts_with('3'))
+        .count();
+    let v4 = vectors.len() - v3;
+    if v3 > 1 || v4 > 1 {
+        return Err(FieldError::new(
+            "cvss_vectors",
+            "give at most one CVSS v3.x vector and one CVSS v4.0 vector",
+        ));
+    }
+    Ok(())
 }
 
 fn check_count(field: &str, n: usize, max: usize) -> Result<(), FieldError> {
@@ -300,8 +333,11 @@ fn check_patched(p: &str) -> Result<(), FieldError> {
 pub struct NewReport {
     pub title: String,
     pub description: String,
+    /// One vector (either version); `cvss_vectors` takes a v3.x and a v4.0 vector together.
     #[serde(default)]
     pub cvss_vector: Option<CvssVector>,
+    #[serde(default)]
+    pub cvss_vectors: Vec<CvssVector>,
     #[serde(default)]
     pub cwe_ids: Vec<CweId>,
     #[serde(default)]
@@ -311,10 +347,20 @@ pub struct NewReport {
 impl NewReport {
     /// The content the advisory starts with; refuses what breaks a limit.
     pub fn into_content(self) -> Result<Content, FieldError> {
+        if self.cvss_vector.is_some() && !self.cvss_vectors.is_empty() {
+            return Err(FieldError::new(
+                "cvss_vector",
+                "give cvss_vector or cvss_vectors, not both",
+            ));
+        }
         let content = Content {
             title: self.title.trim().to_owned(),
             description: self.description,
-            cvss_vector: self.cvss_vector,
+            cvss_vectors: self
+                .cvss_vector
+                .into_iter()
+                .chain(self.cvss_vectors)
+                .collect(),
             cwe_ids: self.cwe_ids,
             vulnerabilities: self.vulnerabilities,
             ..Content::default()
@@ -357,6 +403,8 @@ pub struct Edit {
     )]
     pub cvss_vector: Option<Option<CvssVector>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cvss_vectors: Option<Vec<CvssVector>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cwe_ids: Option<Vec<CweId>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub references: Option<Vec<ReferenceUrl>>,
@@ -369,6 +417,17 @@ pub struct Edit {
 impl Edit {
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
+    }
+
+    /// Refuses an edit that says two things about one field.
+    pub fn check(&self) -> Result<(), FieldError> {
+        if self.cvss_vector.is_some() && self.cvss_vectors.is_some() {
+            return Err(FieldError::new(
+                "cvss_vector",
+                "give cvss_vector or cvss_vectors, not both",
+            ));
+        }
+        Ok(())
     }
 
     /// The content after this edit.
@@ -387,7 +446,10 @@ impl Edit {
             c.cve_id.clone_from(v);
         }
         if let Some(v) = &self.cvss_vector {
-            c.cvss_vector.clone_from(v);
+            c.cvss_vectors = v.iter().cloned().collect();
+        }
+        if let Some(v) = &self.cvss_vectors {
+            c.cvss_vectors.clone_from(v);
         }
         if let Some(v) = &self.cwe_ids {
             c.cwe_ids.clone_from(v);

@@ -51,19 +51,24 @@ pub fn record(advisory: &Advisory, opts: &OsvOptions<'_>) -> Option<Value> {
     if let Some(cve) = &c.cve_id {
         aliases.push(json!(cve.as_str()));
     }
+    aliases.extend(c.aliases.iter().map(|a| json!(a)));
     rec.insert("aliases".into(), Value::Array(aliases));
     rec.insert("summary".into(), json!(c.headline()));
     rec.insert("details".into(), json!(c.description));
-    if let Some(v) = &c.cvss_vector {
-        let kind = if v.version() == "4.0" {
-            "CVSS_V4"
-        } else {
-            "CVSS_V3"
-        };
-        rec.insert(
-            "severity".into(),
-            json!([{"type": kind, "score": v.as_str()}]),
-        );
+    if !c.cvss_vectors.is_empty() {
+        let severity: Vec<Value> = c
+            .cvss_vectors
+            .iter()
+            .map(|v| {
+                let kind = if v.version() == "4.0" {
+                    "CVSS_V4"
+                } else {
+                    "CVSS_V3"
+                };
+                json!({"type": kind, "score": v.as_str()})
+            })
+            .collect();
+        rec.insert("severity".into(), Value::Array(severity));
     }
     let affected: Vec<Value> = c.vulnerabilities.iter().map(affected).collect();
     rec.insert("affected".into(), Value::Array(affected));

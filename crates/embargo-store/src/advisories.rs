@@ -370,6 +370,7 @@ impl Store {
                 "the request changes nothing; send at least one field",
             )));
         }
+        edit.check()?;
         self.change(actor, id, Action::Edit, "edit", None, |current| {
             edit.applied_to(&current.get().content).check()?;
             Ok(Change::Edited { edit: edit.clone() })

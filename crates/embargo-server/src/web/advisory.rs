@@ -260,10 +260,11 @@ impl EditFields {
                 .map(ToString::to_string)
                 .unwrap_or_default(),
             cvss_vector: c
-                .cvss_vector
-                .as_ref()
+                .cvss_vectors
+                .iter()
                 .map(ToString::to_string)
-                .unwrap_or_default(),
+                .collect::<Vec<_>>()
+                .join("\n"),
             cwe_ids: c
                 .cwe_ids
                 .iter()
@@ -357,7 +358,7 @@ impl EditFields {
             .collect();
         let v = json!({
             "title": self.title, "summary": opt(&self.summary), "description": self.description,
-            "cve_id": opt(&self.cve_id), "cvss_vector": opt(&self.cvss_vector),
+            "cve_id": opt(&self.cve_id), "cvss_vectors": list(&self.cvss_vector, '\n'),
             "cwe_ids": list(&self.cwe_ids, ','), "references": list(&self.references, '\n'),
             "credits": credits, "vulnerabilities": vulns,
         });

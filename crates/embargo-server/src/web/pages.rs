@@ -179,6 +179,7 @@ pub async fn report(
         title: f.get("title").to_owned(),
         description: f.get("description").to_owned(),
         cvss_vector: None,
+        cvss_vectors: Vec::new(),
         cwe_ids: Vec::new(),
         vulnerabilities: Vec::new(),
     };

@@ -75,7 +75,7 @@ async fn report_to_publication(app: TestApp) {
         "summary": "Heap overflow in attestation-agent's evidence parser",
         "description": "A crafted evidence blob overflows a heap buffer.\n\nUpgrade to 0.15.0.",
         "cve_id": "CVE-2026-12345",
-        "cvss_vector": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+        "cvss_vectors": ["CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"],
         "cwe_ids": ["CWE-787"],
         "references": ["https://github.com/confidential-containers/guest-components/pull/1"],
         "credits": [{"name": "Rita Reporter", "type": "finder"}, {"name": "Max Maintainer", "type": "remediation_developer"}],
@@ -147,7 +147,10 @@ async fn report_to_publication(app: TestApp) {
     assert_eq!(o["published"], "2026-12-07T10:00:00Z");
     assert_eq!(
         o["severity"],
-        json!([{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}])
+        json!([
+            {"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"},
+            {"type": "CVSS_V4", "score": "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"}
+        ])
     );
     assert_eq!(
         o["affected"][0],

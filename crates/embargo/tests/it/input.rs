@@ -131,6 +131,22 @@ async fn refused_input_names_the_field_and_stores_nothing(app: TestApp) {
             "cvss_vector",
         ),
         (
+            "two v3 vectors",
+            Method::PATCH,
+            edit.clone(),
+            json!({"cvss_vectors": ["CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", "CVSS:3.0/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"]}),
+            422,
+            "cvss_vectors",
+        ),
+        (
+            "vector twice",
+            Method::PATCH,
+            edit.clone(),
+            json!({"cvss_vector": null, "cvss_vectors": []}),
+            422,
+            "cvss_vector",
+        ),
+        (
             "bad reference",
             Method::PATCH,
             edit.clone(),
