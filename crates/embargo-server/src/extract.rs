@@ -201,3 +201,25 @@ where
         Ok(Self { actor, session })
     }
 }
+
+/// The shared state for one request: the store records the client's address in the access
+/// log. Handlers take this instead of `State<AppState>`.
+pub struct Req(pub AppState);
+
+impl<S> FromRequestParts<S> for Req
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let mut st = AppState::from_ref(state);
+        let origin = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip().to_string());
+        st.store = st.store.at(origin);
+        Ok(Self(st))
+    }
+}

@@ -45,6 +45,7 @@ pub fn router(state: AppState) -> Router {
             get(advisories::comments).post(advisories::comment),
         )
         .route("/advisories/{id}/events", get(advisories::events))
+        .route("/advisories/{id}/audit", get(advisories::audit))
         .route("/advisories/{id}/accept", post(advisories::accept))
         .route("/advisories/{id}/close", post(advisories::close))
         .route("/advisories/{id}/reopen", post(advisories::reopen))

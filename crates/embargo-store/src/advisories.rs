@@ -132,7 +132,7 @@ pub struct AdvisoryFilter {
 
 impl Store {
     /// Loads one advisory with the caller's relations and takes the access decision.
-    async fn decided(
+    pub(crate) async fn decided(
         &self,
         actor: Actor,
         id: &AdvisoryId,
@@ -146,7 +146,11 @@ impl Store {
     /// Reads an advisory the caller may see; `NotFound` otherwise, exactly as for an id that
     /// does not exist.
     pub async fn advisory(&self, actor: Actor, id: &AdvisoryId) -> Result<Authorized<Advisory>> {
-        self.decided(actor, id, Action::Read, "read").await
+        let a = self.decided(actor, id, Action::Read, "read").await?;
+        if !a.get().state.is_public() {
+            self.audit_read(actor, "read", id).await?;
+        }
+        Ok(a)
     }
 
     /// The advisories the caller may see, most recently changed first.
@@ -183,6 +187,12 @@ impl Store {
                 out.push(Authorized::new(advisory, rel));
             }
         }
+        let unpublished: Vec<&AdvisoryId> = out
+            .iter()
+            .filter(|a| !a.get().state.is_public())
+            .map(|a| &a.get().id)
+            .collect();
+        self.audit_list(actor, &unpublished).await?;
         Ok(out)
     }
 
@@ -239,6 +249,7 @@ impl Store {
             &advisory.id,
             org.id,
             actor,
+            self.origin(),
             &Change::Reported { content },
             now,
         )
@@ -249,7 +260,10 @@ impl Store {
             ..Relations::default()
         };
         // The reporter may also be a triager of this repository: re-read the real relations.
-        match self.advisory(actor, &advisory.id).await {
+        match self
+            .decided(actor, &advisory.id, Action::Read, "read")
+            .await
+        {
             Ok(a) => Ok(a),
             Err(_) => Ok(Authorized::new(advisory, rel)),
         }
@@ -320,7 +334,16 @@ impl Store {
             .bind(next.id.as_str())
             .fetch_one(&mut *tx)
             .await?;
-        insert_event(&mut tx, &next.id, org_id, actor, &change, now).await?;
+        insert_event(
+            &mut tx,
+            &next.id,
+            org_id,
+            actor,
+            self.origin(),
+            &change,
+            now,
+        )
+        .await?;
         tx.commit().await?;
         Ok((Authorized::new(next, current.relations()), change))
     }
@@ -428,8 +451,12 @@ impl Store {
 
     /// The private thread, oldest first.
     pub async fn comments(&self, actor: Actor, id: &AdvisoryId) -> Result<Vec<Comment>> {
-        self.decided(actor, id, Action::ReadThread, "read the thread of")
+        let a = self
+            .decided(actor, id, Action::ReadThread, "read the thread of")
             .await?;
+        if !a.get().state.is_public() {
+            self.audit_read(actor, "read_thread", id).await?;
+        }
         let rows = sqlx::query(
             "SELECT c.id, c.author_id, u.name, c.body, c.created_at FROM comments c JOIN users u ON u.id = c.author_id
              WHERE c.advisory_id = $1 ORDER BY c.id",
@@ -452,8 +479,12 @@ impl Store {
 
     /// The audit trail of one advisory (security managers).
     pub async fn events(&self, actor: Actor, id: &AdvisoryId) -> Result<Vec<EventRecord>> {
-        self.decided(actor, id, Action::ReadEvents, "read the audit trail of")
+        let a = self
+            .decided(actor, id, Action::ReadEvents, "read the audit trail of")
             .await?;
+        if !a.get().state.is_public() {
+            self.audit_read(actor, "read_events", id).await?;
+        }
         let rows = sqlx::query(
             "SELECT e.id, e.kind, u.email, e.data, e.at FROM events e LEFT JOIN users u ON u.id = e.actor_id
              WHERE e.advisory_id = $1 ORDER BY e.id",
@@ -560,14 +591,30 @@ async fn lock_advisory(
     Ok(())
 }
 
+/// Appends a change to the advisory's events and to the access log (which records what
+/// happened, never the advisory's text).
 async fn insert_event(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     id: &AdvisoryId,
     org_id: i64,
     actor: Actor,
+    origin: Option<&str>,
     change: &Change,
     at: OffsetDateTime,
 ) -> Result<()> {
+    let detail = match change {
+        Change::Edited { edit } => {
+            let fields: Vec<String> = serde_json::to_value(edit)
+                .ok()
+                .and_then(|v| v.as_object().map(|o| o.keys().cloned().collect()))
+                .unwrap_or_default();
+            serde_json::json!({ "fields": fields })
+        }
+        Change::Closed { reason, .. } => serde_json::json!({ "reason": reason }),
+        Change::Commented { comment_id, .. } => serde_json::json!({ "comment_id": comment_id }),
+        _ => serde_json::json!({}),
+    };
+    crate::audit::append(tx, at, actor, origin, change.kind(), Some(id), &detail).await?;
     let data = serde_json::to_string(change).map_err(|e| StoreError::Internal(e.to_string()))?;
     sqlx::query("INSERT INTO events (advisory_id, org_id, actor_id, kind, data, at) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(id.as_str())

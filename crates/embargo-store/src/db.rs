@@ -15,8 +15,14 @@ pub enum Backend {
 }
 
 /// Migrations, append-only: a released entry is never edited.
-const SQLITE: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_initial.sql"))];
-const POSTGRES: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres/0001_initial.sql"))];
+const SQLITE: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/sqlite/0001_initial.sql")),
+    (2, include_str!("../migrations/sqlite/0002_audit_log.sql")),
+];
+const POSTGRES: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/postgres/0001_initial.sql")),
+    (2, include_str!("../migrations/postgres/0002_audit_log.sql")),
+];
 
 /// Any key for PostgreSQL's advisory lock that serialises migrations across instances.
 const MIGRATION_LOCK: i64 = 0x0065_6d62_6172_676f;

@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 mod advisories;
+mod audit;
 pub mod clock;
 mod db;
 mod orgs;
@@ -23,6 +24,7 @@ use embargo_domain::access::{Decision, Permissions, Relations};
 use sqlx::AnyPool;
 
 pub use advisories::{AdvisoryFilter, Comment, EventRecord, Transition};
+pub use audit::{AuditCheck, AuditEntry};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use db::Backend;
 pub use orgs::{Org, Repo};
@@ -108,6 +110,8 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     clock: Arc<dyn Clock>,
+    /// Where the current request comes from, for the access log.
+    origin: Option<Arc<str>>,
 }
 
 impl Store {
@@ -120,7 +124,20 @@ impl Store {
             pool,
             backend,
             clock,
+            origin: None,
         })
+    }
+
+    /// The same store, recording `origin` (the client's address) in the access log.
+    pub fn at(&self, origin: Option<String>) -> Self {
+        Self {
+            origin: origin.map(Arc::from),
+            ..self.clone()
+        }
+    }
+
+    pub(crate) fn origin(&self) -> Option<&str> {
+        self.origin.as_deref()
     }
 
     pub fn backend(&self) -> Backend {

@@ -136,6 +136,7 @@ impl Store {
             &mut tx,
             id,
             actor,
+            self.origin(),
             "org_created",
             serde_json::json!({"slug": slug, "name": name}),
             now,
@@ -194,6 +195,7 @@ impl Store {
             &mut tx,
             org.id,
             actor,
+            self.origin(),
             "member_set",
             serde_json::json!({"user_id": user.id, "role": role}),
             now,
@@ -222,6 +224,7 @@ impl Store {
             &mut tx,
             org.id,
             actor,
+            self.origin(),
             "member_removed",
             serde_json::json!({"user_id": user.id}),
             now,
@@ -265,6 +268,7 @@ impl Store {
             &mut tx,
             org.id,
             actor,
+            self.origin(),
             "repo_created",
             serde_json::json!({"slug": slug, "name": name}),
             now,
@@ -330,6 +334,7 @@ impl Store {
             &mut tx,
             org.id,
             actor,
+            self.origin(),
             "maintainer_added",
             serde_json::json!({"repo": repo.slug, "user_id": user.id}),
             now,
@@ -365,6 +370,7 @@ impl Store {
             &mut tx,
             org.id,
             actor,
+            self.origin(),
             "maintainer_removed",
             serde_json::json!({"repo": repo.slug, "user_id": user.id}),
             now,
@@ -375,14 +381,30 @@ impl Store {
     }
 }
 
+/// Appends an organisation change to the events and to the access log.
 async fn org_event(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     org_id: i64,
     actor: Actor,
+    origin: Option<&str>,
     kind: &str,
     data: serde_json::Value,
     at: i64,
 ) -> Result<()> {
+    let mut detail = data.clone();
+    if let Some(o) = detail.as_object_mut() {
+        o.insert("org_id".into(), serde_json::json!(org_id));
+    }
+    crate::audit::append(
+        tx,
+        crate::clock::from_ms(at),
+        actor,
+        origin,
+        kind,
+        None,
+        &detail,
+    )
+    .await?;
     sqlx::query(
         "INSERT INTO events (org_id, actor_id, kind, data, at) VALUES ($1, $2, $3, $4, $5)",
     )

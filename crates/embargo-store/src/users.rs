@@ -156,6 +156,17 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
+        let detail = serde_json::json!({"user_id": id, "admin": admin});
+        crate::audit::append(
+            &mut tx,
+            self.now(),
+            Actor::Anonymous,
+            self.origin(),
+            "user_created",
+            None,
+            &detail,
+        )
+        .await?;
         tx.commit().await?;
         Ok(User {
             id,
@@ -237,6 +248,21 @@ impl Store {
         .bind(user_id)
         .bind(to_ms(self.now()))
         .execute(&mut *tx)
+        .await?;
+        let actor = Actor::User {
+            id: user_id,
+            admin: false,
+        };
+        let detail = serde_json::json!({"user_id": user_id});
+        crate::audit::append(
+            &mut tx,
+            self.now(),
+            actor,
+            self.origin(),
+            "password_set",
+            None,
+            &detail,
+        )
         .await?;
         tx.commit().await?;
         Ok(())

@@ -56,6 +56,17 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// The access log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the whole hash chain; names the first broken entry and exits 1 if there is one.
+    Verify,
 }
 
 #[derive(Subcommand)]
@@ -172,9 +183,12 @@ async fn serve(common: &Common, listen: Option<std::net::SocketAddr>) -> Result<
     println!("embargo listening on http://{bound}");
     std::io::stdout().flush()?;
     tracing::info!(%bound, "listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await?;
     store.close().await;
     Ok(())
 }
@@ -271,6 +285,21 @@ async fn admin(common: &Common, command: AdminCommand) -> Result<()> {
     Ok(())
 }
 
+async fn audit_verify(common: &Common) -> Result<()> {
+    let (_, store) = open(common, None).await?;
+    let check = store.verify_audit().await?;
+    store.close().await;
+    match check {
+        embargo_store::AuditCheck::Intact { entries } => {
+            println!("the access log is intact: {entries} entries, every link and hash checked");
+            Ok(())
+        }
+        embargo_store::AuditCheck::Broken { seq, reason } => {
+            bail!("the access log is broken at entry {seq}: {reason}")
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
@@ -278,6 +307,9 @@ async fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Serve { listen } => serve(&cli.common, listen).await,
         Command::Admin { command } => admin(&cli.common, command).await,
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => audit_verify(&cli.common).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use embargo_domain::access::Permissions;
 use embargo_domain::advisory::{
@@ -17,6 +17,7 @@ use time::OffsetDateTime;
 use super::slug;
 use crate::AppState;
 use crate::error::AppError;
+use crate::extract::Req;
 use crate::extract::{ApiCaller, ApiJson, ApiUser};
 
 /// An advisory as the API shows it. Fields of the private tracking appear only for the
@@ -132,7 +133,7 @@ pub fn advisory_id(s: &str) -> Result<AdvisoryId, AppError> {
 }
 
 pub async fn file(
-    State(st): State<AppState>,
+    Req(st): Req,
     caller: ApiUser,
     Path((org, repo)): Path<(String, String)>,
     ApiJson(report): ApiJson<NewReport>,
@@ -160,7 +161,7 @@ pub struct ListQuery {
 }
 
 pub async fn list(
-    State(st): State<AppState>,
+    Req(st): Req,
     caller: ApiCaller,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<Vec<AdvisoryView>>, AppError> {
@@ -188,7 +189,7 @@ pub async fn list(
 }
 
 pub async fn show(
-    State(st): State<AppState>,
+    Req(st): Req,
     caller: ApiCaller,
     Path(id): Path<String>,
 ) -> Result<Json<AdvisoryView>, AppError> {
@@ -197,7 +198,7 @@ pub async fn show(
 }
 
 pub async fn edit(
-    State(st): State<AppState>,
+    Req(st): Req,
     caller: ApiCaller,
     Path(id): Path<String>,
     ApiJson(edit): ApiJson<Edit>,
@@ -231,7 +232,7 @@ pub struct NewComment {
 }
 
 pub async fn comment(
-    State(st): State<AppState>,
+    Req(st): Req,
     caller: ApiCaller,
     Path(id): Path<String>,
     ApiJson(c): ApiJson<NewComment>,
@@ -243,7 +244,7 @@ pub async fn comment(
 }
 
 pub async fn comments(
-    State(st): State<AppState>,
+    Req(st): Req,
     caller: ApiCaller,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<Comment>>, AppError> {
@@ -253,7 +254,7 @@ pub async fn comments(
 }
 
 pub async fn events(
-    State(st): State<AppState>,
+    Req(st): Req,
     caller: ApiCaller,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<EventRecord>>, AppError> {
@@ -275,7 +276,7 @@ async fn transition(
 }
 
 pub async fn accept(
-    State(st): State<AppState>,
+    Req(st): Req,
     caller: ApiCaller,
     Path(id): Path<String>,
 ) -> Result<Json<AdvisoryView>, AppError> {
@@ -290,7 +291,7 @@ pub struct CloseBody {
 }
 
 pub async fn close(
-    State(st): State<AppState>,
+    Req(st): Req,
     caller: ApiCaller,
     Path(id): Path<String>,
     ApiJson(b): ApiJson<CloseBody>,
@@ -308,7 +309,7 @@ pub async fn close(
 }
 
 pub async fn reopen(
-    State(st): State<AppState>,
+    Req(st): Req,
     caller: ApiCaller,
     Path(id): Path<String>,
 ) -> Result<Json<AdvisoryView>, AppError> {
@@ -316,7 +317,7 @@ pub async fn reopen(
 }
 
 pub async fn publish(
-    State(st): State<AppState>,
+    Req(st): Req,
     caller: ApiCaller,
     Path(id): Path<String>,
 ) -> Result<Json<AdvisoryView>, AppError> {
@@ -324,11 +325,52 @@ pub async fn publish(
 }
 
 pub async fn withdraw(
-    State(st): State<AppState>,
+    Req(st): Req,
     caller: ApiCaller,
     Path(id): Path<String>,
 ) -> Result<Json<AdvisoryView>, AppError> {
     transition(st, caller, &id, Transition::Withdraw).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// `jsonl`: one JSON object a line, for export.
+    format: Option<String>,
+}
+
+/// `GET /advisories/{id}/audit`: the advisory's access log (security managers), as JSON or
+/// as JSON lines (`?format=jsonl`).
+pub async fn audit(
+    Req(st): Req,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+    query: Result<Query<AuditQuery>, QueryRejection>,
+) -> Result<axum::response::Response, AppError> {
+    use axum::response::IntoResponse;
+    let Query(q) = query.map_err(|e| AppError::bad_request(e.body_text()))?;
+    let entries = st.store.audit_log(caller.actor, &advisory_id(&id)?).await?;
+    match q.format.as_deref() {
+        None | Some("json") => Ok(Json(entries).into_response()),
+        Some("jsonl") => {
+            let mut body = String::new();
+            for e in &entries {
+                body.push_str(
+                    &serde_json::to_string(e).map_err(|e| AppError::internal(&e.to_string()))?,
+                );
+                body.push('\n');
+            }
+            Ok((
+                [(axum::http::header::CONTENT_TYPE, "application/x-ndjson")],
+                body,
+            )
+                .into_response())
+        }
+        Some(_) => Err(AppError::invalid(embargo_domain::FieldError::new(
+            "format",
+            "must be json or jsonl",
+        ))),
+    }
 }
 
 pub async fn me(caller: ApiUser) -> Json<embargo_store::User> {

@@ -1,7 +1,7 @@
 //! Organisations, their members, repositories and maintainers.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use embargo_domain::types::{OrgRole, Slug};
 use embargo_store::{Org, Repo};
@@ -9,8 +9,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{email, slug};
-use crate::AppState;
 use crate::error::AppError;
+use crate::extract::Req;
 use crate::extract::{ApiJson, ApiUser};
 
 #[derive(Deserialize)]
@@ -21,7 +21,7 @@ pub struct NewOrg {
 }
 
 pub async fn create(
-    State(st): State<AppState>,
+    Req(st): Req,
     caller: ApiUser,
     ApiJson(body): ApiJson<NewOrg>,
 ) -> Result<(StatusCode, Json<Org>), AppError> {
@@ -32,14 +32,11 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(org)))
 }
 
-pub async fn list(State(st): State<AppState>) -> Result<Json<Vec<Org>>, AppError> {
+pub async fn list(Req(st): Req) -> Result<Json<Vec<Org>>, AppError> {
     Ok(Json(st.store.orgs().await?))
 }
 
-pub async fn show(
-    State(st): State<AppState>,
-    Path(org): Path<String>,
-) -> Result<Json<Org>, AppError> {
+pub async fn show(Req(st): Req, Path(org): Path<String>) -> Result<Json<Org>, AppError> {
     Ok(Json(st.store.org(&slug(&org, "organisation")?).await?))
 }
 
@@ -50,7 +47,7 @@ pub struct Membership {
 }
 
 pub async fn set_member(
-    State(st): State<AppState>,
+    Req(st): Req,
     caller: ApiUser,
     Path((org, who)): Path<(String, String)>,
     ApiJson(body): ApiJson<Membership>,
@@ -66,7 +63,7 @@ pub async fn set_member(
 }
 
 pub async fn remove_member(
-    State(st): State<AppState>,
+    Req(st): Req,
     caller: ApiUser,
     Path((org, who)): Path<(String, String)>,
 ) -> Result<StatusCode, AppError> {
@@ -84,7 +81,7 @@ pub struct NewRepo {
 }
 
 pub async fn create_repo(
-    State(st): State<AppState>,
+    Req(st): Req,
     caller: ApiUser,
     Path(org): Path<String>,
     ApiJson(body): ApiJson<NewRepo>,
@@ -101,17 +98,14 @@ pub async fn create_repo(
     Ok((StatusCode::CREATED, Json(repo)))
 }
 
-pub async fn repos(
-    State(st): State<AppState>,
-    Path(org): Path<String>,
-) -> Result<Json<Vec<Repo>>, AppError> {
+pub async fn repos(Req(st): Req, Path(org): Path<String>) -> Result<Json<Vec<Repo>>, AppError> {
     let org = slug(&org, "organisation")?;
     st.store.org(&org).await?;
     Ok(Json(st.store.repos(Some(&org)).await?))
 }
 
 pub async fn add_maintainer(
-    State(st): State<AppState>,
+    Req(st): Req,
     caller: ApiUser,
     Path((org, repo, who)): Path<(String, String, String)>,
 ) -> Result<Json<Value>, AppError> {
@@ -129,7 +123,7 @@ pub async fn add_maintainer(
 }
 
 pub async fn remove_maintainer(
-    State(st): State<AppState>,
+    Req(st): Req,
     caller: ApiUser,
     Path((org, repo, who)): Path<(String, String, String)>,
 ) -> Result<StatusCode, AppError> {

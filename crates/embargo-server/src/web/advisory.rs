@@ -2,7 +2,7 @@
 
 use askama::Template;
 use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use embargo_domain::access::Permissions;
@@ -15,6 +15,7 @@ use super::{Fields, Nav, check_session_form, redirect, render};
 use crate::AppState;
 use crate::api::advisories::advisory_id;
 use crate::error::{AppError, PageError};
+use crate::extract::Req;
 use crate::extract::WebCaller;
 
 /// Precomputed lines for the template.
@@ -126,7 +127,7 @@ async fn page(
 }
 
 pub async fn show(
-    State(st): State<AppState>,
+    Req(st): Req,
     caller: WebCaller,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
@@ -161,7 +162,7 @@ async fn after(
 }
 
 pub async fn comment(
-    State(st): State<AppState>,
+    Req(st): Req,
     headers: HeaderMap,
     caller: WebCaller,
     Path(id): Path<String>,
@@ -179,7 +180,7 @@ pub async fn comment(
 }
 
 pub async fn transition(
-    State(st): State<AppState>,
+    Req(st): Req,
     headers: HeaderMap,
     caller: WebCaller,
     Path(id): Path<String>,
@@ -367,7 +368,7 @@ impl EditFields {
 }
 
 pub async fn edit_form(
-    State(st): State<AppState>,
+    Req(st): Req,
     caller: WebCaller,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
@@ -397,7 +398,7 @@ pub async fn edit_form(
 }
 
 pub async fn edit(
-    State(st): State<AppState>,
+    Req(st): Req,
     headers: HeaderMap,
     caller: WebCaller,
     Path(id): Path<String>,
@@ -434,4 +435,57 @@ pub async fn edit(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+struct AuditPage {
+    user: Option<Nav>,
+    id: String,
+    entries: Vec<embargo_store::AuditEntry>,
+}
+
+/// The access log of one advisory, for its security managers.
+pub async fn audit(
+    Req(st): Req,
+    caller: WebCaller,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    if caller.session.is_none() {
+        return Ok(to_login(&format!("/advisories/{id}/audit")));
+    }
+    let entries = st.store.audit_log(caller.actor, &advisory_id(&id)?).await?;
+    Ok(render(&AuditPage {
+        user: Nav::of(&caller),
+        id,
+        entries,
+    }))
+}
+
+/// The same log as JSON lines, as a download.
+pub async fn audit_jsonl(
+    Req(st): Req,
+    caller: WebCaller,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let entries = st.store.audit_log(caller.actor, &advisory_id(&id)?).await?;
+    let mut body = String::new();
+    for e in &entries {
+        body.push_str(
+            &serde_json::to_string(e).map_err(|e| PageError(AppError::internal(&e.to_string())))?,
+        );
+        body.push('\n');
+    }
+    let disposition = format!("attachment; filename=\"{id}-access-log.jsonl\"");
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/x-ndjson".to_owned(),
+            ),
+            (axum::http::header::CONTENT_DISPOSITION, disposition),
+        ],
+        body,
+    )
+        .into_response())
 }

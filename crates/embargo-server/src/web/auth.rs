@@ -2,7 +2,7 @@
 
 use askama::Template;
 use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use embargo_domain::types::Email;
@@ -13,6 +13,7 @@ use super::{
 };
 use crate::AppState;
 use crate::error::PageError;
+use crate::extract::Req;
 use crate::extract::{SESSION_COOKIE, WebCaller, cookie};
 
 const SESSION_MAX_AGE: i64 = 14 * 24 * 3600;
@@ -67,7 +68,7 @@ fn safe_next(next: &str) -> String {
 }
 
 pub async fn login_form(
-    State(st): State<AppState>,
+    Req(st): Req,
     headers: HeaderMap,
     axum::extract::Query(q): axum::extract::Query<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
@@ -88,7 +89,7 @@ pub async fn login_form(
 }
 
 pub async fn login(
-    State(st): State<AppState>,
+    Req(st): Req,
     headers: HeaderMap,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
@@ -125,7 +126,7 @@ async fn sign_in(st: &AppState, user_id: i64, to: &str) -> Result<Response, Page
 }
 
 pub async fn logout(
-    State(st): State<AppState>,
+    Req(st): Req,
     headers: HeaderMap,
     caller: WebCaller,
     Form(form): Form<Vec<(String, String)>>,
@@ -146,7 +147,7 @@ pub async fn logout(
 }
 
 pub async fn setup_form(
-    State(st): State<AppState>,
+    Req(st): Req,
     headers: HeaderMap,
     Path(token): Path<String>,
 ) -> Result<Response, PageError> {
@@ -172,7 +173,7 @@ pub async fn setup_form(
 }
 
 pub async fn setup(
-    State(st): State<AppState>,
+    Req(st): Req,
     headers: HeaderMap,
     Path(token): Path<String>,
     Form(form): Form<Vec<(String, String)>>,
@@ -221,7 +222,7 @@ pub async fn setup(
 }
 
 pub async fn reset_form(
-    State(st): State<AppState>,
+    Req(st): Req,
     headers: HeaderMap,
     Path(token): Path<String>,
 ) -> Result<Response, PageError> {
@@ -252,7 +253,7 @@ pub async fn reset_form(
 }
 
 pub async fn reset(
-    State(st): State<AppState>,
+    Req(st): Req,
     headers: HeaderMap,
     Path(token): Path<String>,
     Form(form): Form<Vec<(String, String)>>,

@@ -32,6 +32,8 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/advisories/{id}/comments", post(advisory::comment))
         .route("/advisories/{id}/state", post(advisory::transition))
+        .route("/advisories/{id}/audit", get(advisory::audit))
+        .route("/advisories/{id}/audit.jsonl", get(advisory::audit_jsonl))
 }
 
 /// Renders a template, or a logged 500.

@@ -2,7 +2,6 @@
 
 use askama::Template;
 use axum::Form;
-use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use embargo_domain::advisory::{Advisory, NewReport, State as AdvState};
@@ -11,8 +10,8 @@ use embargo_store::{AdvisoryFilter, Authorized};
 
 use super::auth::to_login;
 use super::{Fields, Nav, check_session_form, redirect, render};
-use crate::AppState;
 use crate::error::PageError;
+use crate::extract::Req;
 use crate::extract::WebCaller;
 
 /// One line of a list.
@@ -51,7 +50,7 @@ struct IndexPage {
     published: Vec<Row>,
 }
 
-pub async fn index(State(st): State<AppState>, caller: WebCaller) -> Result<Response, PageError> {
+pub async fn index(Req(st): Req, caller: WebCaller) -> Result<Response, PageError> {
     let mine = if caller.session.is_some() {
         let f = AdvisoryFilter {
             audience_only: true,
@@ -93,7 +92,7 @@ struct ListPage {
     rows: Vec<Row>,
 }
 
-pub async fn list(State(st): State<AppState>, caller: WebCaller) -> Result<Response, PageError> {
+pub async fn list(Req(st): Req, caller: WebCaller) -> Result<Response, PageError> {
     let f = AdvisoryFilter {
         limit: 200,
         ..AdvisoryFilter::default()
@@ -123,10 +122,7 @@ struct ReportPage {
     error: Option<String>,
 }
 
-pub async fn report_form(
-    State(st): State<AppState>,
-    caller: WebCaller,
-) -> Result<Response, PageError> {
+pub async fn report_form(Req(st): Req, caller: WebCaller) -> Result<Response, PageError> {
     if caller.session.is_none() {
         return Ok(to_login("/report"));
     }
@@ -155,7 +151,7 @@ pub async fn report_form(
 }
 
 pub async fn report(
-    State(st): State<AppState>,
+    Req(st): Req,
     headers: HeaderMap,
     caller: WebCaller,
     Form(form): Form<Vec<(String, String)>>,

@@ -184,6 +184,48 @@ async fn serve_and_administer(env: &[(&str, &str)]) {
     let out = server.command(&["admin", "user", "add", "admin@example.org"], None, env);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("exists already"));
+    // The access log records the client's address; the chain verifies, and a changed entry
+    // is named by `embargo audit verify`.
+    let log: Value = client
+        .get(format!("{base}/api/v1/advisories/{id}/audit"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(log[0]["action"], "reported");
+    assert_eq!(log[0]["origin"], "127.0.0.1");
+    let out = server.command(&["audit", "verify"], None, env);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("intact"));
+    let url = env
+        .iter()
+        .find(|(k, _)| *k == "EMBARGO_DATABASE_URL")
+        .map_or_else(
+            || format!("sqlite://{}/embargo.db", server.data.path().display()),
+            |(_, v)| (*v).to_owned(),
+        );
+    sqlx::any::install_default_drivers();
+    let mut c = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE audit_log SET origin = '203.0.113.7' WHERE seq = 3")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let out = server.command(&["audit", "verify"], None, env);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("broken at entry 3") && err.contains("was changed"),
+        "{err}"
+    );
     assert!(server.stop(), "SIGTERM stops the server cleanly");
 }
 

@@ -44,6 +44,8 @@ pub struct TestApp {
     pub router: Router,
     pub store: Store,
     pub clock: Arc<ManualClock>,
+    /// The database URL, for tests that reach past the store (tampering).
+    pub url: String,
     _dir: tempfile::TempDir,
 }
 
@@ -111,6 +113,7 @@ impl TestApp {
             router,
             store,
             clock,
+            url,
             _dir: dir,
         }
     }
