@@ -152,6 +152,20 @@ impl Driver {
             .to_owned()
     }
 
+    /// Waits (up to 10 s) until the current URL satisfies `ok`; a click that submits a form
+    /// can return before the next page has loaded.
+    async fn wait_url(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let mut url = String::new();
+        for _ in 0..100 {
+            url = self.url().await;
+            if ok(&url) {
+                return url;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("{what}: still at {url}");
+    }
+
     async fn url(&self) -> String {
         self.cmd(reqwest::Method::GET, "/url", Value::Null)
             .await
@@ -212,11 +226,10 @@ async fn file_a_report_in_chromium_and_see_it_listed() {
     d.type_into("input[name=password]", "a long enough password")
         .await;
     d.click("form[action='/login'] button[type=submit]").await;
-    assert!(
-        d.url().await.ends_with("/report"),
-        "back at the form after signing in: {}",
-        d.url().await
-    );
+    d.wait_url("back at the form after signing in", |u| {
+        u.ends_with("/report")
+    })
+    .await;
 
     d.click("select[name=repo] option[value='coco/guest']")
         .await;
@@ -228,8 +241,9 @@ async fn file_a_report_in_chromium_and_see_it_listed() {
     )
     .await;
     d.click("form[action='/report'] button[type=submit]").await;
-    let page = d.url().await;
-    assert!(page.contains("/advisories/EMB-"), "{page}");
+    let page = d
+        .wait_url("the new report's page", |u| u.contains("/advisories/EMB-"))
+        .await;
     let id = page.rsplit('/').next().unwrap().to_owned();
     assert!(d.source().await.contains("Token leak in the guest agent"));
 
@@ -244,6 +258,8 @@ async fn file_a_report_in_chromium_and_see_it_listed() {
 
     // Signed out, the same browser sees nothing of it.
     d.click("form[action='/logout'] button[type=submit]").await;
+    d.wait_url("signed out", |u| !u.contains("/advisories"))
+        .await;
     d.go(&format!("{base}/advisories/{id}")).await;
     let hidden = d.source().await;
     assert!(
