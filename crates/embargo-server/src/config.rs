@@ -11,9 +11,19 @@ pub struct Config {
     pub server: ServerConfig,
     pub database: DatabaseConfig,
     pub osv: OsvConfig,
+    pub keys: KeysConfig,
     /// Where the SQLite database (and later, attachments and keys) live.
     #[serde(skip)]
     pub data_dir: PathBuf,
+}
+
+/// The encryption key for data at rest.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeysConfig {
+    /// The key file; empty means `embargo.key` in the data folder. Keep it out of database
+    /// backups (and back it up separately).
+    pub file: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -45,6 +55,7 @@ impl Default for Config {
             server: ServerConfig::default(),
             database: DatabaseConfig::default(),
             osv: OsvConfig::default(),
+            keys: KeysConfig::default(),
             data_dir: PathBuf::from("embargo-data"),
         }
     }
@@ -118,6 +129,9 @@ impl Config {
         if let Some(v) = get("EMBARGO_DATABASE_URL") {
             self.database.url = v;
         }
+        if let Some(v) = get("EMBARGO_KEYS_FILE") {
+            self.keys.file = v;
+        }
         if let Some(v) = get("EMBARGO_OSV_ID_PREFIX") {
             self.osv.id_prefix = v;
         }
@@ -130,6 +144,15 @@ impl Config {
             format!("sqlite://{}", self.data_dir.join("embargo.db").display())
         } else {
             self.database.url.clone()
+        }
+    }
+
+    /// The key file: the configured one, or `embargo.key` in the data folder.
+    pub fn key_file(&self) -> PathBuf {
+        if self.keys.file.is_empty() {
+            self.data_dir.join("embargo.key")
+        } else {
+            PathBuf::from(&self.keys.file)
         }
     }
 

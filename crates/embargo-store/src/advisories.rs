@@ -19,6 +19,7 @@ use sqlx::{AssertSqlSafe, Row};
 use time::OffsetDateTime;
 
 use crate::clock::{from_ms, to_ms};
+use crate::crypto::Keyring;
 use crate::secrets::random_bytes;
 use crate::{Authorized, Result, Store, StoreError};
 
@@ -61,10 +62,34 @@ fn relations_from_row(row: &AnyRow) -> Result<Relations> {
     })
 }
 
-fn advisory_from_row(row: &AnyRow) -> Result<Advisory> {
-    let doc: String = row.try_get("doc")?;
+fn advisory_from_row(keys: &Keyring, row: &AnyRow) -> Result<Advisory> {
+    let id: String = row.try_get("id")?;
+    let doc = keys.open(&doc_aad(&id), &row.try_get::<String, _>("doc")?)?;
     serde_json::from_str(&doc)
         .map_err(|e| StoreError::Internal(format!("stored advisory does not read back: {e}")))
+}
+
+/// Where sealed values live, for their associated data.
+pub(crate) fn doc_aad(id: &str) -> String {
+    format!("advisories.doc:{id}")
+}
+
+pub(crate) fn comment_aad(id: &str) -> String {
+    format!("comments.body:{id}")
+}
+
+pub(crate) fn event_aad(id: &str) -> String {
+    format!("events.data:{id}")
+}
+
+/// The stored form of an advisory's read model: sealed unless it is public.
+fn seal_doc(keys: &Keyring, advisory: &Advisory) -> Result<String> {
+    let doc = serde_json::to_string(advisory).map_err(|e| StoreError::Internal(e.to_string()))?;
+    if advisory.state.is_public() {
+        Ok(doc)
+    } else {
+        keys.seal(&doc_aad(advisory.id.as_str()), &doc)
+    }
 }
 
 fn caller_id(actor: Actor) -> i64 {
@@ -140,7 +165,7 @@ impl Store {
         verb: &str,
     ) -> Result<Authorized<Advisory>> {
         let mut conn = self.pool.acquire().await?;
-        decided_on(&mut conn, actor, id, action, verb).await
+        decided_on(&mut conn, &self.keys, actor, id, action, verb).await
     }
 
     /// Reads an advisory the caller may see; `NotFound` otherwise, exactly as for an id that
@@ -163,7 +188,7 @@ impl Store {
             "({REL_REPORTER} OR {REL_MAINTAINER} OR {REL_SECURITY_MANAGER} OR {REL_STEERING})"
         );
         let sql = format!(
-            "SELECT a.doc, {rel} FROM advisories a JOIN orgs o ON o.id = a.org_id
+            "SELECT a.id, a.doc, {rel} FROM advisories a JOIN orgs o ON o.id = a.org_id
              WHERE {vis} AND ($2 = '' OR a.state = $2) AND ($3 = '' OR o.slug = $3) AND ($4 = 0 OR {audience})
              ORDER BY a.updated_at DESC, a.id LIMIT $5 OFFSET $6",
             rel = relation_columns(),
@@ -180,7 +205,7 @@ impl Store {
             .await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
-            let advisory = advisory_from_row(row)?;
+            let advisory = advisory_from_row(&self.keys, row)?;
             let rel = relations_from_row(row)?;
             // The same rule as a direct read, row by row: the SQL filter is only a pre-selection.
             if decide(rel, Action::Read, advisory.state) == Decision::Allow {
@@ -227,8 +252,7 @@ impl Store {
             response_due_at: org.policy.response_due(now),
         };
         let advisory = Advisory::reported(filing, content.clone(), now);
-        let doc =
-            serde_json::to_string(&advisory).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let doc = seal_doc(&self.keys, &advisory)?;
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO advisories (id, org_id, repo_id, reporter_id, state, revision, doc, created_at, updated_at)
@@ -244,12 +268,11 @@ impl Store {
         .bind(to_ms(now))
         .execute(&mut *tx)
         .await?;
-        insert_event(
+        self.insert_event(
             &mut tx,
             &advisory.id,
             org.id,
             actor,
-            self.origin(),
             &Change::Reported { content },
             now,
         )
@@ -287,12 +310,12 @@ impl Store {
     {
         let mut tx = self.pool.begin().await?;
         lock_advisory(&mut tx, self.backend, id).await?;
-        let current = decided_on(&mut tx, actor, id, action, verb).await?;
+        let current = decided_on(&mut tx, &self.keys, actor, id, action, verb).await?;
         let change = build(&current)?;
         let now = self.now();
         let mut next = current.get().clone();
         next.apply(&change, now);
-        let doc = serde_json::to_string(&next).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let doc = seal_doc(&self.keys, &next)?;
         let updated = sqlx::query(
             "UPDATE advisories SET doc = $1, state = $2, revision = $3, updated_at = $4, published_at = $5
              WHERE id = $6 AND revision = $7",
@@ -319,7 +342,7 @@ impl Store {
                 )
                 .bind(next.id.as_str())
                 .bind(caller_id(actor))
-                .bind(body)
+                .bind(self.keys.seal(&comment_aad(next.id.as_str()), body)?)
                 .bind(to_ms(now))
                 .fetch_one(&mut *tx)
                 .await?;
@@ -334,16 +357,8 @@ impl Store {
             .bind(next.id.as_str())
             .fetch_one(&mut *tx)
             .await?;
-        insert_event(
-            &mut tx,
-            &next.id,
-            org_id,
-            actor,
-            self.origin(),
-            &change,
-            now,
-        )
-        .await?;
+        self.insert_event(&mut tx, &next.id, org_id, actor, &change, now)
+            .await?;
         tx.commit().await?;
         Ok((Authorized::new(next, current.relations()), change))
     }
@@ -470,7 +485,9 @@ impl Store {
                     id: r.try_get("id")?,
                     author_id: r.try_get("author_id")?,
                     author: r.try_get("name")?,
-                    body: r.try_get("body")?,
+                    body: self
+                        .keys
+                        .open(&comment_aad(id.as_str()), &r.try_get::<String, _>("body")?)?,
                     created_at: from_ms(r.try_get("created_at")?),
                 })
             })
@@ -494,7 +511,9 @@ impl Store {
         .await?;
         rows.iter()
             .map(|r| {
-                let data: String = r.try_get("data")?;
+                let data = self
+                    .keys
+                    .open(&event_aad(id.as_str()), &r.try_get::<String, _>("data")?)?;
                 Ok(EventRecord {
                     id: r.try_get("id")?,
                     kind: r.try_get("kind")?,
@@ -509,18 +528,20 @@ impl Store {
     /// Replays an advisory's events from the start, for checking that the read model is
     /// their fold. Not an access path: it returns only whether the two agree.
     pub async fn replay_matches(&self, id: &AdvisoryId) -> Result<bool> {
-        let stored = sqlx::query("SELECT doc FROM advisories WHERE id = $1")
+        let stored = sqlx::query("SELECT id, doc FROM advisories WHERE id = $1")
             .bind(id.as_str())
             .fetch_one(&self.pool)
             .await?;
-        let stored = advisory_from_row(&stored)?;
+        let stored = advisory_from_row(&self.keys, &stored)?;
         let rows = sqlx::query("SELECT data, at FROM events WHERE advisory_id = $1 ORDER BY id")
             .bind(id.as_str())
             .fetch_all(&self.pool)
             .await?;
         let mut replayed: Option<Advisory> = None;
         for r in &rows {
-            let data: String = r.try_get("data")?;
+            let data = self
+                .keys
+                .open(&event_aad(id.as_str()), &r.try_get::<String, _>("data")?)?;
             let change: Change =
                 serde_json::from_str(&data).map_err(|e| StoreError::Internal(e.to_string()))?;
             let at = from_ms(r.try_get("at")?);
@@ -546,13 +567,14 @@ impl Store {
 /// Loads one advisory with the caller's relations, on `conn`, and takes the access decision.
 async fn decided_on(
     conn: &mut sqlx::AnyConnection,
+    keys: &Keyring,
     actor: Actor,
     id: &AdvisoryId,
     action: Action,
     verb: &str,
 ) -> Result<Authorized<Advisory>> {
     let row = sqlx::query(AssertSqlSafe(format!(
-        "SELECT a.doc, {} FROM advisories a WHERE a.id = $2",
+        "SELECT a.id, a.doc, {} FROM advisories a WHERE a.id = $2",
         relation_columns()
     )))
     .bind(caller_id(actor))
@@ -562,7 +584,7 @@ async fn decided_on(
     let Some(row) = row else {
         return Err(StoreError::NotFound("advisory"));
     };
-    let advisory = advisory_from_row(&row)?;
+    let advisory = advisory_from_row(keys, &row)?;
     let rel = relations_from_row(&row)?;
     if let Some(e) =
         StoreError::from_decision(decide(rel, action, advisory.state), "advisory", verb)
@@ -591,39 +613,44 @@ async fn lock_advisory(
     Ok(())
 }
 
-/// Appends a change to the advisory's events and to the access log (which records what
-/// happened, never the advisory's text).
-async fn insert_event(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    id: &AdvisoryId,
-    org_id: i64,
-    actor: Actor,
-    origin: Option<&str>,
-    change: &Change,
-    at: OffsetDateTime,
-) -> Result<()> {
-    let detail = match change {
-        Change::Edited { edit } => {
-            let fields: Vec<String> = serde_json::to_value(edit)
-                .ok()
-                .and_then(|v| v.as_object().map(|o| o.keys().cloned().collect()))
-                .unwrap_or_default();
-            serde_json::json!({ "fields": fields })
-        }
-        Change::Closed { reason, .. } => serde_json::json!({ "reason": reason }),
-        Change::Commented { comment_id, .. } => serde_json::json!({ "comment_id": comment_id }),
-        _ => serde_json::json!({}),
-    };
-    crate::audit::append(tx, at, actor, origin, change.kind(), Some(id), &detail).await?;
-    let data = serde_json::to_string(change).map_err(|e| StoreError::Internal(e.to_string()))?;
-    sqlx::query("INSERT INTO events (advisory_id, org_id, actor_id, kind, data, at) VALUES ($1, $2, $3, $4, $5, $6)")
-        .bind(id.as_str())
-        .bind(org_id)
-        .bind(actor.user_id())
-        .bind(change.kind())
-        .bind(data)
-        .bind(to_ms(at))
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+impl Store {
+    /// Appends a change to the advisory's events and to the access log (which records what
+    /// happened, never the advisory's text).
+    async fn insert_event(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        id: &AdvisoryId,
+        org_id: i64,
+        actor: Actor,
+        change: &Change,
+        at: OffsetDateTime,
+    ) -> Result<()> {
+        let (keys, origin) = (&self.keys, self.origin());
+        let detail = match change {
+            Change::Edited { edit } => {
+                let fields: Vec<String> = serde_json::to_value(edit)
+                    .ok()
+                    .and_then(|v| v.as_object().map(|o| o.keys().cloned().collect()))
+                    .unwrap_or_default();
+                serde_json::json!({ "fields": fields })
+            }
+            Change::Closed { reason, .. } => serde_json::json!({ "reason": reason }),
+            Change::Commented { comment_id, .. } => serde_json::json!({ "comment_id": comment_id }),
+            _ => serde_json::json!({}),
+        };
+        crate::audit::append(tx, at, actor, origin, change.kind(), Some(id), &detail).await?;
+        let data =
+            serde_json::to_string(change).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let data = keys.seal(&event_aad(id.as_str()), &data)?;
+        sqlx::query("INSERT INTO events (advisory_id, org_id, actor_id, kind, data, at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(id.as_str())
+            .bind(org_id)
+            .bind(actor.user_id())
+            .bind(change.kind())
+            .bind(data)
+            .bind(to_ms(at))
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
 }

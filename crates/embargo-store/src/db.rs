@@ -18,10 +18,12 @@ pub enum Backend {
 const SQLITE: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_initial.sql")),
     (2, include_str!("../migrations/sqlite/0002_audit_log.sql")),
+    (3, include_str!("../migrations/sqlite/0003_settings.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_initial.sql")),
     (2, include_str!("../migrations/postgres/0002_audit_log.sql")),
+    (3, include_str!("../migrations/postgres/0003_settings.sql")),
 ];
 
 /// Any key for PostgreSQL's advisory lock that serialises migrations across instances.

@@ -12,8 +12,10 @@
 mod advisories;
 mod audit;
 pub mod clock;
+pub mod crypto;
 mod db;
 mod orgs;
+mod rotation;
 pub mod secrets;
 mod users;
 
@@ -28,6 +30,7 @@ pub use audit::{AuditCheck, AuditEntry};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use db::Backend;
 pub use orgs::{Org, Repo};
+pub use rotation::Rotation;
 pub use users::{Session, User, check_password as users_check_password};
 
 /// What a store call can fail with. `NotFound` carries what was looked for, never why.
@@ -112,19 +115,22 @@ pub struct Store {
     clock: Arc<dyn Clock>,
     /// Where the current request comes from, for the access log.
     origin: Option<Arc<str>>,
+    keys: Arc<crypto::Keyring>,
 }
 
 impl Store {
     /// Opens (creating a SQLite file if needed) and migrates the database at `url`:
-    /// `sqlite://PATH` or `postgres://...`.
-    pub async fn open(url: &str, clock: Arc<dyn Clock>) -> Result<Self> {
+    /// `sqlite://PATH` or `postgres://...`. `keys` says where the encryption key is.
+    pub async fn open(url: &str, clock: Arc<dyn Clock>, keys: KeySource) -> Result<Self> {
         let (pool, backend) = db::connect(url).await?;
         db::migrate(&pool, backend).await?;
+        let keys = Arc::new(open_keyring(&pool, keys).await?);
         Ok(Self {
             pool,
             backend,
             clock,
             origin: None,
+            keys,
         })
     }
 
@@ -157,4 +163,52 @@ impl Store {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
+}
+
+/// Where the encryption key comes from.
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    /// A key file; created on the first start of a new database, required afterwards.
+    File(std::path::PathBuf),
+    /// A new key held in memory only (tests).
+    Ephemeral,
+}
+
+const KEY_CHECK: &str = "embargo key check";
+
+/// Loads (or, for a new database, creates) the keyring, and checks that it opens this
+/// database's sealed values, so a wrong or missing key file stops the start with a clear
+/// message instead of failing on the first unpublished report.
+async fn open_keyring(pool: &AnyPool, source: KeySource) -> Result<crypto::Keyring> {
+    let check: Option<String> =
+        sqlx::query_scalar("SELECT value FROM settings WHERE name = 'key_check'")
+            .fetch_optional(pool)
+            .await?;
+    let keys = match (&source, &check) {
+        (KeySource::Ephemeral, _) => crypto::Keyring::ephemeral()?,
+        (KeySource::File(path), _) if path.exists() => crypto::Keyring::load(path)?,
+        (KeySource::File(path), None) => crypto::Keyring::create(path)?,
+        (KeySource::File(path), Some(_)) => {
+            return Err(StoreError::Conflict(format!(
+                "the key file {} is missing, and this database holds data sealed with it: restore the key file from your backup (unpublished reports cannot be read without it)",
+                path.display()
+            )));
+        }
+    };
+    match check {
+        Some(sealed) => {
+            if keys.open("settings.key_check", &sealed).ok().as_deref() != Some(KEY_CHECK) {
+                return Err(StoreError::Conflict(
+                    "the key file does not open this database's sealed data: it is the wrong key file".into(),
+                ));
+            }
+        }
+        None => {
+            sqlx::query("INSERT INTO settings (name, value) VALUES ('key_check', $1)")
+                .bind(keys.seal("settings.key_check", KEY_CHECK)?)
+                .execute(pool)
+                .await?;
+        }
+    }
+    Ok(keys)
 }

@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use embargo_domain::types::Email;
 use embargo_server::{AppState, Config};
-use embargo_store::{Store, SystemClock};
+use embargo_store::{KeySource, Store, SystemClock};
 use tracing_subscriber::EnvFilter;
 
 /// Private vulnerability reporting and coordinated disclosure.
@@ -56,11 +56,22 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// The encryption key of data at rest.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// The access log.
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Seal everything with a new key and retire the old one (works while the server runs).
+    Rotate,
 }
 
 #[derive(Subcommand)]
@@ -137,9 +148,13 @@ async fn open(common: &Common, listen: Option<std::net::SocketAddr>) -> Result<(
         }
     }
     create_data_dir(&config.data_dir)?;
-    let store = Store::open(&config.database_url(), Arc::new(SystemClock))
-        .await
-        .with_context(|| format!("opening the database in {}", config.data_dir.display()))?;
+    let store = Store::open(
+        &config.database_url(),
+        Arc::new(SystemClock),
+        KeySource::File(config.key_file()),
+    )
+    .await
+    .with_context(|| format!("opening the database in {}", config.data_dir.display()))?;
     Ok((config, store))
 }
 
@@ -285,6 +300,18 @@ async fn admin(common: &Common, command: AdminCommand) -> Result<()> {
     Ok(())
 }
 
+async fn keys_rotate(common: &Common) -> Result<()> {
+    let (config, store) = open(common, None).await?;
+    eprintln!("rotating the key in {} ...", config.key_file().display());
+    let r = store.rotate_keys().await?;
+    store.close().await;
+    println!(
+        "new key {}: {} values sealed again, {} old key(s) retired",
+        r.new_key, r.resealed, r.retired_keys
+    );
+    Ok(())
+}
+
 async fn audit_verify(common: &Common) -> Result<()> {
     let (_, store) = open(common, None).await?;
     let check = store.verify_audit().await?;
@@ -307,6 +334,9 @@ async fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Serve { listen } => serve(&cli.common, listen).await,
         Command::Admin { command } => admin(&cli.common, command).await,
+        Command::Keys {
+            command: KeysCommand::Rotate,
+        } => keys_rotate(&cli.common).await,
         Command::Audit {
             command: AuditCommand::Verify,
         } => audit_verify(&cli.common).await,

@@ -17,4 +17,5 @@ mod browser;
 mod cli;
 mod flow;
 mod input;
+mod secrecy;
 mod web;

@@ -99,7 +99,9 @@ impl TestApp {
             Backend::Postgres => fresh_postgres_database().await,
         };
         let clock = Arc::new(ManualClock::new(start_time()));
-        let store = Store::open(&url, clock.clone()).await.expect("open store");
+        let store = Store::open(&url, clock.clone(), embargo_store::KeySource::Ephemeral)
+            .await
+            .expect("open store");
         let mut config = Config {
             data_dir: dir.path().to_owned(),
             ..Config::default()

@@ -1,0 +1,90 @@
+//! `embargo keys rotate`: a new key seals everything again, beside a running server.
+
+use sqlx::Row;
+
+use crate::advisories::{comment_aad, doc_aad, event_aad};
+use crate::{Result, Store, StoreError};
+
+/// What a rotation did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rotation {
+    pub new_key: String,
+    pub resealed: u64,
+    pub retired_keys: usize,
+}
+
+/// The sealed columns: table, key column, sealed column, and how to name the place.
+/// Table, column naming the place, sealed column, and the place's associated data.
+type SealedColumn = (&'static str, &'static str, &'static str, fn(&str) -> String);
+
+const SEALED: &[SealedColumn] = &[
+    ("advisories", "id", "doc", doc_aad),
+    ("comments", "advisory_id", "body", comment_aad),
+    ("events", "advisory_id", "data", event_aad),
+    ("settings", "name", "value", settings_aad),
+];
+
+fn settings_aad(name: &str) -> String {
+    format!("settings.{name}")
+}
+
+impl Store {
+    /// Adds a new key, re-seals every sealed value with it, then retires the old keys.
+    /// Running servers re-read the key file when it changes, so they keep working; a value
+    /// written under the old key during the rotation is caught by the next pass.
+    pub async fn rotate_keys(&self) -> Result<Rotation> {
+        let new_key = self.keys.add_key()?;
+        // Let servers that are sealing right now with the old key finish.
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        let mut resealed = 0;
+        for _pass in 0..10 {
+            let n = self.reseal_pass(&new_key).await?;
+            resealed += n;
+            if n == 0 {
+                let retired_keys = self.keys.retire_old_keys()?;
+                return Ok(Rotation {
+                    new_key,
+                    resealed,
+                    retired_keys,
+                });
+            }
+        }
+        Err(StoreError::Conflict(
+            "values kept being sealed with old keys; the new key is in place, run the rotation again".into(),
+        ))
+    }
+
+    async fn reseal_pass(&self, new_key: &str) -> Result<u64> {
+        let mut done = 0;
+        let current_prefix = format!("enc1:{new_key}:%");
+        for (table, place, column, aad) in SEALED {
+            let pk = if *table == "settings" { "name" } else { "id" };
+            // Dynamic SQL from the constant table above only.
+            let select = format!(
+                "SELECT {pk} AS pk, {place} AS place, {column} AS value FROM {table}
+                 WHERE {column} LIKE 'enc1:%' AND {column} NOT LIKE $1"
+            );
+            let rows = sqlx::query(sqlx::AssertSqlSafe(select))
+                .bind(&current_prefix)
+                .fetch_all(&self.pool)
+                .await?;
+            for r in &rows {
+                let place: String = r.try_get("place")?;
+                let old: String = r.try_get("value")?;
+                let plain = self.keys.open(&aad(&place), &old)?;
+                let sealed = self.keys.seal(&aad(&place), &plain)?;
+                let update =
+                    format!("UPDATE {table} SET {column} = $1 WHERE {pk} = $2 AND {column} = $3");
+                let q = sqlx::query(sqlx::AssertSqlSafe(update)).bind(sealed);
+                let q = if matches!(*table, "comments" | "events") {
+                    q.bind(r.try_get::<i64, _>("pk")?)
+                } else {
+                    q.bind(r.try_get::<String, _>("pk")?)
+                };
+                // A row changed meanwhile keeps its new value; the next pass looks again.
+                done += q.bind(old).execute(&self.pool).await?.rows_affected();
+            }
+        }
+        Ok(done)
+    }
+}
