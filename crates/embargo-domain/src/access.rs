@@ -33,12 +33,18 @@ pub struct Relations {
     pub maintainer: bool,
     pub security_manager: bool,
     pub steering_committee: bool,
+    /// Invited to this one advisory, accepted, not revoked, not expired.
+    pub collaborator: bool,
 }
 
 impl Relations {
     /// The audience of an unpublished advisory.
     pub fn in_audience(&self) -> bool {
-        self.reporter || self.maintainer || self.security_manager || self.steering_committee
+        self.reporter
+            || self.maintainer
+            || self.security_manager
+            || self.steering_committee
+            || self.collaborator
     }
 
     /// Triagers answer reports: their first reply stops the response clock.
@@ -62,12 +68,16 @@ pub enum Action {
     Reopen,
     Publish,
     Withdraw,
-    /// Read the advisory's audit trail of events.
+    /// Read the advisory's audit trail of events and its access log.
     ReadEvents,
+    /// Invite collaborators to the advisory.
+    Invite,
+    /// End a collaborator's invitation.
+    Revoke,
 }
 
 impl Action {
-    pub const ALL: [Action; 10] = [
+    pub const ALL: [Action; 12] = [
         Action::Read,
         Action::ReadThread,
         Action::Comment,
@@ -78,19 +88,27 @@ impl Action {
         Action::Publish,
         Action::Withdraw,
         Action::ReadEvents,
+        Action::Invite,
+        Action::Revoke,
     ];
 
     /// The states in which the action makes sense at all, whoever asks.
     pub fn allowed_in(self, state: State) -> bool {
         use State::*;
         match self {
-            Action::Read | Action::ReadThread | Action::ReadEvents | Action::Comment => true,
+            Action::Read
+            | Action::ReadThread
+            | Action::ReadEvents
+            | Action::Comment
+            | Action::Revoke => true,
             Action::Edit => matches!(state, Triage | Draft),
             Action::Accept => state == Triage,
             Action::Close => matches!(state, Triage | Draft),
             Action::Reopen => state == Closed,
             Action::Publish => state == Draft,
             Action::Withdraw => state == Published,
+            // Need-to-know sharing is for the embargo, before publication.
+            Action::Invite => matches!(state, Triage | Draft),
         }
     }
 
@@ -99,7 +117,9 @@ impl Action {
         match self {
             Action::Read => true,
             Action::ReadThread | Action::Comment => rel.in_audience(),
-            Action::Edit | Action::Accept | Action::Close => rel.maintainer || rel.security_manager,
+            Action::Edit | Action::Accept | Action::Close | Action::Invite | Action::Revoke => {
+                rel.maintainer || rel.security_manager
+            }
             Action::Reopen | Action::Publish | Action::Withdraw | Action::ReadEvents => {
                 rel.security_manager
             }
@@ -144,6 +164,7 @@ pub struct Permissions {
     pub can_publish: bool,
     pub can_withdraw: bool,
     pub can_read_events: bool,
+    pub can_invite: bool,
 }
 
 impl Permissions {
@@ -159,7 +180,18 @@ impl Permissions {
             can_publish: may(Action::Publish),
             can_withdraw: may(Action::Withdraw),
             can_read_events: may(Action::ReadEvents),
+            can_invite: may(Action::Invite),
         }
+    }
+}
+
+/// May `actor` accept the invitation addressed to account `invitee` (pending, not expired)?
+/// Anyone else is told it does not exist.
+pub fn decide_invitation(actor: Actor, invitee: Option<i64>, pending: bool) -> Decision {
+    match (actor.user_id(), invitee) {
+        (Some(me), Some(them)) if me == them && pending => Decision::Allow,
+        (Some(me), Some(them)) if me == them => Decision::Conflict,
+        _ => Decision::NotFound,
     }
 }
 
@@ -211,7 +243,22 @@ mod tests {
         maintainer: false,
         security_manager: false,
         steering_committee: false,
+        collaborator: false,
     };
+
+    #[test]
+    fn collaborators_read_and_comment_on_their_advisory_only() {
+        let c = Relations {
+            collaborator: true,
+            ..NOBODY
+        };
+        let p = Permissions::of(c, State::Draft);
+        assert!(p.can_read_thread && p.can_comment);
+        assert!(
+            !p.can_edit && !p.can_invite && !p.can_publish && !p.can_read_events && !p.can_close
+        );
+        assert!(!c.is_triager());
+    }
 
     #[test]
     fn outsiders_see_nothing_unpublished() {

@@ -489,9 +489,38 @@ pub enum Change {
     Reopened,
     Published,
     Withdrawn,
+    /// Someone was invited to this advisory on a need-to-know basis.
+    CollaboratorInvited {
+        collaborator_id: i64,
+        email: String,
+        organisation: Option<String>,
+        #[serde(with = "time::serde::rfc3339::option", default)]
+        expires_at: Option<OffsetDateTime>,
+    },
+    CollaboratorAccepted {
+        collaborator_id: i64,
+    },
+    CollaboratorRevoked {
+        collaborator_id: i64,
+    },
+    CollaboratorExpired {
+        collaborator_id: i64,
+    },
 }
 
 impl Change {
+    /// Whether the change alters the advisory itself (and so makes a new revision), as
+    /// opposed to who may see it.
+    pub fn changes_advisory(&self) -> bool {
+        !matches!(
+            self,
+            Self::CollaboratorInvited { .. }
+                | Self::CollaboratorAccepted { .. }
+                | Self::CollaboratorRevoked { .. }
+                | Self::CollaboratorExpired { .. }
+        )
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Reported { .. } => "reported",
@@ -502,6 +531,10 @@ impl Change {
             Self::Reopened => "reopened",
             Self::Published => "published",
             Self::Withdrawn => "withdrawn",
+            Self::CollaboratorInvited { .. } => "collaborator_invited",
+            Self::CollaboratorAccepted { .. } => "collaborator_accepted",
+            Self::CollaboratorRevoked { .. } => "collaborator_revoked",
+            Self::CollaboratorExpired { .. } => "collaborator_expired",
         }
     }
 }
@@ -596,9 +629,15 @@ impl Advisory {
                 self.published_at = Some(at);
             }
             Change::Withdrawn => self.state = State::Withdrawn,
+            Change::CollaboratorInvited { .. }
+            | Change::CollaboratorAccepted { .. }
+            | Change::CollaboratorRevoked { .. }
+            | Change::CollaboratorExpired { .. } => {}
         }
-        self.updated_at = at;
-        self.revision += 1;
+        if change.changes_advisory() {
+            self.updated_at = at;
+            self.revision += 1;
+        }
     }
 
     fn respond(&mut self, at: OffsetDateTime) {

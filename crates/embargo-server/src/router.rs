@@ -4,14 +4,14 @@
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue, header};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-use crate::api::{advisories, orgs};
+use crate::api::{advisories, collaborators, orgs};
 use crate::{AppState, BODY_LIMIT, public, web};
 
 pub fn router(state: AppState) -> Router {
@@ -46,6 +46,16 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/advisories/{id}/events", get(advisories::events))
         .route("/advisories/{id}/audit", get(advisories::audit))
+        .route(
+            "/advisories/{id}/collaborators",
+            get(collaborators::list).post(collaborators::invite),
+        )
+        .route(
+            "/advisories/{id}/collaborators/{cid}",
+            delete(collaborators::revoke),
+        )
+        .route("/invitations", get(collaborators::mine))
+        .route("/invitations/{iid}/accept", post(collaborators::accept))
         .route("/advisories/{id}/accept", post(advisories::accept))
         .route("/advisories/{id}/close", post(advisories::close))
         .route("/advisories/{id}/reopen", post(advisories::reopen))

@@ -31,6 +31,9 @@ const REL_MAINTAINER: &str =
     "EXISTS (SELECT 1 FROM maintainers m WHERE m.repo_id = a.repo_id AND m.user_id = $1)";
 const REL_SECURITY_MANAGER: &str = "EXISTS (SELECT 1 FROM org_members om WHERE om.org_id = a.org_id AND om.user_id = $1 AND om.role = 'security_manager')";
 const REL_STEERING: &str = "EXISTS (SELECT 1 FROM org_members om WHERE om.org_id = a.org_id AND om.user_id = $1 AND om.role = 'steering_committee')";
+/// An accepted, unrevoked invitation; its expiry is checked against the clock in Rust.
+const REL_COLLABORATOR: &str = "EXISTS (SELECT 1 FROM collaborators c WHERE c.advisory_id = a.id AND c.user_id = $1 AND c.accepted_at IS NOT NULL AND c.revoked_at IS NULL)";
+const COLLABORATOR_UNTIL: &str = "(SELECT MAX(COALESCE(c.expires_at, 9223372036854775807)) FROM collaborators c WHERE c.advisory_id = a.id AND c.user_id = $1 AND c.accepted_at IS NOT NULL AND c.revoked_at IS NULL)";
 
 fn relation_columns() -> String {
     [
@@ -41,6 +44,9 @@ fn relation_columns() -> String {
     ]
     .iter()
     .map(|(expr, name)| format!("CAST(CASE WHEN {expr} THEN 1 ELSE 0 END AS BIGINT) AS {name}"))
+    .chain(std::iter::once(format!(
+        "{COLLABORATOR_UNTIL} AS rel_collaborator_until"
+    )))
     .collect::<Vec<_>>()
     .join(", ")
 }
@@ -48,17 +54,20 @@ fn relation_columns() -> String {
 /// Rows the caller could possibly read: public states, or any relation.
 fn visibility_filter() -> String {
     format!(
-        "(a.state IN ('published', 'withdrawn') OR {REL_REPORTER} OR {REL_MAINTAINER} OR {REL_SECURITY_MANAGER} OR {REL_STEERING})"
+        "(a.state IN ('published', 'withdrawn') OR {REL_REPORTER} OR {REL_MAINTAINER} OR {REL_SECURITY_MANAGER} OR {REL_STEERING} OR {REL_COLLABORATOR})"
     )
 }
 
-fn relations_from_row(row: &AnyRow) -> Result<Relations> {
+/// The relations in a row, at time `now` (an invitation past its expiry gives none).
+fn relations_from_row(row: &AnyRow, now: OffsetDateTime) -> Result<Relations> {
     let flag = |c: &str| -> Result<bool> { Ok(row.try_get::<i64, _>(c)? != 0) };
+    let until: Option<i64> = row.try_get("rel_collaborator_until")?;
     Ok(Relations {
         reporter: flag("rel_reporter")?,
         maintainer: flag("rel_maintainer")?,
         security_manager: flag("rel_sm")?,
         steering_committee: flag("rel_sc")?,
+        collaborator: until.is_some_and(|t| t > to_ms(now)),
     })
 }
 
@@ -165,7 +174,7 @@ impl Store {
         verb: &str,
     ) -> Result<Authorized<Advisory>> {
         let mut conn = self.pool.acquire().await?;
-        decided_on(&mut conn, &self.keys, actor, id, action, verb).await
+        decided_on(&mut conn, &self.keys, self.now(), actor, id, action, verb).await
     }
 
     /// Reads an advisory the caller may see; `NotFound` otherwise, exactly as for an id that
@@ -185,7 +194,7 @@ impl Store {
         filter: &AdvisoryFilter,
     ) -> Result<Vec<Authorized<Advisory>>> {
         let audience = format!(
-            "({REL_REPORTER} OR {REL_MAINTAINER} OR {REL_SECURITY_MANAGER} OR {REL_STEERING})"
+            "({REL_REPORTER} OR {REL_MAINTAINER} OR {REL_SECURITY_MANAGER} OR {REL_STEERING} OR {REL_COLLABORATOR})"
         );
         let sql = format!(
             "SELECT a.id, a.doc, {rel} FROM advisories a JOIN orgs o ON o.id = a.org_id
@@ -206,7 +215,7 @@ impl Store {
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
             let advisory = advisory_from_row(&self.keys, row)?;
-            let rel = relations_from_row(row)?;
+            let rel = relations_from_row(row, self.now())?;
             // The same rule as a direct read, row by row: the SQL filter is only a pre-selection.
             if decide(rel, Action::Read, advisory.state) == Decision::Allow {
                 out.push(Authorized::new(advisory, rel));
@@ -292,6 +301,21 @@ impl Store {
         }
     }
 
+    /// Starts a transaction with the advisory's row locked and the access decision taken
+    /// on what is stored now, for writes that are not changes of the read model.
+    pub(crate) async fn begin_decided(
+        &self,
+        actor: Actor,
+        id: &AdvisoryId,
+        action: Action,
+        verb: &str,
+    ) -> Result<(sqlx::Transaction<'static, sqlx::Any>, Authorized<Advisory>)> {
+        let mut tx = self.pool.begin().await?;
+        lock_advisory(&mut tx, self.backend, id).await?;
+        let current = decided_on(&mut tx, &self.keys, self.now(), actor, id, action, verb).await?;
+        Ok((tx, current))
+    }
+
     /// Takes the access decision and writes the change in one transaction, with the
     /// advisory's row locked first: concurrent writers to one advisory take turns, each
     /// deciding on the state the previous one left. Read model, comment and event are
@@ -310,7 +334,7 @@ impl Store {
     {
         let mut tx = self.pool.begin().await?;
         lock_advisory(&mut tx, self.backend, id).await?;
-        let current = decided_on(&mut tx, &self.keys, actor, id, action, verb).await?;
+        let current = decided_on(&mut tx, &self.keys, self.now(), actor, id, action, verb).await?;
         let change = build(&current)?;
         let now = self.now();
         let mut next = current.get().clone();
@@ -568,6 +592,7 @@ impl Store {
 async fn decided_on(
     conn: &mut sqlx::AnyConnection,
     keys: &Keyring,
+    now: OffsetDateTime,
     actor: Actor,
     id: &AdvisoryId,
     action: Action,
@@ -585,7 +610,7 @@ async fn decided_on(
         return Err(StoreError::NotFound("advisory"));
     };
     let advisory = advisory_from_row(keys, &row)?;
-    let rel = relations_from_row(&row)?;
+    let rel = relations_from_row(&row, now)?;
     if let Some(e) =
         StoreError::from_decision(decide(rel, action, advisory.state), "advisory", verb)
     {
@@ -616,7 +641,7 @@ async fn lock_advisory(
 impl Store {
     /// Appends a change to the advisory's events and to the access log (which records what
     /// happened, never the advisory's text).
-    async fn insert_event(
+    pub(crate) async fn insert_event(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         id: &AdvisoryId,

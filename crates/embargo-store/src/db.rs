@@ -19,11 +19,19 @@ const SQLITE: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_initial.sql")),
     (2, include_str!("../migrations/sqlite/0002_audit_log.sql")),
     (3, include_str!("../migrations/sqlite/0003_settings.sql")),
+    (
+        4,
+        include_str!("../migrations/sqlite/0004_collaborators.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_initial.sql")),
     (2, include_str!("../migrations/postgres/0002_audit_log.sql")),
     (3, include_str!("../migrations/postgres/0003_settings.sql")),
+    (
+        4,
+        include_str!("../migrations/postgres/0004_collaborators.sql"),
+    ),
 ];
 
 /// Any key for PostgreSQL's advisory lock that serialises migrations across instances.

@@ -12,6 +12,7 @@
 mod advisories;
 mod audit;
 pub mod clock;
+mod collaborators;
 pub mod crypto;
 mod db;
 mod orgs;
@@ -28,6 +29,7 @@ use sqlx::AnyPool;
 pub use advisories::{AdvisoryFilter, Comment, EventRecord, Transition};
 pub use audit::{AuditCheck, AuditEntry};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use collaborators::{Collaborator, Invitation, NewInvitation};
 pub use db::Backend;
 pub use orgs::{Org, Repo};
 pub use rotation::Rotation;

@@ -194,6 +194,7 @@ async fn serve(common: &Common, listen: Option<std::net::SocketAddr>) -> Result<
         store: store.clone(),
         config: Arc::new(config),
     };
+    let scheduler = embargo_server::spawn_scheduler(store.clone());
     let app = embargo_server::router(state);
     println!("embargo listening on http://{bound}");
     std::io::stdout().flush()?;
@@ -204,6 +205,7 @@ async fn serve(common: &Common, listen: Option<std::net::SocketAddr>) -> Result<
     )
     .with_graceful_shutdown(shutdown())
     .await?;
+    scheduler.abort();
     store.close().await;
     Ok(())
 }

@@ -213,7 +213,7 @@ pub async fn edit(
 
 /// Writes need a signed-in caller. An anonymous caller learns nothing more than a read would
 /// tell: "not found" for an unpublished advisory, "sign in" for a public one.
-async fn authenticated(
+pub(crate) async fn authenticated(
     st: &AppState,
     caller: ApiCaller,
     id: &AdvisoryId,

@@ -1,6 +1,7 @@
 //! The REST API under `/api/v1`.
 
 pub mod advisories;
+pub mod collaborators;
 pub mod orgs;
 
 use embargo_domain::types::{Email, Slug};

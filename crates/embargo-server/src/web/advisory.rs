@@ -39,6 +39,7 @@ struct AdvisoryPage {
     reporter: String,
     overdue: bool,
     comments: Vec<Comment>,
+    collaborators: Vec<embargo_store::Collaborator>,
     close_reasons: Vec<(&'static str, &'static str)>,
     osv_url: String,
     created: String,
@@ -65,6 +66,11 @@ async fn page(
     let audience = a.relations().in_audience();
     let comments = if p.can_read_thread {
         st.store.comments(caller.actor, &id).await?
+    } else {
+        Vec::new()
+    };
+    let collaborators = if p.can_read_thread {
+        st.store.collaborators(caller.actor, &id).await?
     } else {
         Vec::new()
     };
@@ -118,6 +124,7 @@ async fn page(
         affected,
         reporter,
         comments,
+        collaborators,
         close_reasons: CloseReason::ALL
             .iter()
             .map(|r| (r.as_str(), r.label()))

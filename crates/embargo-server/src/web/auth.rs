@@ -41,7 +41,7 @@ struct PasswordPage {
 }
 
 /// The anonymous CSRF token: the browser's cookie if it has one, else a new one to set.
-fn anon_csrf(headers: &HeaderMap) -> Result<(String, Option<String>), PageError> {
+pub(crate) fn anon_csrf(headers: &HeaderMap) -> Result<(String, Option<String>), PageError> {
     if let Some(c) = cookie(headers, ANON_CSRF_COOKIE).filter(|c| c.len() == 64) {
         return Ok((c, None));
     }
@@ -49,7 +49,7 @@ fn anon_csrf(headers: &HeaderMap) -> Result<(String, Option<String>), PageError>
     Ok((t.clone(), Some(t)))
 }
 
-fn with_anon_cookie(mut resp: Response, new: Option<String>, secure: bool) -> Response {
+pub(crate) fn with_anon_cookie(mut resp: Response, new: Option<String>, secure: bool) -> Response {
     if let Some(t) = new
         && let Ok(v) = set_cookie(ANON_CSRF_COOKIE, &t, 3600 * 24, secure).parse()
     {
@@ -112,7 +112,7 @@ pub async fn login(
     sign_in(&st, user.id, &safe_next(f.get("next"))).await
 }
 
-async fn sign_in(st: &AppState, user_id: i64, to: &str) -> Result<Response, PageError> {
+pub(crate) async fn sign_in(st: &AppState, user_id: i64, to: &str) -> Result<Response, PageError> {
     let (token, _csrf) = st.store.create_session(user_id).await?;
     Ok(redirect_with_cookies(
         to,

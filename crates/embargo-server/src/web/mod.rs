@@ -3,6 +3,7 @@
 
 mod advisory;
 mod auth;
+mod collaborators;
 mod pages;
 
 use askama::Template;
@@ -33,6 +34,20 @@ pub fn routes() -> Router<AppState> {
         .route("/advisories/{id}/comments", post(advisory::comment))
         .route("/advisories/{id}/state", post(advisory::transition))
         .route("/advisories/{id}/audit", get(advisory::audit))
+        .route(
+            "/advisories/{id}/collaborators",
+            post(collaborators::invite),
+        )
+        .route(
+            "/advisories/{id}/collaborators/{cid}/revoke",
+            post(collaborators::revoke),
+        )
+        .route("/invitations", get(collaborators::list))
+        .route("/invitations/{iid}/accept", post(collaborators::accept))
+        .route(
+            "/invite/{token}",
+            get(collaborators::signup_form).post(collaborators::signup),
+        )
         .route("/advisories/{id}/audit.jsonl", get(advisory::audit_jsonl))
 }
 

@@ -15,6 +15,7 @@ mod access_table;
 mod audit;
 mod browser;
 mod cli;
+mod collaborators;
 mod flow;
 mod input;
 mod secrecy;

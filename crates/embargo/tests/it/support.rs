@@ -209,6 +209,11 @@ pub struct World {
     pub other_reporter: String,
     pub outsider: String,
     pub other_org_sm: String,
+    /// Invited to every advisory `advisory_in` makes: accepted; accepted then revoked;
+    /// accepted with an expiry that has passed.
+    pub collaborator: String,
+    pub revoked_collaborator: String,
+    pub expired_collaborator: String,
 }
 
 impl World {
@@ -223,6 +228,9 @@ impl World {
             other_reporter: app.user("other-reporter@example.org", false).await,
             outsider: app.user("outsider@example.org", false).await,
             other_org_sm: app.user("other-sm@example.org", false).await,
+            collaborator: app.user("collaborator@example.org", false).await,
+            revoked_collaborator: app.user("revoked@example.org", false).await,
+            expired_collaborator: app.user("expired@example.org", false).await,
             admin,
         };
         let a = Some(w.admin.as_str());
@@ -295,10 +303,48 @@ impl World {
         r.json["id"].as_str().unwrap().to_owned()
     }
 
+    /// Invites the three collaborators to `id`, and revokes or lets expire two of them.
+    pub async fn share(&self, app: &TestApp, id: &str) {
+        let sm = Some(self.sm.as_str());
+        let path = format!("/api/v1/advisories/{id}/collaborators");
+        let in_a_minute = (app.store.now() + time::Duration::minutes(1))
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap();
+        for (email, token, expires) in [
+            ("collaborator@example.org", &self.collaborator, None),
+            ("revoked@example.org", &self.revoked_collaborator, None),
+            (
+                "expired@example.org",
+                &self.expired_collaborator,
+                Some(in_a_minute),
+            ),
+        ] {
+            let r = app.post(&path, sm, json!({"email": email, "organisation": "Downstream Linux", "expires_at": expires})).await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+            let cid = r.json["id"].as_i64().unwrap();
+            let r = app
+                .post(
+                    &format!("/api/v1/invitations/{cid}/accept"),
+                    Some(token),
+                    json!({}),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+            if email.starts_with("revoked") {
+                let r = app
+                    .call(Method::DELETE, &format!("{path}/{cid}"), sm, None)
+                    .await;
+                assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+            }
+        }
+        app.clock.advance(time::Duration::minutes(2));
+    }
+
     /// An advisory driven into `state` by the security manager.
     pub async fn advisory_in(&self, app: &TestApp, state: &str) -> String {
         let id = self.file(app, &format!("A report to be {state}")).await;
         let sm = Some(self.sm.as_str());
+        self.share(app, &id).await;
         let step = |path: String, body: Value| async move {
             let r = app.post(&path, sm, body).await;
             assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.text);
