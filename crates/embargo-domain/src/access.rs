@@ -35,6 +35,9 @@ pub struct Relations {
     pub steering_committee: bool,
     /// Invited to this one advisory, accepted, not revoked, not expired.
     pub collaborator: bool,
+    /// A security manager or steering committee member whose organisation requires
+    /// two-factor sign-in, which they have not turned on: the role does not count until then.
+    pub needs_two_factor: bool,
 }
 
 impl Relations {
@@ -136,15 +139,26 @@ pub enum Decision {
     Forbidden,
     /// Allowed for this actor, but not in the advisory's current state.
     Conflict,
+    /// The actor's role would allow it, once they turn on two-factor sign-in.
+    NeedsTwoFactor,
 }
 
 /// The rule: may an actor with `rel` do `action` to an advisory in `state`?
 pub fn decide(rel: Relations, action: Action, state: State) -> Decision {
+    let refused = if rel.needs_two_factor {
+        Decision::NeedsTwoFactor
+    } else {
+        Decision::NotFound
+    };
     if !(rel.in_audience() || state.is_public()) {
-        return Decision::NotFound;
+        return refused;
     }
     if !action.role_may(rel) {
-        return Decision::Forbidden;
+        return if rel.needs_two_factor {
+            Decision::NeedsTwoFactor
+        } else {
+            Decision::Forbidden
+        };
     }
     if !action.allowed_in(state) {
         return Decision::Conflict;
@@ -200,6 +214,9 @@ pub fn decide_invitation(actor: Actor, invitee: Option<i64>, pending: bool) -> D
 pub struct OrgRelations {
     pub admin: bool,
     pub role: Option<OrgRole>,
+    /// False when the organisation requires two-factor sign-in of its people and the actor
+    /// has not turned it on: then the role does not count.
+    pub two_factor_ok: bool,
 }
 
 /// What can be done to an organisation.
@@ -212,6 +229,8 @@ pub enum OrgAction {
     ManageRepos,
     /// File a report against one of its repositories.
     FileReport,
+    /// Change the organisation's policy settings.
+    ManagePolicy,
 }
 
 /// The organisation rule. Organisations and their repositories are public (a reporter must
@@ -220,15 +239,17 @@ pub fn decide_org(actor: Actor, rel: OrgRelations, action: OrgAction) -> Decisio
     let Actor::User { .. } = actor else {
         return Decision::Forbidden;
     };
-    let sm = rel.role == Some(OrgRole::SecurityManager);
+    let sm = rel.role == Some(OrgRole::SecurityManager) && rel.two_factor_ok;
     let ok = match action {
         OrgAction::Create => rel.admin,
-        OrgAction::ManageMembers => rel.admin || sm,
+        OrgAction::ManageMembers | OrgAction::ManagePolicy => rel.admin || sm,
         OrgAction::ManageRepos => sm,
         OrgAction::FileReport => true,
     };
     if ok {
         Decision::Allow
+    } else if rel.role.is_some() && !rel.two_factor_ok {
+        Decision::NeedsTwoFactor
     } else {
         Decision::Forbidden
     }
@@ -244,6 +265,7 @@ mod tests {
         security_manager: false,
         steering_committee: false,
         collaborator: false,
+        needs_two_factor: false,
     };
 
     #[test]
@@ -287,6 +309,50 @@ mod tests {
     }
 
     #[test]
+    fn roles_wait_for_two_factor_when_required() {
+        let pending = Relations {
+            needs_two_factor: true,
+            ..NOBODY
+        };
+        assert_eq!(
+            decide(pending, Action::Read, State::Draft),
+            Decision::NeedsTwoFactor
+        );
+        assert_eq!(
+            decide(pending, Action::Read, State::Published),
+            Decision::Allow
+        );
+        assert_eq!(
+            decide(pending, Action::Publish, State::Published),
+            Decision::NeedsTwoFactor
+        );
+        let user = Actor::User {
+            id: 2,
+            admin: false,
+        };
+        let sm = OrgRelations {
+            admin: false,
+            role: Some(OrgRole::SecurityManager),
+            two_factor_ok: false,
+        };
+        assert_eq!(
+            decide_org(user, sm, OrgAction::ManageRepos),
+            Decision::NeedsTwoFactor
+        );
+        assert_eq!(
+            decide_org(
+                user,
+                OrgRelations {
+                    two_factor_ok: true,
+                    ..sm
+                },
+                OrgAction::ManageRepos
+            ),
+            Decision::Allow
+        );
+    }
+
+    #[test]
     fn only_security_managers_publish() {
         let m = Relations {
             maintainer: true,
@@ -317,6 +383,7 @@ mod tests {
         let none = OrgRelations {
             admin: true,
             role: None,
+            two_factor_ok: true,
         };
         assert_eq!(
             decide_org(admin, none, OrgAction::ManageRepos),

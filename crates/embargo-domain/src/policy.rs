@@ -10,11 +10,18 @@ use crate::FieldError;
 pub struct Policy {
     /// Days within which a report gets its first reply from a triager.
     pub response_days: u32,
+    /// Whether security managers and steering committee members must use two-factor
+    /// sign-in before their role counts.
+    #[serde(default)]
+    pub require_two_factor: bool,
 }
 
 impl Default for Policy {
     fn default() -> Self {
-        Self { response_days: 14 }
+        Self {
+            response_days: 14,
+            require_two_factor: false,
+        }
     }
 }
 
@@ -26,7 +33,10 @@ impl Policy {
                 "must be between 1 and 365",
             ));
         }
-        Ok(Self { response_days })
+        Ok(Self {
+            response_days,
+            require_two_factor: false,
+        })
     }
 
     /// When the first reply to a report filed at `filed_at` is due.

@@ -11,14 +11,19 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-use crate::api::{advisories, collaborators, orgs};
+use crate::api::{account, advisories, collaborators, orgs};
 use crate::{AppState, BODY_LIMIT, public, web};
 
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/user", get(advisories::me))
+        .route(
+            "/user/two-factor",
+            post(account::begin).delete(account::disable),
+        )
+        .route("/user/two-factor/confirm", post(account::confirm))
         .route("/orgs", post(orgs::create).get(orgs::list))
-        .route("/orgs/{org}", get(orgs::show))
+        .route("/orgs/{org}", get(orgs::show).patch(orgs::set_policy))
         .route(
             "/orgs/{org}/members/{email}",
             put(orgs::set_member).delete(orgs::remove_member),

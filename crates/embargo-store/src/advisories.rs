@@ -29,8 +29,11 @@ use crate::{Authorized, Result, Store, StoreError};
 const REL_REPORTER: &str = "a.reporter_id = $1";
 const REL_MAINTAINER: &str =
     "EXISTS (SELECT 1 FROM maintainers m WHERE m.repo_id = a.repo_id AND m.user_id = $1)";
-const REL_SECURITY_MANAGER: &str = "EXISTS (SELECT 1 FROM org_members om WHERE om.org_id = a.org_id AND om.user_id = $1 AND om.role = 'security_manager')";
-const REL_STEERING: &str = "EXISTS (SELECT 1 FROM org_members om WHERE om.org_id = a.org_id AND om.user_id = $1 AND om.role = 'steering_committee')";
+/// Organisation roles count only where two-factor sign-in is not required, or is on.
+const REL_SECURITY_MANAGER: &str = "EXISTS (SELECT 1 FROM org_members om JOIN orgs mo ON mo.id = om.org_id WHERE om.org_id = a.org_id AND om.user_id = $1 AND om.role = 'security_manager' AND (mo.require_two_factor = 0 OR EXISTS (SELECT 1 FROM users mu WHERE mu.id = $1 AND mu.totp_enabled_at IS NOT NULL)))";
+const REL_STEERING: &str = "EXISTS (SELECT 1 FROM org_members om JOIN orgs mo ON mo.id = om.org_id WHERE om.org_id = a.org_id AND om.user_id = $1 AND om.role = 'steering_committee' AND (mo.require_two_factor = 0 OR EXISTS (SELECT 1 FROM users mu WHERE mu.id = $1 AND mu.totp_enabled_at IS NOT NULL)))";
+/// A role that waits for two-factor sign-in.
+const REL_NEEDS_TWO_FACTOR: &str = "EXISTS (SELECT 1 FROM org_members om JOIN orgs mo ON mo.id = om.org_id WHERE om.org_id = a.org_id AND om.user_id = $1 AND mo.require_two_factor = 1 AND NOT EXISTS (SELECT 1 FROM users mu WHERE mu.id = $1 AND mu.totp_enabled_at IS NOT NULL))";
 /// An accepted, unrevoked invitation; its expiry is checked against the clock in Rust.
 const REL_COLLABORATOR: &str = "EXISTS (SELECT 1 FROM collaborators c WHERE c.advisory_id = a.id AND c.user_id = $1 AND c.accepted_at IS NOT NULL AND c.revoked_at IS NULL)";
 const COLLABORATOR_UNTIL: &str = "(SELECT MAX(COALESCE(c.expires_at, 9223372036854775807)) FROM collaborators c WHERE c.advisory_id = a.id AND c.user_id = $1 AND c.accepted_at IS NOT NULL AND c.revoked_at IS NULL)";
@@ -41,6 +44,7 @@ fn relation_columns() -> String {
         (REL_MAINTAINER, "rel_maintainer"),
         (REL_SECURITY_MANAGER, "rel_sm"),
         (REL_STEERING, "rel_sc"),
+        (REL_NEEDS_TWO_FACTOR, "rel_needs_two_factor"),
     ]
     .iter()
     .map(|(expr, name)| format!("CAST(CASE WHEN {expr} THEN 1 ELSE 0 END AS BIGINT) AS {name}"))
@@ -68,6 +72,7 @@ fn relations_from_row(row: &AnyRow, now: OffsetDateTime) -> Result<Relations> {
         security_manager: flag("rel_sm")?,
         steering_committee: flag("rel_sc")?,
         collaborator: until.is_some_and(|t| t > to_ms(now)),
+        needs_two_factor: flag("rel_needs_two_factor")?,
     })
 }
 

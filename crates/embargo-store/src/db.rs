@@ -23,6 +23,7 @@ const SQLITE: &[(i64, &str)] = &[
         4,
         include_str!("../migrations/sqlite/0004_collaborators.sql"),
     ),
+    (5, include_str!("../migrations/sqlite/0005_two_factor.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_initial.sql")),
@@ -31,6 +32,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         4,
         include_str!("../migrations/postgres/0004_collaborators.sql"),
+    ),
+    (
+        5,
+        include_str!("../migrations/postgres/0005_two_factor.sql"),
     ),
 ];
 

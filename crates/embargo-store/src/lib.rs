@@ -18,6 +18,7 @@ mod db;
 mod orgs;
 mod rotation;
 pub mod secrets;
+mod two_factor;
 mod users;
 
 use std::sync::Arc;
@@ -33,6 +34,7 @@ pub use collaborators::{Collaborator, Invitation, NewInvitation};
 pub use db::Backend;
 pub use orgs::{Org, Repo};
 pub use rotation::Rotation;
+pub use two_factor::TotpEnrolment;
 pub use users::{Session, User, check_password as users_check_password};
 
 /// What a store call can fail with. `NotFound` carries what was looked for, never why.
@@ -71,12 +73,17 @@ impl StoreError {
             Decision::Forbidden => {
                 Some(Self::Forbidden(format!("you may not {action} this {what}")))
             }
+            Decision::NeedsTwoFactor => Some(Self::Forbidden(TWO_FACTOR_REQUIRED.into())),
             Decision::Conflict => Some(Self::Conflict(format!(
                 "cannot {action} this {what} in its current state"
             ))),
         }
     }
 }
+
+/// What a security manager or steering committee member hears until they turn on
+/// two-factor sign-in, where their organisation requires it.
+pub const TWO_FACTOR_REQUIRED: &str = "your organisation requires two-factor sign-in for its security managers and steering committee: turn it on (Account, or POST /api/v1/user/two-factor) to act in your role";
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 

@@ -33,11 +33,13 @@ pub struct Repo {
 
 fn org_from_row(row: &AnyRow) -> Result<Org> {
     let days: i64 = row.try_get("response_days")?;
+    let mut policy = Policy::new(u32::try_from(days).unwrap_or(14))?;
+    policy.require_two_factor = row.try_get::<i64, _>("require_two_factor")? != 0;
     Ok(Org {
         id: row.try_get("id")?,
         slug: Slug::parse(&row.try_get::<String, _>("slug")?)?,
         name: row.try_get("name")?,
-        policy: Policy::new(u32::try_from(days).unwrap_or(14))?,
+        policy,
     })
 }
 
@@ -64,9 +66,24 @@ impl Store {
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await?;
+        let row = sqlx::query(
+            "SELECT o.require_two_factor, u.totp_enabled_at FROM orgs o, users u WHERE o.id = $1 AND u.id = $2",
+        )
+        .bind(org_id)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let two_factor_ok = match row {
+            Some(r) => {
+                r.try_get::<i64, _>("require_two_factor")? == 0
+                    || r.try_get::<Option<i64>, _>("totp_enabled_at")?.is_some()
+            }
+            None => false,
+        };
         Ok(OrgRelations {
             admin,
             role: role.as_deref().map(OrgRole::parse).transpose()?,
+            two_factor_ok,
         })
     }
 
@@ -80,6 +97,9 @@ impl Store {
         let rel = self.org_relations(actor, org.id).await?;
         match decide_org(actor, rel, action) {
             Decision::Allow => Ok(()),
+            Decision::NeedsTwoFactor => {
+                Err(StoreError::Forbidden(crate::TWO_FACTOR_REQUIRED.into()))
+            }
             _ => Err(StoreError::Forbidden(format!(
                 "you may not {verb} in organisation {}",
                 org.slug
@@ -105,6 +125,7 @@ impl Store {
             OrgRelations {
                 admin: matches!(actor, Actor::User { admin: true, .. }),
                 role: None,
+                two_factor_ok: true,
             },
             OrgAction::Create,
         ) != Decision::Allow
@@ -152,19 +173,62 @@ impl Store {
     }
 
     pub async fn org(&self, slug: &Slug) -> Result<Org> {
-        let row = sqlx::query("SELECT id, slug, name, response_days FROM orgs WHERE slug = $1")
-            .bind(slug.as_str())
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StoreError::NotFound("organisation"))?;
+        let row = sqlx::query(
+            "SELECT id, slug, name, response_days, require_two_factor FROM orgs WHERE slug = $1",
+        )
+        .bind(slug.as_str())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound("organisation"))?;
         org_from_row(&row)
     }
 
     pub async fn orgs(&self) -> Result<Vec<Org>> {
-        let rows = sqlx::query("SELECT id, slug, name, response_days FROM orgs ORDER BY slug")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT id, slug, name, response_days, require_two_factor FROM orgs ORDER BY slug",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(org_from_row).collect()
+    }
+
+    /// Changes the organisation's policy settings (administrators and security managers).
+    pub async fn set_policy(
+        &self,
+        actor: Actor,
+        org: &Slug,
+        response_days: Option<u32>,
+        require_two_factor: Option<bool>,
+    ) -> Result<Org> {
+        let org = self.org(org).await?;
+        self.require_org(actor, &org, OrgAction::ManagePolicy, "change the policy")
+            .await?;
+        let days = match response_days {
+            Some(d) => Policy::new(d)?.response_days,
+            None => org.policy.response_days,
+        };
+        let two_factor = require_two_factor.unwrap_or(org.policy.require_two_factor);
+        let now = to_ms(self.now());
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE orgs SET response_days = $1, require_two_factor = $2 WHERE id = $3")
+            .bind(i64::from(days))
+            .bind(i64::from(two_factor))
+            .bind(org.id)
+            .execute(&mut *tx)
+            .await?;
+        let detail = serde_json::json!({"response_days": days, "require_two_factor": two_factor});
+        org_event(
+            &mut tx,
+            org.id,
+            actor,
+            self.origin(),
+            "policy_changed",
+            detail,
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        self.org(&org.slug).await
     }
 
     /// Names a security manager or steering committee member (replacing any earlier role).

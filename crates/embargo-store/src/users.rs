@@ -28,6 +28,8 @@ pub struct User {
     pub is_admin: bool,
     #[serde(skip)]
     pub has_password: bool,
+    /// Whether two-factor sign-in is on.
+    pub two_factor: bool,
 }
 
 impl User {
@@ -54,10 +56,11 @@ fn user_from_row(row: &AnyRow) -> Result<User> {
         name: row.try_get("name")?,
         is_admin: row.try_get::<i64, _>("is_admin")? != 0,
         has_password: row.try_get::<Option<String>, _>("password_hash")?.is_some(),
+        two_factor: row.try_get::<Option<i64>, _>("totp_enabled_at")?.is_some(),
     })
 }
 
-const USER_COLUMNS: &str = "u.id, u.email, u.name, u.is_admin, u.password_hash";
+const USER_COLUMNS: &str = "u.id, u.email, u.name, u.is_admin, u.password_hash, u.totp_enabled_at";
 
 pub fn check_password(password: &str) -> Result<(), FieldError> {
     let n = password.chars().count();
@@ -174,6 +177,7 @@ impl Store {
             name,
             is_admin: admin,
             has_password: password.is_some(),
+            two_factor: false,
         })
     }
 

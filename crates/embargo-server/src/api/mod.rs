@@ -1,5 +1,6 @@
 //! The REST API under `/api/v1`.
 
+pub mod account;
 pub mod advisories;
 pub mod collaborators;
 pub mod orgs;

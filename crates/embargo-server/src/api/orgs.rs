@@ -42,6 +42,33 @@ pub async fn show(Req(st): Req, Path(org): Path<String>) -> Result<Json<Org>, Ap
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct PolicyChange {
+    response_days: Option<u32>,
+    require_two_factor: Option<bool>,
+}
+
+/// `PATCH /orgs/{org} {response_days?, require_two_factor?}`: the organisation's policy.
+pub async fn set_policy(
+    Req(st): Req,
+    caller: ApiUser,
+    Path(org): Path<String>,
+    ApiJson(body): ApiJson<PolicyChange>,
+) -> Result<Json<Org>, AppError> {
+    let org = slug(&org, "organisation")?;
+    Ok(Json(
+        st.store
+            .set_policy(
+                caller.actor,
+                &org,
+                body.response_days,
+                body.require_two_factor,
+            )
+            .await?,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Membership {
     role: OrgRole,
 }

@@ -59,7 +59,7 @@ pub(crate) fn with_anon_cookie(mut resp: Response, new: Option<String>, secure: 
 }
 
 /// Only local paths are followed after signing in.
-fn safe_next(next: &str) -> String {
+pub(crate) fn safe_next(next: &str) -> String {
     if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
         next.to_owned()
     } else {
@@ -109,6 +109,9 @@ pub async fn login(
         };
         return Ok((StatusCode::UNAUTHORIZED, render(&page)).into_response());
     };
+    if user.two_factor {
+        return super::account::start_second_step(&st, user.id, &safe_next(f.get("next"))).await;
+    }
     sign_in(&st, user.id, &safe_next(f.get("next"))).await
 }
 
@@ -290,6 +293,14 @@ pub async fn reset(
         return Err(PageError(crate::error::AppError::not_found("reset link")));
     }
     st.store.set_password(user_id, f.get("password")).await?;
+    if st
+        .store
+        .user_by_id(user_id)
+        .await?
+        .is_some_and(|u| u.two_factor)
+    {
+        return super::account::start_second_step(&st, user_id, "/").await;
+    }
     sign_in(&st, user_id, "/").await
 }
 

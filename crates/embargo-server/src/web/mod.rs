@@ -1,6 +1,7 @@
 //! Server-rendered pages. They work without JavaScript; every form carries a CSRF token and
 //! cross-site posts are refused.
 
+mod account;
 mod advisory;
 mod auth;
 mod collaborators;
@@ -22,6 +23,14 @@ pub fn routes() -> Router<AppState> {
         .route("/static/style.css", get(style))
         .route("/login", get(auth::login_form).post(auth::login))
         .route("/logout", post(auth::logout))
+        .route(
+            "/login/two-factor",
+            get(account::second_step_form).post(account::second_step),
+        )
+        .route("/account", get(account::show))
+        .route("/account/two-factor/begin", post(account::begin))
+        .route("/account/two-factor/confirm", post(account::confirm))
+        .route("/account/two-factor/disable", post(account::disable))
         .route("/setup/{token}", get(auth::setup_form).post(auth::setup))
         .route("/reset/{token}", get(auth::reset_form).post(auth::reset))
         .route("/report", get(pages::report_form).post(pages::report))

@@ -19,4 +19,5 @@ mod collaborators;
 mod flow;
 mod input;
 mod secrecy;
+mod two_factor;
 mod web;
