@@ -506,6 +506,11 @@ pub enum Change {
     CollaboratorExpired {
         collaborator_id: i64,
     },
+    /// A file was attached to the thread.
+    Attached {
+        attachment_id: String,
+        size: i64,
+    },
 }
 
 impl Change {
@@ -518,6 +523,7 @@ impl Change {
                 | Self::CollaboratorAccepted { .. }
                 | Self::CollaboratorRevoked { .. }
                 | Self::CollaboratorExpired { .. }
+                | Self::Attached { .. }
         )
     }
 
@@ -535,6 +541,7 @@ impl Change {
             Self::CollaboratorAccepted { .. } => "collaborator_accepted",
             Self::CollaboratorRevoked { .. } => "collaborator_revoked",
             Self::CollaboratorExpired { .. } => "collaborator_expired",
+            Self::Attached { .. } => "attached",
         }
     }
 }
@@ -632,7 +639,8 @@ impl Advisory {
             Change::CollaboratorInvited { .. }
             | Change::CollaboratorAccepted { .. }
             | Change::CollaboratorRevoked { .. }
-            | Change::CollaboratorExpired { .. } => {}
+            | Change::CollaboratorExpired { .. }
+            | Change::Attached { .. } => {}
         }
         if change.changes_advisory() {
             self.updated_at = at;

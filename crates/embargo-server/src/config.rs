@@ -12,9 +12,26 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub osv: OsvConfig,
     pub keys: KeysConfig,
+    pub attachments: AttachmentsConfig,
     /// Where the SQLite database (and later, attachments and keys) live.
     #[serde(skip)]
     pub data_dir: PathBuf,
+}
+
+/// Files attached to advisories.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AttachmentsConfig {
+    /// The largest file accepted, in bytes (default 10 MiB).
+    pub max_bytes: usize,
+}
+
+impl Default for AttachmentsConfig {
+    fn default() -> Self {
+        Self {
+            max_bytes: 10 * 1024 * 1024,
+        }
+    }
 }
 
 /// The encryption key for data at rest.
@@ -56,6 +73,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             osv: OsvConfig::default(),
             keys: KeysConfig::default(),
+            attachments: AttachmentsConfig::default(),
             data_dir: PathBuf::from("embargo-data"),
         }
     }
@@ -128,6 +146,12 @@ impl Config {
         }
         if let Some(v) = get("EMBARGO_DATABASE_URL") {
             self.database.url = v;
+        }
+        if let Some(v) = get("EMBARGO_ATTACHMENTS_MAX_BYTES") {
+            self.attachments.max_bytes = v.parse().map_err(|e| ConfigError::Env {
+                var: "EMBARGO_ATTACHMENTS_MAX_BYTES".into(),
+                message: format!("'{v}' is not a number of bytes ({e})"),
+            })?;
         }
         if let Some(v) = get("EMBARGO_KEYS_FILE") {
             self.keys.file = v;

@@ -11,7 +11,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-use crate::api::{account, advisories, collaborators, orgs};
+use crate::api::{account, advisories, attachments, collaborators, orgs};
 use crate::{AppState, BODY_LIMIT, public, web};
 
 pub fn router(state: AppState) -> Router {
@@ -59,6 +59,16 @@ pub fn router(state: AppState) -> Router {
             "/advisories/{id}/collaborators/{cid}",
             delete(collaborators::revoke),
         )
+        .route(
+            "/advisories/{id}/attachments",
+            get(attachments::list)
+                .post(attachments::upload)
+                .layer(DefaultBodyLimit::max(state.config.attachments.max_bytes)),
+        )
+        .route(
+            "/advisories/{id}/attachments/{aid}",
+            get(attachments::download),
+        )
         .route("/invitations", get(collaborators::mine))
         .route("/invitations/{iid}/accept", post(collaborators::accept))
         .route("/advisories/{id}/accept", post(advisories::accept))
@@ -89,7 +99,7 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .nest("/api/v1", api)
-        .merge(web::routes())
+        .merge(web::routes(state.config.attachments.max_bytes + 64 * 1024))
         .route("/osv/v1/vulns/{id}", get(public::osv_vuln))
         .route("/healthz", get(public::healthz))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

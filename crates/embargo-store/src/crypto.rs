@@ -259,6 +259,10 @@ impl Keyring {
 
     /// Seals `plain` for the place named by `aad`.
     pub fn seal(&self, aad: &str, plain: &str) -> Result<String> {
+        self.seal_raw(aad, plain.as_bytes())
+    }
+
+    fn seal_raw(&self, aad: &str, plain: &[u8]) -> Result<String> {
         let keys = self.snapshot()?;
         let key = keys
             .keys
@@ -271,7 +275,7 @@ impl Keyring {
             .encrypt(
                 nonce,
                 Payload {
-                    msg: plain.as_bytes(),
+                    msg: plain,
                     aad: aad.as_bytes(),
                 },
             )
@@ -281,12 +285,30 @@ impl Keyring {
         Ok(format!("{PREFIX}{}:{}", key.id, hex(&out)))
     }
 
+    /// Seals bytes (an attachment) for the place named by `aad`.
+    pub fn seal_bytes(&self, aad: &str, plain: &[u8]) -> Result<String> {
+        self.seal_raw(aad, plain)
+    }
+
+    /// Opens sealed bytes.
+    pub fn open_bytes(&self, aad: &str, stored: &str) -> Result<Vec<u8>> {
+        self.open_raw(aad, stored)
+    }
+
     /// Opens a stored value: sealed values are decrypted and checked, others (public text)
     /// returned as they are.
     pub fn open(&self, aad: &str, stored: &str) -> Result<String> {
-        let Some(rest) = stored.strip_prefix(PREFIX) else {
+        if !stored.starts_with(PREFIX) {
             return Ok(stored.to_owned());
-        };
+        }
+        String::from_utf8(self.open_raw(aad, stored)?)
+            .map_err(|_| StoreError::Internal("a sealed value is not text".into()))
+    }
+
+    fn open_raw(&self, aad: &str, stored: &str) -> Result<Vec<u8>> {
+        let rest = stored
+            .strip_prefix(PREFIX)
+            .ok_or_else(|| StoreError::Internal("the value is not sealed".into()))?;
         let (id, data) = rest
             .split_once(':')
             .ok_or_else(|| StoreError::Internal("malformed sealed value".into()))?;
@@ -302,7 +324,7 @@ impl Keyring {
             .split_at_checked(24)
             .ok_or_else(|| StoreError::Internal("malformed sealed value".into()))?;
         let cipher = XChaCha20Poly1305::new((&key.bytes).into());
-        let plain = cipher
+        cipher
             .decrypt(
                 XNonce::from_slice(nonce),
                 Payload {
@@ -314,9 +336,7 @@ impl Keyring {
                 StoreError::Internal(
                     "a stored value failed its integrity check (wrong key, or tampered)".into(),
                 )
-            })?;
-        String::from_utf8(plain)
-            .map_err(|_| StoreError::Internal("a sealed value is not text".into()))
+            })
     }
 
     /// The key id a stored value is sealed with, if it is sealed.

@@ -24,6 +24,7 @@ const SQLITE: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0004_collaborators.sql"),
     ),
     (5, include_str!("../migrations/sqlite/0005_two_factor.sql")),
+    (6, include_str!("../migrations/sqlite/0006_attachments.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_initial.sql")),
@@ -36,6 +37,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         5,
         include_str!("../migrations/postgres/0005_two_factor.sql"),
+    ),
+    (
+        6,
+        include_str!("../migrations/postgres/0006_attachments.sql"),
     ),
 ];
 

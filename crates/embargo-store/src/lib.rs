@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 mod advisories;
+mod attachments;
 mod audit;
 pub mod clock;
 mod collaborators;
@@ -28,6 +29,7 @@ use embargo_domain::access::{Decision, Permissions, Relations};
 use sqlx::AnyPool;
 
 pub use advisories::{AdvisoryFilter, Comment, EventRecord, Transition};
+pub use attachments::Attachment;
 pub use audit::{AuditCheck, AuditEntry};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use collaborators::{Collaborator, Invitation, NewInvitation};

@@ -38,7 +38,7 @@ impl Store {
         tokio::time::sleep(std::time::Duration::from_secs(2)).await;
         let mut resealed = 0;
         for _pass in 0..10 {
-            let n = self.reseal_pass(&new_key).await?;
+            let n = self.reseal_pass(&new_key).await? + self.reseal_attachments(&new_key).await?;
             resealed += n;
             if n == 0 {
                 let retired_keys = self.keys.retire_old_keys()?;
@@ -52,6 +52,42 @@ impl Store {
         Err(StoreError::Conflict(
             "values kept being sealed with old keys; the new key is in place, run the rotation again".into(),
         ))
+    }
+
+    /// Attachments hold two sealed values (name and bytes) bound to one place.
+    async fn reseal_attachments(&self, new_key: &str) -> Result<u64> {
+        let current = format!("enc1:{new_key}:%");
+        let rows = sqlx::query(
+            "SELECT id, advisory_id, meta, data FROM attachments WHERE meta NOT LIKE $1 OR data NOT LIKE $1",
+        )
+        .bind(&current)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut done = 0;
+        for r in &rows {
+            let id: String = r.try_get("id")?;
+            let place = format!(
+                "attachments:{}:{id}",
+                r.try_get::<String, _>("advisory_id")?
+            );
+            let (old_meta, old_data): (String, String) = (r.try_get("meta")?, r.try_get("data")?);
+            let meta = self
+                .keys
+                .seal(&place, &self.keys.open(&place, &old_meta)?)?;
+            let data = self
+                .keys
+                .seal_bytes(&place, &self.keys.open_bytes(&place, &old_data)?)?;
+            done += sqlx::query("UPDATE attachments SET meta = $1, data = $2 WHERE id = $3 AND meta = $4 AND data = $5")
+                .bind(meta)
+                .bind(data)
+                .bind(&id)
+                .bind(old_meta)
+                .bind(old_data)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        }
+        Ok(done)
     }
 
     async fn reseal_pass(&self, new_key: &str) -> Result<u64> {

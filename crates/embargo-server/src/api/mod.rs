@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod advisories;
+pub mod attachments;
 pub mod collaborators;
 pub mod orgs;
 

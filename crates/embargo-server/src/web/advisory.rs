@@ -40,6 +40,7 @@ struct AdvisoryPage {
     overdue: bool,
     comments: Vec<Comment>,
     collaborators: Vec<embargo_store::Collaborator>,
+    attachments: Vec<embargo_store::Attachment>,
     close_reasons: Vec<(&'static str, &'static str)>,
     osv_url: String,
     created: String,
@@ -71,6 +72,11 @@ async fn page(
     };
     let collaborators = if p.can_read_thread {
         st.store.collaborators(caller.actor, &id).await?
+    } else {
+        Vec::new()
+    };
+    let attachments = if p.can_read_thread {
+        st.store.attachments(caller.actor, &id).await?
     } else {
         Vec::new()
     };
@@ -125,6 +131,7 @@ async fn page(
         reporter,
         comments,
         collaborators,
+        attachments,
         close_reasons: CloseReason::ALL
             .iter()
             .map(|r| (r.as_str(), r.label()))
@@ -495,4 +502,67 @@ pub async fn audit_jsonl(
         body,
     )
         .into_response())
+}
+
+/// `POST /advisories/{id}/attachments` (multipart form: `csrf`, then `file`).
+pub async fn upload(
+    Req(st): Req,
+    headers: HeaderMap,
+    caller: WebCaller,
+    Path(id): Path<String>,
+    mut form: axum::extract::Multipart,
+) -> Result<Response, PageError> {
+    let max = st.config.attachments.max_bytes;
+    let mut csrf = String::new();
+    let mut file: Option<(String, Vec<u8>)> = None;
+    let bad = |m: String| PageError(AppError::bad_request(m));
+    while let Some(field) = form.next_field().await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            PageError(crate::api::attachments::too_large(max))
+        } else {
+            bad(e.body_text())
+        }
+    })? {
+        match field.name() {
+            Some("csrf") => csrf = field.text().await.map_err(|e| bad(e.body_text()))?,
+            Some("file") => {
+                let name = field.file_name().unwrap_or("attachment").to_owned();
+                let bytes = field.bytes().await.map_err(|e| {
+                    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                        PageError(crate::api::attachments::too_large(max))
+                    } else {
+                        bad(e.body_text())
+                    }
+                })?;
+                file = Some((name, bytes.to_vec()));
+            }
+            _ => {}
+        }
+    }
+    check_session_form(&st, &headers, &caller, &Fields(vec![("csrf".into(), csrf)]))?;
+    let aid = advisory_id(&id)?;
+    let Some((name, bytes)) = file else {
+        return Err(PageError(AppError::invalid(
+            embargo_domain::FieldError::new("file", "choose a file"),
+        )));
+    };
+    let r = st
+        .store
+        .attach(caller.actor, &aid, &name, &bytes, max)
+        .await
+        .map(|_| ());
+    after(&st, &caller, &id, r).await
+}
+
+/// `GET /advisories/{id}/attachments/{aid}`: the file, as a download.
+pub async fn download(
+    Req(st): Req,
+    caller: WebCaller,
+    Path((id, aid)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let (meta, bytes) = st
+        .store
+        .attachment(caller.actor, &advisory_id(&id)?, &aid)
+        .await?;
+    Ok(crate::api::attachments::as_download(&meta, bytes))
 }

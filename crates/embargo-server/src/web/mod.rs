@@ -17,7 +17,7 @@ use crate::AppState;
 use crate::error::{AppError, PageError};
 use crate::extract::{WebCaller, cookie};
 
-pub fn routes() -> Router<AppState> {
+pub fn routes(max_upload: usize) -> Router<AppState> {
     Router::new()
         .route("/", get(pages::index))
         .route("/static/style.css", get(style))
@@ -43,6 +43,14 @@ pub fn routes() -> Router<AppState> {
         .route("/advisories/{id}/comments", post(advisory::comment))
         .route("/advisories/{id}/state", post(advisory::transition))
         .route("/advisories/{id}/audit", get(advisory::audit))
+        .route(
+            "/advisories/{id}/attachments",
+            post(advisory::upload).layer(axum::extract::DefaultBodyLimit::max(max_upload)),
+        )
+        .route(
+            "/advisories/{id}/attachments/{aid}",
+            get(advisory::download),
+        )
         .route(
             "/advisories/{id}/collaborators",
             post(collaborators::invite),

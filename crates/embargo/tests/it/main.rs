@@ -12,6 +12,7 @@
 mod support;
 
 mod access_table;
+mod attachments;
 mod audit;
 mod browser;
 mod cli;

@@ -32,6 +32,7 @@ async fn database_text(app: &TestApp) -> String {
         ("events", "kind || ' ' || data"),
         ("audit_log", "action || ' ' || detail"),
         ("settings", "value"),
+        ("attachments", "meta || ' ' || data"),
     ] {
         let rows: Vec<String> =
             sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT {cols} FROM {table}")))
@@ -59,6 +60,15 @@ async fn unpublished_text_leaks_nowhere(app: TestApp) {
         json!({"body": format!("{MARKER} in a comment")}),
     )
     .await;
+    let upload = Request::builder()
+        .method(Method::POST)
+        .uri(format!(
+            "/api/v1/advisories/{id}/attachments?filename={MARKER}.txt"
+        ))
+        .header(header::AUTHORIZATION, format!("Bearer {}", w.reporter))
+        .body(Body::from(format!("{MARKER} in an attachment")))
+        .unwrap();
+    assert_eq!(app.request(upload).await.status, 201);
     app.post(
         &format!("/api/v1/advisories/{id}/accept"),
         Some(&w.sm),
@@ -93,6 +103,7 @@ async fn unpublished_text_leaks_nowhere(app: TestApp) {
         format!("/api/v1/advisories/{id}/comments"),
         format!("/api/v1/advisories/{id}/events"),
         format!("/api/v1/advisories/{id}/audit"),
+        format!("/api/v1/advisories/{id}/attachments"),
         "/api/v1/advisories".to_owned(),
         "/api/v1/advisories?audience=true".to_owned(),
         "/api/v1/advisories?state=draft".to_owned(),
@@ -249,6 +260,20 @@ async fn key_file_is_private_rotates_under_a_running_server_and_is_required() {
         .unwrap();
     let id = r["id"].as_str().unwrap().to_owned();
 
+    let up = client
+        .post(format!(
+            "{base}/api/v1/advisories/{id}/attachments?filename=poc.bin"
+        ))
+        .bearer_auth(&admin)
+        .body(vec![1u8, 2, 3, 255])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(up.status(), 201);
+    let aid = up.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let out = server.command(&["keys", "rotate"], None, &[]);
     assert!(
         out.status.success(),
@@ -298,6 +323,20 @@ async fn key_file_is_private_rotates_under_a_running_server_and_is_required() {
             .await
             .contains("after rotation")
     );
+    let file = client
+        .get(format!("{base}/api/v1/advisories/{id}/attachments/{aid}"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(
+        file.as_ref(),
+        [1u8, 2, 3, 255],
+        "attachments are sealed again too"
+    );
     assert!(server.stop());
 
     // Without its key file, or with another one, the store refuses to start, saying why.
@@ -345,9 +384,4 @@ async fn key_file_is_private_rotates_under_a_running_server_and_is_required() {
         "back with its key: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-#[allow(dead_code)]
-fn _unused(_: Request<Body>) -> &'static str {
-    header::CONTENT_TYPE.as_str()
 }
