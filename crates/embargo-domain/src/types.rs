@@ -310,6 +310,69 @@ impl ReferenceUrl {
     }
 }
 
+/// Where a repository's upstream lives: an `https://`, `http://`, `ssh://` or `git://` URL,
+/// an scp-like `user@host:path`, or an absolute local path. Nothing that `git` would take as
+/// an option or a remote helper.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Upstream(String);
+string_type!(Upstream, "upstream");
+
+impl Upstream {
+    pub fn parse(s: &str) -> Result<Self, FieldError> {
+        let s = s.trim();
+        let f = |m: &str| FieldError::new("upstream", m.to_owned());
+        if s.is_empty() || s.len() > 1024 {
+            return Err(f(
+                "give a git URL or an absolute path, at most 1,024 characters",
+            ));
+        }
+        if s.starts_with('-')
+            || s.contains("::")
+            || s.chars().any(|c| c.is_control() || c.is_whitespace())
+        {
+            return Err(f("is not a git URL or path that Embargo fetches"));
+        }
+        let url_like = ["https://", "http://", "ssh://", "git://"]
+            .iter()
+            .any(|p| s.starts_with(p));
+        let scp_like = !s.contains("://")
+            && s.split_once(':')
+                .is_some_and(|(host, _)| host.contains('@') && !host.contains('/'));
+        if url_like || scp_like || s.starts_with('/') {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(f(
+                "must be an https://, http://, ssh:// or git:// URL, user@host:path, or an absolute path",
+            ))
+        }
+    }
+}
+
+/// A user's handle on the forge, as CODEOWNERS names them (`@handle`, stored without `@`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ForgeHandle(String);
+string_type!(ForgeHandle, "forge_handle");
+
+impl ForgeHandle {
+    pub fn parse(s: &str) -> Result<Self, FieldError> {
+        let h = s.trim().trim_start_matches('@').to_ascii_lowercase();
+        if h.is_empty()
+            || h.len() > 64
+            || !h
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(FieldError::new(
+                "forge_handle",
+                "use the handle's letters, digits, '-' and '_' (such as octocat)",
+            ));
+        }
+        Ok(Self(h))
+    }
+}
+
 /// A role in an organisation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -443,6 +506,28 @@ mod tests {
             Ok("PyPI".into())
         );
         assert!(Ecosystem::parse("nonsense").is_err());
+    }
+
+    #[test]
+    fn upstreams_are_urls_or_paths() {
+        for good in [
+            "https://github.com/confidential-containers/guest-components",
+            "git@github.com:org/repo.git",
+            "/srv/git/guest.git",
+            "ssh://git@host/x",
+        ] {
+            assert!(Upstream::parse(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "-uhelp",
+            "ext::sh -c touch% /tmp/pwned",
+            "relative/path",
+            "file::x",
+            "https://a b",
+        ] {
+            assert!(Upstream::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -3,8 +3,9 @@
 #![forbid(unsafe_code)]
 
 mod api;
+pub mod codeowners;
 pub mod config;
-mod error;
+pub mod error;
 mod extract;
 mod public;
 mod router;
@@ -22,6 +23,31 @@ pub use router::router;
 pub struct AppState {
     pub store: Store,
     pub config: Arc<Config>,
+}
+
+/// Reads the repository's CODEOWNERS from its upstream and makes its owners maintainers.
+/// The caller's right is checked before anything is fetched, and again when applying.
+pub async fn sync_maintainers(
+    store: &Store,
+    actor: embargo_domain::access::Actor,
+    org: &embargo_domain::types::Slug,
+    repo: &embargo_domain::types::Slug,
+) -> Result<embargo_store::SyncReport, error::AppError> {
+    store
+        .check_org_action(actor, org, embargo_domain::access::OrgAction::ManageRepos)
+        .await?;
+    let upstream = store.upstream(org, repo).await?.ok_or_else(|| {
+        error::AppError::invalid(embargo_domain::FieldError::new(
+            "upstream",
+            "the repository has no upstream; set one first (PATCH .../repos/{repo} {\"upstream\": ...})",
+        ))
+    })?;
+    let (owners, invalid) = codeowners::fetch_owners(&upstream).await.map_err(|m| {
+        error::AppError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, "invalid", m)
+    })?;
+    let mut report = store.apply_codeowners(actor, org, repo, &owners).await?;
+    report.unknown.extend(invalid);
+    Ok(report)
 }
 
 /// Runs the scheduled work of one instance: recording invitation expiries, once a minute.

@@ -33,6 +33,14 @@ pub fn router(state: AppState) -> Router {
             post(orgs::create_repo).get(orgs::repos),
         )
         .route(
+            "/orgs/{org}/repos/{repo}",
+            axum::routing::patch(orgs::update_repo),
+        )
+        .route(
+            "/orgs/{org}/repos/{repo}/sync-maintainers",
+            post(orgs::sync_maintainers),
+        )
+        .route(
             "/orgs/{org}/repos/{repo}/maintainers/{email}",
             put(orgs::add_maintainer).delete(orgs::remove_maintainer),
         )

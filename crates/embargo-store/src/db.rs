@@ -25,6 +25,7 @@ const SQLITE: &[(i64, &str)] = &[
     ),
     (5, include_str!("../migrations/sqlite/0005_two_factor.sql")),
     (6, include_str!("../migrations/sqlite/0006_attachments.sql")),
+    (7, include_str!("../migrations/sqlite/0007_codeowners.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_initial.sql")),
@@ -41,6 +42,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         6,
         include_str!("../migrations/postgres/0006_attachments.sql"),
+    ),
+    (
+        7,
+        include_str!("../migrations/postgres/0007_codeowners.sql"),
     ),
 ];
 

@@ -87,7 +87,7 @@ impl Store {
         })
     }
 
-    async fn require_org(
+    pub(crate) async fn require_org(
         &self,
         actor: Actor,
         org: &Org,
@@ -446,7 +446,7 @@ impl Store {
 }
 
 /// Appends an organisation change to the events and to the access log.
-async fn org_event(
+pub(crate) async fn org_event(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     org_id: i64,
     actor: Actor,

@@ -56,6 +56,11 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Repositories.
+    Repo {
+        #[command(subcommand)]
+        command: RepoCommand,
+    },
     /// The encryption key of data at rest.
     Keys {
         #[command(subcommand)]
@@ -65,6 +70,21 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum RepoCommand {
+    /// Make the owners in the repository's CODEOWNERS (read from its upstream) its maintainers.
+    SyncMaintainers {
+        org: String,
+        repo: String,
+        /// Act as this security manager of the organisation.
+        #[arg(long = "as", value_name = "EMAIL")]
+        as_user: String,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -111,6 +131,8 @@ enum UserCommand {
     },
     /// Print a link where the user sets a new password.
     Reset { email: String },
+    /// Record the user's forge handle, as CODEOWNERS names them (`@handle`); `-` clears it.
+    Handle { email: String, handle: String },
 }
 
 #[derive(Subcommand)]
@@ -285,6 +307,20 @@ async fn admin(common: &Common, command: AdminCommand) -> Result<()> {
                 .await?;
             println!("{}/reset/{token}", config.server.public_url);
         }
+        AdminCommand::User {
+            command: UserCommand::Handle { email, handle },
+        } => {
+            let email = Email::parse(&email)?;
+            let handle = match handle.as_str() {
+                "-" => None,
+                h => Some(embargo_domain::types::ForgeHandle::parse(h)?),
+            };
+            store.set_forge_handle(&email, handle.as_ref()).await?;
+            println!(
+                "{email}: forge handle {}",
+                handle.map_or("cleared".to_owned(), |h| format!("@{h}"))
+            );
+        }
         AdminCommand::Token {
             command: TokenCommand::Create { email, name },
         } => {
@@ -299,6 +335,43 @@ async fn admin(common: &Common, command: AdminCommand) -> Result<()> {
         }
     }
     store.close().await;
+    Ok(())
+}
+
+async fn sync_maintainers(
+    common: &Common,
+    org: &str,
+    repo: &str,
+    as_user: &str,
+    json: bool,
+) -> Result<()> {
+    let (_, store) = open(common, None).await?;
+    let org = embargo_domain::types::Slug::parse(org)?;
+    let repo = embargo_domain::types::Slug::parse(repo)?;
+    let email = Email::parse(as_user)?;
+    let user = store
+        .user_by_email(&email)
+        .await?
+        .with_context(|| format!("no account has the address {email}"))?;
+    let report = embargo_server::sync_maintainers(&store, user.actor(), &org, &repo)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message))?;
+    store.close().await;
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        let list = |v: &[String]| {
+            if v.is_empty() {
+                "none".to_owned()
+            } else {
+                v.join(", ")
+            }
+        };
+        println!("added: {}", list(&report.added));
+        println!("removed: {}", list(&report.removed));
+        println!("kept: {}", list(&report.kept));
+        println!("not matched to an account: {}", list(&report.unknown));
+    }
     Ok(())
 }
 
@@ -336,6 +409,15 @@ async fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Serve { listen } => serve(&cli.common, listen).await,
         Command::Admin { command } => admin(&cli.common, command).await,
+        Command::Repo {
+            command:
+                RepoCommand::SyncMaintainers {
+                    org,
+                    repo,
+                    as_user,
+                    json,
+                },
+        } => sync_maintainers(&cli.common, &org, &repo, &as_user, json).await,
         Command::Keys {
             command: KeysCommand::Rotate,
         } => keys_rotate(&cli.common).await,

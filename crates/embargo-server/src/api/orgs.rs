@@ -164,3 +164,38 @@ pub async fn remove_maintainer(
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepoChange {
+    /// A git URL or an absolute path; `null` clears it.
+    upstream: Option<embargo_domain::types::Upstream>,
+}
+
+/// `PATCH /orgs/{org}/repos/{repo} {upstream}`.
+pub async fn update_repo(
+    Req(st): Req,
+    caller: ApiUser,
+    Path((org, repo)): Path<(String, String)>,
+    ApiJson(body): ApiJson<RepoChange>,
+) -> Result<Json<Value>, AppError> {
+    let (org, repo) = (slug(&org, "organisation")?, slug(&repo, "repository")?);
+    st.store
+        .set_upstream(caller.actor, &org, &repo, body.upstream.as_ref())
+        .await?;
+    Ok(Json(
+        json!({"organisation": org, "repository": repo, "upstream": body.upstream}),
+    ))
+}
+
+/// `POST /orgs/{org}/repos/{repo}/sync-maintainers`: maintainers from the upstream's CODEOWNERS.
+pub async fn sync_maintainers(
+    Req(st): Req,
+    caller: ApiUser,
+    Path((org, repo)): Path<(String, String)>,
+) -> Result<Json<embargo_store::SyncReport>, AppError> {
+    let (org, repo) = (slug(&org, "organisation")?, slug(&repo, "repository")?);
+    Ok(Json(
+        crate::sync_maintainers(&st.store, caller.actor, &org, &repo).await?,
+    ))
+}

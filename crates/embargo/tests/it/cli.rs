@@ -22,6 +22,10 @@ fn every_command_has_help() {
         vec!["admin", "user", "add", "--help"],
         vec!["admin", "user", "reset", "--help"],
         vec!["admin", "token", "create", "--help"],
+        vec!["admin", "user", "handle", "--help"],
+        vec!["repo", "sync-maintainers", "--help"],
+        vec!["keys", "rotate", "--help"],
+        vec!["audit", "verify", "--help"],
     ] {
         let out = run(&args);
         assert!(out.status.success(), "{args:?}");
