@@ -26,6 +26,10 @@ const ANONYMOUS: &[Row] = &[
     ("publish", [404, 404, 401, 404, 401]),
     ("withdraw", [404, 404, 401, 404, 401]),
     ("invite", [404, 404, 401, 404, 401]),
+    ("attachments", [404, 404, 403, 404, 403]),
+    ("collaborators", [404, 404, 403, 404, 403]),
+    ("audit", [404, 404, 403, 404, 403]),
+    ("attach", [404, 404, 401, 404, 401]),
 ];
 
 /// Signed in, but not in the audience: outsiders, site administrators, the reporter of
@@ -45,6 +49,10 @@ const NOT_IN_AUDIENCE: &[Row] = &[
     ("publish", [404, 404, 403, 404, 403]),
     ("withdraw", [404, 404, 403, 404, 403]),
     ("invite", [404, 404, 403, 404, 403]),
+    ("attachments", [404, 404, 403, 404, 403]),
+    ("collaborators", [404, 404, 403, 404, 403]),
+    ("audit", [404, 404, 403, 404, 403]),
+    ("attach", [404, 404, 403, 404, 403]),
 ];
 
 const REPORTER: &[Row] = &[
@@ -61,6 +69,10 @@ const REPORTER: &[Row] = &[
     ("publish", [403; 5]),
     ("withdraw", [403; 5]),
     ("invite", [403; 5]),
+    ("attachments", [200; 5]),
+    ("collaborators", [200; 5]),
+    ("audit", [403; 5]),
+    ("attach", [201; 5]),
 ];
 
 const STEERING_COMMITTEE: &[Row] = REPORTER;
@@ -82,6 +94,10 @@ const MAINTAINER: &[Row] = &[
     ("publish", [403; 5]),
     ("withdraw", [403; 5]),
     ("invite", [201, 201, 409, 409, 409]),
+    ("attachments", [200; 5]),
+    ("collaborators", [200; 5]),
+    ("audit", [403; 5]),
+    ("attach", [201; 5]),
 ];
 
 const SECURITY_MANAGER: &[Row] = &[
@@ -98,10 +114,17 @@ const SECURITY_MANAGER: &[Row] = &[
     ("publish", [409, 200, 409, 409, 409]),
     ("withdraw", [409, 409, 200, 409, 409]),
     ("invite", [201, 201, 409, 409, 409]),
+    ("attachments", [200; 5]),
+    ("collaborators", [200; 5]),
+    ("audit", [200; 5]),
+    ("attach", [201; 5]),
 ];
 
 fn is_write(action: &str) -> bool {
-    !matches!(action, "read" | "page" | "osv" | "thread" | "events")
+    !matches!(
+        action,
+        "read" | "page" | "osv" | "thread" | "events" | "attachments" | "collaborators" | "audit"
+    )
 }
 
 /// Performs `action` on advisory `id` as `token`; returns the status.
@@ -143,6 +166,19 @@ async fn perform(
             )
             .await
         }
+        "attachments" => app.get(&format!("{api}/attachments"), token).await,
+        "collaborators" => app.get(&format!("{api}/collaborators"), token).await,
+        "audit" => app.get(&format!("{api}/audit"), token).await,
+        "attach" => {
+            let mut b = axum::http::Request::builder()
+                .method(Method::POST)
+                .uri(format!("{api}/attachments?filename=poc.txt"));
+            if let Some(t) = token {
+                b = b.header(axum::http::header::AUTHORIZATION, format!("Bearer {t}"));
+            }
+            app.request(b.body(axum::body::Body::from("proof")).unwrap())
+                .await
+        }
         "invite" => {
             static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
             let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -176,7 +212,10 @@ async fn snapshot(app: &TestApp, w: &World, id: &str) -> Value {
             Some(&w.sm),
         )
         .await;
-    json!({"advisory": r.json, "comments": c.json, "collaborators": p.json})
+    let f = app
+        .get(&format!("/api/v1/advisories/{id}/attachments"), Some(&w.sm))
+        .await;
+    json!({"advisory": r.json, "comments": c.json, "collaborators": p.json, "attachments": f.json})
 }
 
 async fn check_role(
@@ -297,7 +336,21 @@ async fn hidden_looks_exactly_like_missing(app: TestApp) {
     let hidden = w.advisory_in(&app, "draft").await;
     let missing = "EMB-2222-3333-4444";
     for action in [
-        "read", "thread", "events", "comment", "edit", "accept", "close", "publish", "osv", "page",
+        "read",
+        "thread",
+        "events",
+        "comment",
+        "edit",
+        "accept",
+        "close",
+        "publish",
+        "osv",
+        "page",
+        "attachments",
+        "collaborators",
+        "audit",
+        "attach",
+        "invite",
     ] {
         for token in [
             None,
