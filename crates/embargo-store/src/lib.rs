@@ -36,7 +36,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use codeowners::SyncReport;
 pub use collaborators::{Collaborator, Invitation, NewInvitation};
 pub use db::Backend;
-pub use orgs::{Org, Repo};
+pub use orgs::{Org, OrgPermissions, Repo};
 pub use rotation::Rotation;
 pub use two_factor::TotpEnrolment;
 pub use users::{Session, User, check_password as users_check_password};

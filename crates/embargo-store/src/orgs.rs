@@ -29,6 +29,15 @@ pub struct Repo {
     pub org: Slug,
     pub slug: Slug,
     pub name: String,
+    /// Where its CODEOWNERS is read from.
+    pub upstream: Option<String>,
+}
+
+/// What an actor may do in an organisation, precomputed from the rule.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct OrgPermissions {
+    pub can_manage_repos: bool,
+    pub can_manage_policy: bool,
 }
 
 fn org_from_row(row: &AnyRow) -> Result<Org> {
@@ -50,10 +59,11 @@ fn repo_from_row(row: &AnyRow) -> Result<Repo> {
         org: Slug::parse(&row.try_get::<String, _>("org_slug")?)?,
         slug: Slug::parse(&row.try_get::<String, _>("slug")?)?,
         name: row.try_get("name")?,
+        upstream: row.try_get("upstream")?,
     })
 }
 
-const REPO_COLUMNS: &str = "r.id, r.org_id, o.slug AS org_slug, r.slug, r.name";
+const REPO_COLUMNS: &str = "r.id, r.org_id, o.slug AS org_slug, r.slug, r.name, r.upstream";
 
 impl Store {
     async fn org_relations(&self, actor: Actor, org_id: i64) -> Result<OrgRelations> {
@@ -84,6 +94,16 @@ impl Store {
             admin,
             role: role.as_deref().map(OrgRole::parse).transpose()?,
             two_factor_ok,
+        })
+    }
+
+    /// What the actor may do in the organisation, for pages.
+    pub async fn org_permissions(&self, actor: Actor, org: &Org) -> Result<OrgPermissions> {
+        let rel = self.org_relations(actor, org.id).await?;
+        let may = |a| decide_org(actor, rel, a) == Decision::Allow;
+        Ok(OrgPermissions {
+            can_manage_repos: may(OrgAction::ManageRepos),
+            can_manage_policy: may(OrgAction::ManagePolicy),
         })
     }
 
@@ -345,6 +365,7 @@ impl Store {
             org: org.slug,
             slug: slug.clone(),
             name: name.to_string(),
+            upstream: None,
         })
     }
 

@@ -5,6 +5,7 @@ mod account;
 mod advisory;
 mod auth;
 mod collaborators;
+mod orgs;
 mod pages;
 
 use askama::Template;
@@ -60,6 +61,12 @@ pub fn routes(max_upload: usize) -> Router<AppState> {
             post(collaborators::revoke),
         )
         .route("/invitations", get(collaborators::list))
+        .route("/orgs/{org}", get(orgs::show))
+        .route(
+            "/orgs/{org}/repos/{repo}/upstream",
+            post(orgs::set_upstream),
+        )
+        .route("/orgs/{org}/repos/{repo}/sync", post(orgs::sync))
         .route("/invitations/{iid}/accept", post(collaborators::accept))
         .route(
             "/invite/{token}",

@@ -46,6 +46,7 @@ impl Row {
 #[template(path = "index.html")]
 struct IndexPage {
     user: Option<Nav>,
+    orgs: Vec<embargo_store::Org>,
     mine: Vec<Row>,
     published: Vec<Row>,
 }
@@ -78,8 +79,10 @@ pub async fn index(Req(st): Req, caller: WebCaller) -> Result<Response, PageErro
         .iter()
         .map(Row::of)
         .collect();
+    let orgs = st.store.orgs().await?;
     Ok(render(&IndexPage {
         user: Nav::of(&caller),
+        orgs,
         mine,
         published,
     }))

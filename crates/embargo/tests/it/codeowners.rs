@@ -152,6 +152,43 @@ async fn maintainers_follow_codeowners(app: TestApp) {
         StatusCode::OK
     );
 
+    // The organisation's page has the same sync as a button, for its security managers only.
+    let sm = app.session_cookie(&w.sm).await;
+    let page = app
+        .request(
+            axum::http::Request::builder()
+                .uri("/orgs/coco")
+                .header(axum::http::header::COOKIE, &sm)
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert!(page.text.contains("Sync maintainers from CODEOWNERS"));
+    assert!(
+        !app.page("/orgs/coco", Some(&w.maintainer))
+            .await
+            .text
+            .contains("Sync maintainers")
+    );
+    let i = page.text.find("name=\"csrf\" value=\"").unwrap() + 19;
+    let csrf = page.text[i..].split('"').next().unwrap().to_owned();
+    let form = axum::http::Request::builder()
+        .method(Method::POST)
+        .uri("/orgs/coco/repos/guest/sync")
+        .header(axum::http::header::COOKIE, &sm)
+        .header(
+            axum::http::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .body(axum::body::Body::from(format!("csrf={csrf}")))
+        .unwrap();
+    let r = app.request(form).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.text.contains("Maintainers synced from CODEOWNERS")
+            && r.text.contains("alice@example.org")
+    );
+
     // A broken upstream is reported by name, and changes nothing.
     app.call(
         Method::PATCH,
