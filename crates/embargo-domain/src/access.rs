@@ -77,10 +77,12 @@ pub enum Action {
     Invite,
     /// End a collaborator's invitation.
     Revoke,
+    /// Read and write the triagers' internal notes.
+    InternalNotes,
 }
 
 impl Action {
-    pub const ALL: [Action; 12] = [
+    pub const ALL: [Action; 13] = [
         Action::Read,
         Action::ReadThread,
         Action::Comment,
@@ -93,6 +95,7 @@ impl Action {
         Action::ReadEvents,
         Action::Invite,
         Action::Revoke,
+        Action::InternalNotes,
     ];
 
     /// The states in which the action makes sense at all, whoever asks.
@@ -103,7 +106,8 @@ impl Action {
             | Action::ReadThread
             | Action::ReadEvents
             | Action::Comment
-            | Action::Revoke => true,
+            | Action::Revoke
+            | Action::InternalNotes => true,
             Action::Edit => matches!(state, Triage | Draft),
             Action::Accept => state == Triage,
             Action::Close => matches!(state, Triage | Draft),
@@ -120,6 +124,7 @@ impl Action {
         match self {
             Action::Read => true,
             Action::ReadThread | Action::Comment => rel.in_audience(),
+            Action::InternalNotes => rel.is_triager(),
             Action::Edit | Action::Accept | Action::Close | Action::Invite | Action::Revoke => {
                 rel.maintainer || rel.security_manager
             }
@@ -179,6 +184,7 @@ pub struct Permissions {
     pub can_withdraw: bool,
     pub can_read_events: bool,
     pub can_invite: bool,
+    pub can_read_internal_notes: bool,
 }
 
 impl Permissions {
@@ -195,6 +201,7 @@ impl Permissions {
             can_withdraw: may(Action::Withdraw),
             can_read_events: may(Action::ReadEvents),
             can_invite: may(Action::Invite),
+            can_read_internal_notes: may(Action::InternalNotes),
         }
     }
 }

@@ -477,6 +477,9 @@ pub enum Change {
     Commented {
         comment_id: i64,
         by_triager: bool,
+        /// An internal note of the triagers, which the reporter never sees.
+        #[serde(default)]
+        internal: bool,
     },
     Edited {
         edit: Edit,
@@ -607,8 +610,13 @@ impl Advisory {
     pub fn apply(&mut self, change: &Change, at: OffsetDateTime) {
         match change {
             Change::Reported { content } => self.content = content.clone(),
-            Change::Commented { by_triager, .. } => {
-                if *by_triager {
+            Change::Commented {
+                by_triager,
+                internal,
+                ..
+            } => {
+                // Only a reply the reporter can see stops the response clock.
+                if *by_triager && !*internal {
                     self.respond(at);
                 }
             }
@@ -694,6 +702,7 @@ mod tests {
             &Change::Commented {
                 comment_id: 1,
                 by_triager: false,
+                internal: false,
             },
             datetime!(2026-11-26 00:00 UTC),
         );
@@ -702,6 +711,7 @@ mod tests {
             &Change::Commented {
                 comment_id: 2,
                 by_triager: true,
+                internal: false,
             },
             datetime!(2026-11-27 00:00 UTC),
         );

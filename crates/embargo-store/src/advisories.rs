@@ -143,6 +143,8 @@ pub struct Comment {
     #[serde(skip)]
     pub author_id: i64,
     pub body: String,
+    /// An internal note of the triagers (only they are ever given these).
+    pub internal: bool,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
@@ -365,19 +367,28 @@ impl Store {
             ));
         }
         let change = match (change, comment_body) {
-            (Change::Commented { by_triager, .. }, Some(body)) => {
+            (
+                Change::Commented {
+                    by_triager,
+                    internal,
+                    ..
+                },
+                Some(body),
+            ) => {
                 let row = sqlx::query(
-                    "INSERT INTO comments (advisory_id, author_id, body, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+                    "INSERT INTO comments (advisory_id, author_id, body, created_at, internal) VALUES ($1, $2, $3, $4, $5) RETURNING id",
                 )
                 .bind(next.id.as_str())
                 .bind(caller_id(actor))
                 .bind(self.keys.seal(&comment_aad(next.id.as_str()), body)?)
                 .bind(to_ms(now))
+                .bind(i64::from(internal))
                 .fetch_one(&mut *tx)
                 .await?;
                 Change::Commented {
                     comment_id: row.try_get("id")?,
                     by_triager,
+                    internal,
                 }
             }
             (change, _) => change,
@@ -452,6 +463,7 @@ impl Store {
         actor: Actor,
         id: &AdvisoryId,
         body: &str,
+        internal: bool,
     ) -> Result<(Authorized<Advisory>, Comment)> {
         if body.trim().is_empty() {
             return Err(StoreError::Invalid(FieldError::new("body", "is empty")));
@@ -461,13 +473,22 @@ impl Store {
             .change(
                 actor,
                 id,
-                Action::Comment,
-                "comment on",
+                if internal {
+                    Action::InternalNotes
+                } else {
+                    Action::Comment
+                },
+                if internal {
+                    "write internal notes on"
+                } else {
+                    "comment on"
+                },
                 Some(body),
                 |current| {
                     Ok(Change::Commented {
                         comment_id: 0,
                         by_triager: current.relations().is_triager(),
+                        internal,
                     })
                 },
             )
@@ -488,6 +509,7 @@ impl Store {
             author,
             author_id,
             body: body.to_owned(),
+            internal,
             created_at: advisory.get().updated_at,
         };
         Ok((advisory, comment))
@@ -501,11 +523,14 @@ impl Store {
         if !a.get().state.is_public() {
             self.audit_read(actor, "read_thread", id).await?;
         }
+        // The same rule decides whether internal notes are part of the answer.
+        let notes = decide(a.relations(), Action::InternalNotes, a.get().state) == Decision::Allow;
         let rows = sqlx::query(
-            "SELECT c.id, c.author_id, u.name, c.body, c.created_at FROM comments c JOIN users u ON u.id = c.author_id
-             WHERE c.advisory_id = $1 ORDER BY c.id",
+            "SELECT c.id, c.author_id, u.name, c.body, c.created_at, c.internal FROM comments c JOIN users u ON u.id = c.author_id
+             WHERE c.advisory_id = $1 AND (c.internal = 0 OR $2 = 1) ORDER BY c.id",
         )
         .bind(id.as_str())
+        .bind(i64::from(notes))
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -517,6 +542,7 @@ impl Store {
                     body: self
                         .keys
                         .open(&comment_aad(id.as_str()), &r.try_get::<String, _>("body")?)?,
+                    internal: r.try_get::<i64, _>("internal")? != 0,
                     created_at: from_ms(r.try_get("created_at")?),
                 })
             })

@@ -26,6 +26,10 @@ const SQLITE: &[(i64, &str)] = &[
     (5, include_str!("../migrations/sqlite/0005_two_factor.sql")),
     (6, include_str!("../migrations/sqlite/0006_attachments.sql")),
     (7, include_str!("../migrations/sqlite/0007_codeowners.sql")),
+    (
+        8,
+        include_str!("../migrations/sqlite/0008_internal_notes.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_initial.sql")),
@@ -46,6 +50,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         7,
         include_str!("../migrations/postgres/0007_codeowners.sql"),
+    ),
+    (
+        8,
+        include_str!("../migrations/postgres/0008_internal_notes.sql"),
     ),
 ];
 

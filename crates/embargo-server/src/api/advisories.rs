@@ -229,6 +229,9 @@ pub(crate) async fn authenticated(
 #[serde(deny_unknown_fields)]
 pub struct NewComment {
     body: String,
+    /// An internal note for the triagers, never shown to the reporter.
+    #[serde(default)]
+    internal: bool,
 }
 
 pub async fn comment(
@@ -239,7 +242,7 @@ pub async fn comment(
 ) -> Result<(StatusCode, Json<Comment>), AppError> {
     let id = advisory_id(&id)?;
     let actor = authenticated(&st, caller, &id).await?;
-    let (_, mine) = st.store.comment(actor, &id, &c.body).await?;
+    let (_, mine) = st.store.comment(actor, &id, &c.body, c.internal).await?;
     Ok((StatusCode::CREATED, Json(mine)))
 }
 

@@ -187,7 +187,7 @@ pub async fn comment(
     let aid = advisory_id(&id)?;
     let r = st
         .store
-        .comment(caller.actor, &aid, f.get("body"))
+        .comment(caller.actor, &aid, f.get("body"), f.get("internal") == "on")
         .await
         .map(|_| ());
     after(&st, &caller, &id, r).await

@@ -30,6 +30,7 @@ const ANONYMOUS: &[Row] = &[
     ("collaborators", [404, 404, 403, 404, 403]),
     ("audit", [404, 404, 403, 404, 403]),
     ("attach", [404, 404, 401, 404, 401]),
+    ("note", [404, 404, 401, 404, 401]),
 ];
 
 /// Signed in, but not in the audience: outsiders, site administrators, the reporter of
@@ -53,6 +54,7 @@ const NOT_IN_AUDIENCE: &[Row] = &[
     ("collaborators", [404, 404, 403, 404, 403]),
     ("audit", [404, 404, 403, 404, 403]),
     ("attach", [404, 404, 403, 404, 403]),
+    ("note", [404, 404, 403, 404, 403]),
 ];
 
 const REPORTER: &[Row] = &[
@@ -73,9 +75,30 @@ const REPORTER: &[Row] = &[
     ("collaborators", [200; 5]),
     ("audit", [403; 5]),
     ("attach", [201; 5]),
+    ("note", [403; 5]),
 ];
 
-const STEERING_COMMITTEE: &[Row] = REPORTER;
+/// The steering committee reads, comments and keeps internal notes; nothing more.
+const STEERING_COMMITTEE: &[Row] = &[
+    ("read", [200; 5]),
+    ("page", [200; 5]),
+    ("osv", [404, 404, 200, 404, 200]),
+    ("thread", [200; 5]),
+    ("events", [403; 5]),
+    ("comment", [201; 5]),
+    ("edit", [403; 5]),
+    ("accept", [403; 5]),
+    ("close", [403; 5]),
+    ("reopen", [403; 5]),
+    ("publish", [403; 5]),
+    ("withdraw", [403; 5]),
+    ("invite", [403; 5]),
+    ("attachments", [200; 5]),
+    ("collaborators", [200; 5]),
+    ("audit", [403; 5]),
+    ("attach", [201; 5]),
+    ("note", [201; 5]),
+];
 
 /// Collaborators read and talk on the one advisory they were invited to.
 const COLLABORATOR: &[Row] = REPORTER;
@@ -98,6 +121,7 @@ const MAINTAINER: &[Row] = &[
     ("collaborators", [200; 5]),
     ("audit", [403; 5]),
     ("attach", [201; 5]),
+    ("note", [201; 5]),
 ];
 
 const SECURITY_MANAGER: &[Row] = &[
@@ -118,6 +142,7 @@ const SECURITY_MANAGER: &[Row] = &[
     ("collaborators", [200; 5]),
     ("audit", [200; 5]),
     ("attach", [201; 5]),
+    ("note", [201; 5]),
 ];
 
 fn is_write(action: &str) -> bool {
@@ -178,6 +203,14 @@ async fn perform(
             }
             app.request(b.body(axum::body::Body::from("proof")).unwrap())
                 .await
+        }
+        "note" => {
+            app.post(
+                &format!("{api}/comments"),
+                token,
+                json!({"body": "an internal note", "internal": true}),
+            )
+            .await
         }
         "invite" => {
             static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
