@@ -79,10 +79,12 @@ pub enum Action {
     Revoke,
     /// Read and write the triagers' internal notes.
     InternalNotes,
+    /// Move to another repository of the organisation (or assign one).
+    Transfer,
 }
 
 impl Action {
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 14] = [
         Action::Read,
         Action::ReadThread,
         Action::Comment,
@@ -96,6 +98,7 @@ impl Action {
         Action::Invite,
         Action::Revoke,
         Action::InternalNotes,
+        Action::Transfer,
     ];
 
     /// The states in which the action makes sense at all, whoever asks.
@@ -115,7 +118,7 @@ impl Action {
             Action::Publish => state == Draft,
             Action::Withdraw => state == Published,
             // Need-to-know sharing is for the embargo, before publication.
-            Action::Invite => matches!(state, Triage | Draft),
+            Action::Invite | Action::Transfer => matches!(state, Triage | Draft),
         }
     }
 
@@ -125,9 +128,12 @@ impl Action {
             Action::Read => true,
             Action::ReadThread | Action::Comment => rel.in_audience(),
             Action::InternalNotes => rel.is_triager(),
-            Action::Edit | Action::Accept | Action::Close | Action::Invite | Action::Revoke => {
-                rel.maintainer || rel.security_manager
-            }
+            Action::Edit
+            | Action::Accept
+            | Action::Close
+            | Action::Invite
+            | Action::Revoke
+            | Action::Transfer => rel.maintainer || rel.security_manager,
             Action::Reopen | Action::Publish | Action::Withdraw | Action::ReadEvents => {
                 rel.security_manager
             }
@@ -185,6 +191,7 @@ pub struct Permissions {
     pub can_read_events: bool,
     pub can_invite: bool,
     pub can_read_internal_notes: bool,
+    pub can_transfer: bool,
 }
 
 impl Permissions {
@@ -202,6 +209,7 @@ impl Permissions {
             can_read_events: may(Action::ReadEvents),
             can_invite: may(Action::Invite),
             can_read_internal_notes: may(Action::InternalNotes),
+            can_transfer: may(Action::Transfer),
         }
     }
 }

@@ -509,6 +509,12 @@ pub enum Change {
     CollaboratorExpired {
         collaborator_id: i64,
     },
+    /// Moved to another repository of the organisation (or assigned one, from the
+    /// organisation's inbox).
+    Transferred {
+        from: Option<Slug>,
+        to: Slug,
+    },
     /// A file was attached to the thread.
     Attached {
         attachment_id: String,
@@ -545,6 +551,7 @@ impl Change {
             Self::CollaboratorRevoked { .. } => "collaborator_revoked",
             Self::CollaboratorExpired { .. } => "collaborator_expired",
             Self::Attached { .. } => "attached",
+            Self::Transferred { .. } => "transferred",
         }
     }
 }
@@ -554,7 +561,8 @@ impl Change {
 pub struct Advisory {
     pub id: AdvisoryId,
     pub org: Slug,
-    pub repo: Slug,
+    /// `None` while a report filed to the organisation waits for a triager to assign it.
+    pub repo: Option<Slug>,
     pub reporter_id: i64,
     pub state: State,
     pub close_reason: Option<CloseReason>,
@@ -579,12 +587,21 @@ pub struct Advisory {
 pub struct Filing {
     pub id: AdvisoryId,
     pub org: Slug,
-    pub repo: Slug,
+    /// `None` while a report filed to the organisation waits for a triager to assign it.
+    pub repo: Option<Slug>,
     pub reporter_id: i64,
     pub response_due_at: OffsetDateTime,
 }
 
 impl Advisory {
+    /// Where it is: `org/repo`, or `org` while it waits in the organisation's inbox.
+    pub fn place(&self) -> String {
+        match &self.repo {
+            Some(r) => format!("{}/{r}", self.org),
+            None => format!("{} (no repository yet)", self.org),
+        }
+    }
+
     /// The advisory a `Reported` event creates.
     pub fn reported(filing: Filing, content: Content, at: OffsetDateTime) -> Self {
         Self {
@@ -649,6 +666,7 @@ impl Advisory {
             | Change::CollaboratorRevoked { .. }
             | Change::CollaboratorExpired { .. }
             | Change::Attached { .. } => {}
+            Change::Transferred { to, .. } => self.repo = Some(to.clone()),
         }
         if change.changes_advisory() {
             self.updated_at = at;
@@ -683,7 +701,7 @@ mod tests {
         let filing = Filing {
             id: AdvisoryId::from_random([7; 12]),
             org: Slug::parse("coco").unwrap_or_else(|_| unreachable!()),
-            repo: Slug::parse("guest").unwrap_or_else(|_| unreachable!()),
+            repo: Some(Slug::parse("guest").unwrap_or_else(|_| unreachable!())),
             reporter_id: 1,
             response_due_at: datetime!(2026-12-09 00:00 UTC),
         };

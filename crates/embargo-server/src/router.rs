@@ -48,6 +48,8 @@ pub fn router(state: AppState) -> Router {
             "/orgs/{org}/repos/{repo}/advisories",
             post(advisories::file),
         )
+        .route("/orgs/{org}/advisories", post(advisories::file_to_org))
+        .route("/advisories/{id}/transfer", post(advisories::transfer))
         .route("/advisories", get(advisories::list))
         .route(
             "/advisories/{id}",

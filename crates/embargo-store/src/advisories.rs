@@ -238,14 +238,19 @@ impl Store {
     }
 
     /// Files a private report against a repository. Any signed-in user may.
+    /// With `repo` `None`, the report waits in the organisation's inbox for a triager to
+    /// assign it to a repository (its security managers and steering committee see it).
     pub async fn file_report(
         &self,
         actor: Actor,
         org: &Slug,
-        repo: &Slug,
+        repo: Option<&Slug>,
         report: NewReport,
     ) -> Result<Authorized<Advisory>> {
-        let repo = self.repo(org, repo).await?;
+        let repo = match repo {
+            Some(r) => Some(self.repo(org, r).await?),
+            None => None,
+        };
         let org = self.org(org).await?;
         let Actor::User {
             id: reporter_id, ..
@@ -263,7 +268,7 @@ impl Store {
         let filing = Filing {
             id: AdvisoryId::from_random(random_bytes::<RANDOM_BYTES>()?),
             org: org.slug.clone(),
-            repo: repo.slug.clone(),
+            repo: repo.as_ref().map(|r| r.slug.clone()),
             reporter_id,
             response_due_at: org.policy.response_due(now),
         };
@@ -276,7 +281,7 @@ impl Store {
         )
         .bind(advisory.id.as_str())
         .bind(org.id)
-        .bind(repo.id)
+        .bind(repo.as_ref().map(|r| r.id))
         .bind(reporter_id)
         .bind(advisory.state.as_str())
         .bind(advisory.revision)
@@ -433,6 +438,69 @@ impl Store {
         })
         .await
         .map(|(a, _)| a)
+    }
+
+    /// Moves an advisory to another repository of its organisation, or assigns a report
+    /// from the organisation's inbox. The audience changes at once: the old repository's
+    /// maintainers lose access unless another role gives it.
+    pub async fn transfer(
+        &self,
+        actor: Actor,
+        id: &AdvisoryId,
+        to: &Slug,
+    ) -> Result<Authorized<Advisory>> {
+        let (mut tx, current) = self
+            .begin_decided(actor, id, Action::Transfer, "transfer")
+            .await?;
+        let adv = current.get();
+        let target = sqlx::query("SELECT r.id FROM repos r JOIN orgs o ON o.id = r.org_id WHERE o.slug = $1 AND r.slug = $2")
+            .bind(adv.org.as_str())
+            .bind(to.as_str())
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| {
+                StoreError::Invalid(FieldError::new(
+                    "repo",
+                    format!("organisation {} has no repository {to}; transfers stay within the organisation", adv.org),
+                ))
+            })?;
+        let repo_id: i64 = target.try_get("id")?;
+        if adv.repo.as_ref() == Some(to) {
+            return Err(StoreError::Invalid(FieldError::new(
+                "repo",
+                "the advisory is in this repository already",
+            )));
+        }
+        let now = self.now();
+        let change = Change::Transferred {
+            from: adv.repo.clone(),
+            to: to.clone(),
+        };
+        let mut next = adv.clone();
+        next.apply(&change, now);
+        sqlx::query("UPDATE advisories SET doc = $1, repo_id = $2, revision = $3, updated_at = $4 WHERE id = $5")
+            .bind(seal_doc(&self.keys, &next)?)
+            .bind(repo_id)
+            .bind(next.revision)
+            .bind(to_ms(now))
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let org_id: i64 = sqlx::query_scalar("SELECT org_id FROM advisories WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
+        self.insert_event(&mut tx, id, org_id, actor, &change, now)
+            .await?;
+        tx.commit().await?;
+        // The caller's own access may have changed with the move.
+        match self.decided(actor, id, Action::Read, "read").await {
+            Ok(a) => Ok(a),
+            Err(_) => Ok(Authorized::new(
+                next,
+                embargo_domain::access::Relations::default(),
+            )),
+        }
     }
 
     /// Edits a report or draft; refuses an edit that breaks a limit, storing nothing.

@@ -30,6 +30,7 @@ const SQLITE: &[(i64, &str)] = &[
         8,
         include_str!("../migrations/sqlite/0008_internal_notes.sql"),
     ),
+    (9, include_str!("../migrations/sqlite/0009_intake.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_initial.sql")),
@@ -55,6 +56,7 @@ const POSTGRES: &[(i64, &str)] = &[
         8,
         include_str!("../migrations/postgres/0008_internal_notes.sql"),
     ),
+    (9, include_str!("../migrations/postgres/0009_intake.sql")),
 ];
 
 /// Any key for PostgreSQL's advisory lock that serialises migrations across instances.
@@ -138,14 +140,35 @@ async fn run_migrations(conn: &mut sqlx::AnyConnection, backend: Backend) -> Res
         }
     }
     for (version, sql) in list.iter().filter(|(v, _)| *v > applied) {
+        // SQLite rebuilds a table with foreign keys off (they cannot change inside a
+        // transaction), and checks them all before committing.
+        let rebuild = backend == Backend::Sqlite && sql.starts_with("-- REBUILDS TABLES");
+        if rebuild {
+            conn.execute("PRAGMA foreign_keys = OFF").await?;
+        }
         let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         tx.execute(*sql).await?;
+        if rebuild {
+            let broken: Vec<String> =
+                sqlx::query_scalar("SELECT \"table\" FROM pragma_foreign_key_check")
+                    .fetch_all(&mut *tx)
+                    .await?;
+            if !broken.is_empty() {
+                return Err(StoreError::Internal(format!(
+                    "migration {version} would break foreign keys in {}",
+                    broken.join(", ")
+                )));
+            }
+        }
         sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
             .bind(*version)
             .bind(crate::clock::to_ms(time::OffsetDateTime::now_utc()))
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        if rebuild {
+            conn.execute("PRAGMA foreign_keys = ON").await?;
+        }
         tracing::info!(version, "applied database migration");
     }
     Ok(())

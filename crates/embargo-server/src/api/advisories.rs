@@ -27,7 +27,8 @@ pub struct AdvisoryView {
     id: AdvisoryId,
     state: AdvState,
     organisation: Slug,
-    repository: Slug,
+    /// `null` while the report waits in the organisation's inbox.
+    repository: Option<Slug>,
     #[serde(skip_serializing_if = "Option::is_none")]
     title: Option<String>,
     summary: String,
@@ -141,12 +142,52 @@ pub async fn file(
     let (org, repo) = (slug(&org, "organisation")?, slug(&repo, "repository")?);
     let a = st
         .store
-        .file_report(caller.actor, &org, &repo, report)
+        .file_report(caller.actor, &org, Some(&repo), report)
         .await?;
     Ok((
         StatusCode::CREATED,
         Json(AdvisoryView::build(&st, &a).await?),
     ))
+}
+
+/// `POST /orgs/{org}/advisories`: a report to the organisation, for a reporter who does not
+/// know the repository; it waits in the organisation's inbox.
+pub async fn file_to_org(
+    Req(st): Req,
+    caller: ApiUser,
+    Path(org): Path<String>,
+    ApiJson(report): ApiJson<NewReport>,
+) -> Result<(StatusCode, Json<AdvisoryView>), AppError> {
+    let org = slug(&org, "organisation")?;
+    let a = st
+        .store
+        .file_report(caller.actor, &org, None, report)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(AdvisoryView::build(&st, &a).await?),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferBody {
+    repo: String,
+}
+
+/// `POST /advisories/{id}/transfer {repo}`: to another repository of the organisation.
+pub async fn transfer(
+    Req(st): Req,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<TransferBody>,
+) -> Result<Json<AdvisoryView>, AppError> {
+    let id = advisory_id(&id)?;
+    let actor = authenticated(&st, caller, &id).await?;
+    let to = Slug::parse(&b.repo)
+        .map_err(|e| AppError::invalid(embargo_domain::FieldError::new("repo", e.message)))?;
+    let a = st.store.transfer(actor, &id, &to).await?;
+    Ok(Json(AdvisoryView::build(&st, &a).await?))
 }
 
 #[derive(Deserialize)]

@@ -41,6 +41,8 @@ struct AdvisoryPage {
     comments: Vec<Comment>,
     collaborators: Vec<embargo_store::Collaborator>,
     attachments: Vec<embargo_store::Attachment>,
+    /// The repositories of the organisation, for the transfer form.
+    org_repos: Vec<String>,
     close_reasons: Vec<(&'static str, &'static str)>,
     osv_url: String,
     created: String,
@@ -77,6 +79,16 @@ async fn page(
     };
     let attachments = if p.can_read_thread {
         st.store.attachments(caller.actor, &id).await?
+    } else {
+        Vec::new()
+    };
+    let org_repos = if p.can_transfer {
+        st.store
+            .repos(Some(&a.get().org))
+            .await?
+            .iter()
+            .map(|r| r.slug.to_string())
+            .collect()
     } else {
         Vec::new()
     };
@@ -132,6 +144,7 @@ async fn page(
         comments,
         collaborators,
         attachments,
+        org_repos,
         close_reasons: CloseReason::ALL
             .iter()
             .map(|r| (r.as_str(), r.label()))
@@ -212,6 +225,12 @@ pub async fn transition(
         "reopen" => Transition::Reopen,
         "publish" => Transition::Publish,
         "withdraw" => Transition::Withdraw,
+        "transfer" => {
+            let to =
+                embargo_domain::types::Slug::parse(f.get("repo")).map_err(AppError::invalid)?;
+            let r = st.store.transfer(caller.actor, &aid, &to).await.map(|_| ());
+            return after(&st, &caller, &id, r).await;
+        }
         _ => return Err(PageError(AppError::bad_request("unknown action"))),
     };
     let r = st.store.transition(caller.actor, &aid, t).await.map(|_| ());

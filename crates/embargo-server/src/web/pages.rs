@@ -36,7 +36,7 @@ impl Row {
             id: adv.id.to_string(),
             headline,
             state: adv.state.as_str(),
-            place: format!("{}/{}", adv.org, adv.repo),
+            place: adv.place(),
             updated: adv.updated_at.date().to_string(),
         }
     }
@@ -129,13 +129,7 @@ pub async fn report_form(Req(st): Req, caller: WebCaller) -> Result<Response, Pa
     if caller.session.is_none() {
         return Ok(to_login("/report"));
     }
-    let repos = st
-        .store
-        .repos(None)
-        .await?
-        .iter()
-        .map(|r| format!("{}/{}", r.org, r.slug))
-        .collect();
+    let repos = report_targets(&st.store).await?;
     let csrf = caller
         .session
         .as_ref()
@@ -170,10 +164,14 @@ pub async fn report(
         description: f.get("description").to_owned(),
         error: Some(error),
     };
-    let place = f
-        .get("repo")
-        .split_once('/')
-        .and_then(|(o, r)| Some((Slug::parse(o).ok()?, Slug::parse(r).ok()?)));
+    let place = f.get("repo").split_once('/').and_then(|(o, r)| {
+        let repo = if r.is_empty() {
+            None
+        } else {
+            Some(Slug::parse(r).ok()?)
+        };
+        Some((Slug::parse(o).ok()?, repo))
+    });
     let report = NewReport {
         title: f.get("title").to_owned(),
         description: f.get("description").to_owned(),
@@ -183,7 +181,11 @@ pub async fn report(
         vulnerabilities: Vec::new(),
     };
     let result = match &place {
-        Some((org, repo)) => st.store.file_report(caller.actor, org, repo, report).await,
+        Some((org, repo)) => {
+            st.store
+                .file_report(caller.actor, org, repo.as_ref(), report)
+                .await
+        }
         None => Err(embargo_store::StoreError::Invalid(
             embargo_domain::FieldError::new(
                 "repository",
@@ -194,13 +196,7 @@ pub async fn report(
     match result {
         Ok(a) => Ok(redirect(&format!("/advisories/{}", a.get().id))),
         Err(embargo_store::StoreError::Invalid(e)) => {
-            let repos = st
-                .store
-                .repos(None)
-                .await?
-                .iter()
-                .map(|r| format!("{}/{}", r.org, r.slug))
-                .collect();
+            let repos = report_targets(&st.store).await?;
             Ok((
                 StatusCode::UNPROCESSABLE_ENTITY,
                 render(&again(e.to_string(), repos)),
@@ -209,4 +205,24 @@ pub async fn report(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Where a report can go: every repository, and every organisation (when the reporter does
+/// not know the repository), as `org/repo` and `org/`.
+async fn report_targets(store: &embargo_store::Store) -> Result<Vec<String>, PageError> {
+    let mut out: Vec<String> = store
+        .orgs()
+        .await?
+        .iter()
+        .map(|o| format!("{}/", o.slug))
+        .collect();
+    out.extend(
+        store
+            .repos(None)
+            .await?
+            .iter()
+            .map(|r| format!("{}/{}", r.org, r.slug)),
+    );
+    out.sort();
+    Ok(out)
 }

@@ -20,6 +20,7 @@ mod codeowners;
 mod collaborators;
 mod flow;
 mod input;
+mod intake;
 mod notes;
 mod secrecy;
 mod two_factor;
