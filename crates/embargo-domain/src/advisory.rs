@@ -88,6 +88,21 @@ pub enum CloseReason {
 }
 
 impl CloseReason {
+    /// Checks that a duplicate names its original, and nothing else does.
+    pub fn check_duplicate_of(self, duplicate_of: Option<&AdvisoryId>) -> Result<(), FieldError> {
+        match (self, duplicate_of) {
+            (Self::Duplicate, None) => Err(FieldError::new(
+                "duplicate_of",
+                "name the original advisory of this duplicate",
+            )),
+            (Self::Duplicate, Some(_)) | (_, None) => Ok(()),
+            (_, Some(_)) => Err(FieldError::new(
+                "duplicate_of",
+                "is only for reports closed as duplicate",
+            )),
+        }
+    }
+
     pub const ALL: [CloseReason; 6] = [
         CloseReason::Duplicate,
         CloseReason::NotAVulnerability,
@@ -488,6 +503,9 @@ pub enum Change {
     Closed {
         reason: CloseReason,
         message: Option<String>,
+        /// The original, when closed as a duplicate.
+        #[serde(default)]
+        duplicate_of: Option<AdvisoryId>,
     },
     Reopened,
     Published,
@@ -567,6 +585,9 @@ pub struct Advisory {
     pub state: State,
     pub close_reason: Option<CloseReason>,
     pub close_message: Option<String>,
+    /// The original advisory, when closed as its duplicate.
+    #[serde(default)]
+    pub duplicate_of: Option<AdvisoryId>,
     pub content: Content,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -612,6 +633,7 @@ impl Advisory {
             state: State::Triage,
             close_reason: None,
             close_message: None,
+            duplicate_of: None,
             content,
             created_at: at,
             updated_at: at,
@@ -645,16 +667,22 @@ impl Advisory {
                 }
                 self.respond(at);
             }
-            Change::Closed { reason, message } => {
+            Change::Closed {
+                reason,
+                message,
+                duplicate_of,
+            } => {
                 self.state = State::Closed;
                 self.close_reason = Some(*reason);
                 self.close_message.clone_from(message);
+                self.duplicate_of.clone_from(duplicate_of);
                 self.respond(at);
             }
             Change::Reopened => {
                 self.state = State::Triage;
                 self.close_reason = None;
                 self.close_message = None;
+                self.duplicate_of = None;
             }
             Change::Published => {
                 self.state = State::Published;

@@ -14,6 +14,20 @@ pub struct Policy {
     /// sign-in before their role counts.
     #[serde(default)]
     pub require_two_factor: bool,
+    /// Days a sender whose report was closed as spam may not file again.
+    #[serde(default = "default_spam_block_days")]
+    pub spam_block_days: u32,
+    /// Reports one account, or one address, may file in an hour.
+    #[serde(default = "default_reports_per_hour")]
+    pub reports_per_hour: u32,
+}
+
+fn default_spam_block_days() -> u32 {
+    30
+}
+
+fn default_reports_per_hour() -> u32 {
+    10
 }
 
 impl Default for Policy {
@@ -21,6 +35,8 @@ impl Default for Policy {
         Self {
             response_days: 14,
             require_two_factor: false,
+            spam_block_days: default_spam_block_days(),
+            reports_per_hour: default_reports_per_hour(),
         }
     }
 }
@@ -35,7 +51,7 @@ impl Policy {
         }
         Ok(Self {
             response_days,
-            require_two_factor: false,
+            ..Self::default()
         })
     }
 

@@ -13,6 +13,8 @@ pub struct AppError {
     pub code: &'static str,
     pub message: String,
     pub field: Option<String>,
+    /// Seconds after which a refused request (429) may be tried again.
+    pub retry_after: Option<u64>,
 }
 
 impl AppError {
@@ -22,6 +24,7 @@ impl AppError {
             code,
             message: message.into(),
             field: None,
+            retry_after: None,
         }
     }
 
@@ -52,6 +55,7 @@ impl AppError {
             code: "invalid",
             message: e.to_string(),
             field,
+            retry_after: None,
         }
     }
 
@@ -72,6 +76,16 @@ impl From<StoreError> for AppError {
             StoreError::Forbidden(m) => Self::new(StatusCode::FORBIDDEN, "forbidden", m),
             StoreError::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
             StoreError::Invalid(f) => Self::invalid(f),
+            StoreError::RateLimited { retry_after_secs } => Self {
+                retry_after: Some(retry_after_secs),
+                ..Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_requests",
+                    format!(
+                        "too many reports from you in the last hour; try again in {retry_after_secs} seconds"
+                    ),
+                )
+            },
             StoreError::Internal(detail) => Self::internal(&detail),
         }
     }
@@ -89,7 +103,14 @@ impl IntoResponse for AppError {
         if let (Some(f), Some(obj)) = (self.field, error.as_object_mut()) {
             obj.insert("field".into(), json!(f));
         }
-        (self.status, axum::Json(json!({ "error": error }))).into_response()
+        let mut resp = (self.status, axum::Json(json!({ "error": error }))).into_response();
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(secs),
+            );
+        }
+        resp
     }
 }
 

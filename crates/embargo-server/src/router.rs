@@ -24,6 +24,8 @@ pub fn router(state: AppState) -> Router {
         .route("/user/two-factor/confirm", post(account::confirm))
         .route("/orgs", post(orgs::create).get(orgs::list))
         .route("/orgs/{org}", get(orgs::show).patch(orgs::set_policy))
+        .route("/orgs/{org}/blocks", get(orgs::blocks))
+        .route("/orgs/{org}/blocks/{id}", delete(orgs::lift_block))
         .route(
             "/orgs/{org}/members/{email}",
             put(orgs::set_member).delete(orgs::remove_member),

@@ -117,6 +117,7 @@ pub enum Transition {
     Close {
         reason: CloseReason,
         message: Option<String>,
+        duplicate_of: Option<AdvisoryId>,
     },
     Reopen,
     Publish,
@@ -167,6 +168,8 @@ pub struct AdvisoryFilter {
     pub org: Option<Slug>,
     /// Only those where the caller is in the audience (their work), not merely public ones.
     pub audience_only: bool,
+    /// Closed with this reason. Spam is left out of every list that does not ask for it.
+    pub reason: Option<CloseReason>,
     pub limit: i64,
     pub offset: i64,
 }
@@ -206,6 +209,7 @@ impl Store {
         let sql = format!(
             "SELECT a.id, a.doc, {rel} FROM advisories a JOIN orgs o ON o.id = a.org_id
              WHERE {vis} AND ($2 = '' OR a.state = $2) AND ($3 = '' OR o.slug = $3) AND ($4 = 0 OR {audience})
+             AND ($7 = '' OR a.close_reason = $7) AND ($7 = 'spam' OR a.close_reason IS NULL OR a.close_reason <> 'spam')
              ORDER BY a.updated_at DESC, a.id LIMIT $5 OFFSET $6",
             rel = relation_columns(),
             vis = visibility_filter(),
@@ -217,6 +221,7 @@ impl Store {
             .bind(i64::from(filter.audience_only))
             .bind(filter.limit.clamp(1, 500))
             .bind(filter.offset.max(0))
+            .bind(filter.reason.map(CloseReason::as_str).unwrap_or_default())
             .fetch_all(&self.pool)
             .await?;
         let mut out = Vec::with_capacity(rows.len());
@@ -264,6 +269,8 @@ impl Store {
             ));
         }
         let content = report.into_content()?;
+        self.check_may_file(org.id, reporter_id, org.policy.reports_per_hour)
+            .await?;
         let now = self.now();
         let filing = Filing {
             id: AdvisoryId::from_random(random_bytes::<RANDOM_BYTES>()?),
@@ -353,7 +360,7 @@ impl Store {
         next.apply(&change, now);
         let doc = seal_doc(&self.keys, &next)?;
         let updated = sqlx::query(
-            "UPDATE advisories SET doc = $1, state = $2, revision = $3, updated_at = $4, published_at = $5
+            "UPDATE advisories SET doc = $1, state = $2, revision = $3, updated_at = $4, published_at = $5, close_reason = $8
              WHERE id = $6 AND revision = $7",
         )
         .bind(doc)
@@ -363,6 +370,7 @@ impl Store {
         .bind(next.published_at.map(to_ms))
         .bind(next.id.as_str())
         .bind(current.get().revision)
+        .bind(next.close_reason.map(CloseReason::as_str))
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() != 1 {
@@ -404,6 +412,7 @@ impl Store {
             .await?;
         self.insert_event(&mut tx, &next.id, org_id, actor, &change, now)
             .await?;
+        crate::spam::after_change(&mut tx, &next, org_id, actor, &change, now).await?;
         tx.commit().await?;
         Ok((Authorized::new(next, current.relations()), change))
     }
@@ -416,17 +425,30 @@ impl Store {
     ) -> Result<Authorized<Advisory>> {
         let (action, verb) = t.action();
         if let Transition::Close {
-            message: Some(m), ..
+            message,
+            reason,
+            duplicate_of,
         } = &t
         {
-            check_text("message", m, limits::CLOSE_MESSAGE, true)?;
+            if let Some(m) = message {
+                check_text("message", m, limits::CLOSE_MESSAGE, true)?;
+            }
+            reason.check_duplicate_of(duplicate_of.as_ref())?;
+            if let Some(original) = duplicate_of {
+                self.check_duplicate(actor, id, original).await?;
+            }
         }
         self.change(actor, id, action, verb, None, |current| {
             Ok(match &t {
                 Transition::Accept => Change::Accepted,
-                Transition::Close { reason, message } => Change::Closed {
+                Transition::Close {
+                    reason,
+                    message,
+                    duplicate_of,
+                } => Change::Closed {
                     reason: *reason,
                     message: message.clone(),
+                    duplicate_of: duplicate_of.clone(),
                 },
                 Transition::Reopen => Change::Reopened,
                 Transition::Publish => {

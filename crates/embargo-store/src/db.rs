@@ -31,6 +31,7 @@ const SQLITE: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0008_internal_notes.sql"),
     ),
     (9, include_str!("../migrations/sqlite/0009_intake.sql")),
+    (10, include_str!("../migrations/sqlite/0010_spam.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_initial.sql")),
@@ -57,6 +58,7 @@ const POSTGRES: &[(i64, &str)] = &[
         include_str!("../migrations/postgres/0008_internal_notes.sql"),
     ),
     (9, include_str!("../migrations/postgres/0009_intake.sql")),
+    (10, include_str!("../migrations/postgres/0010_spam.sql")),
 ];
 
 /// Any key for PostgreSQL's advisory lock that serialises migrations across instances.

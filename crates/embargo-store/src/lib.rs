@@ -20,6 +20,7 @@ mod db;
 mod orgs;
 mod rotation;
 pub mod secrets;
+mod spam;
 mod two_factor;
 mod users;
 
@@ -36,8 +37,9 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use codeowners::SyncReport;
 pub use collaborators::{Collaborator, Invitation, NewInvitation};
 pub use db::Backend;
-pub use orgs::{Org, OrgPermissions, Repo};
+pub use orgs::{Org, OrgPermissions, PolicyChange, Repo};
 pub use rotation::Rotation;
+pub use spam::Block;
 pub use two_factor::TotpEnrolment;
 pub use users::{Session, User, check_password as users_check_password};
 
@@ -52,6 +54,8 @@ pub enum StoreError {
     Conflict(String),
     #[error("{0}")]
     Invalid(FieldError),
+    #[error("too many requests; try again in {retry_after_secs} seconds")]
+    RateLimited { retry_after_secs: u64 },
     #[error("internal error: {0}")]
     Internal(String),
 }

@@ -33,6 +33,16 @@ pub struct Repo {
     pub upstream: Option<String>,
 }
 
+/// Changes to an organisation's policy; absent fields stay as they are.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyChange {
+    pub response_days: Option<u32>,
+    pub require_two_factor: Option<bool>,
+    pub spam_block_days: Option<u32>,
+    pub reports_per_hour: Option<u32>,
+}
+
 /// What an actor may do in an organisation, precomputed from the rule.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct OrgPermissions {
@@ -44,6 +54,9 @@ fn org_from_row(row: &AnyRow) -> Result<Org> {
     let days: i64 = row.try_get("response_days")?;
     let mut policy = Policy::new(u32::try_from(days).unwrap_or(14))?;
     policy.require_two_factor = row.try_get::<i64, _>("require_two_factor")? != 0;
+    policy.spam_block_days = u32::try_from(row.try_get::<i64, _>("spam_block_days")?).unwrap_or(30);
+    policy.reports_per_hour =
+        u32::try_from(row.try_get::<i64, _>("reports_per_hour")?).unwrap_or(10);
     Ok(Org {
         id: row.try_get("id")?,
         slug: Slug::parse(&row.try_get::<String, _>("slug")?)?,
@@ -194,7 +207,7 @@ impl Store {
 
     pub async fn org(&self, slug: &Slug) -> Result<Org> {
         let row = sqlx::query(
-            "SELECT id, slug, name, response_days, require_two_factor FROM orgs WHERE slug = $1",
+            "SELECT id, slug, name, response_days, require_two_factor, spam_block_days, reports_per_hour FROM orgs WHERE slug = $1",
         )
         .bind(slug.as_str())
         .fetch_optional(&self.pool)
@@ -205,7 +218,7 @@ impl Store {
 
     pub async fn orgs(&self) -> Result<Vec<Org>> {
         let rows = sqlx::query(
-            "SELECT id, slug, name, response_days, require_two_factor FROM orgs ORDER BY slug",
+            "SELECT id, slug, name, response_days, require_two_factor, spam_block_days, reports_per_hour FROM orgs ORDER BY slug",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -213,30 +226,44 @@ impl Store {
     }
 
     /// Changes the organisation's policy settings (administrators and security managers).
-    pub async fn set_policy(
-        &self,
-        actor: Actor,
-        org: &Slug,
-        response_days: Option<u32>,
-        require_two_factor: Option<bool>,
-    ) -> Result<Org> {
+    pub async fn set_policy(&self, actor: Actor, org: &Slug, change: PolicyChange) -> Result<Org> {
         let org = self.org(org).await?;
         self.require_org(actor, &org, OrgAction::ManagePolicy, "change the policy")
             .await?;
-        let days = match response_days {
+        let days = match change.response_days {
             Some(d) => Policy::new(d)?.response_days,
             None => org.policy.response_days,
         };
-        let two_factor = require_two_factor.unwrap_or(org.policy.require_two_factor);
+        let two_factor = change
+            .require_two_factor
+            .unwrap_or(org.policy.require_two_factor);
+        let block_days = change.spam_block_days.unwrap_or(org.policy.spam_block_days);
+        if block_days > 3650 {
+            return Err(
+                embargo_domain::FieldError::new("spam_block_days", "must be at most 3650").into(),
+            );
+        }
+        let per_hour = change
+            .reports_per_hour
+            .unwrap_or(org.policy.reports_per_hour);
+        if !(1..=10_000).contains(&per_hour) {
+            return Err(embargo_domain::FieldError::new(
+                "reports_per_hour",
+                "must be between 1 and 10000",
+            )
+            .into());
+        }
         let now = to_ms(self.now());
         let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE orgs SET response_days = $1, require_two_factor = $2 WHERE id = $3")
+        sqlx::query("UPDATE orgs SET response_days = $1, require_two_factor = $2, spam_block_days = $3, reports_per_hour = $4 WHERE id = $5")
             .bind(i64::from(days))
             .bind(i64::from(two_factor))
+            .bind(i64::from(block_days))
+            .bind(i64::from(per_hour))
             .bind(org.id)
             .execute(&mut *tx)
             .await?;
-        let detail = serde_json::json!({"response_days": days, "require_two_factor": two_factor});
+        let detail = serde_json::json!({"response_days": days, "require_two_factor": two_factor, "spam_block_days": block_days, "reports_per_hour": per_hour});
         org_event(
             &mut tx,
             org.id,

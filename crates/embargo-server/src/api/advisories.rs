@@ -68,6 +68,14 @@ pub struct Tracking {
     response_overdue: bool,
     close_reason: Option<CloseReason>,
     close_message: Option<String>,
+    /// The original of a duplicate, for the triagers (the reporter is told it is a
+    /// duplicate, and sees nothing of the original unless added to it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    duplicate_of: Option<AdvisoryId>,
+    /// For a report closed as not a vulnerability: a link that opens a public issue on the
+    /// repository's forge, filled with the report's title and text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    public_issue_url: Option<String>,
 }
 
 impl AdvisoryView {
@@ -75,7 +83,7 @@ impl AdvisoryView {
         let adv = a.get();
         let audience = a.relations().in_audience();
         let tracking = if audience {
-            Some(tracking(&st.store, adv).await?)
+            Some(tracking(&st.store, a).await?)
         } else {
             None
         };
@@ -110,13 +118,21 @@ impl AdvisoryView {
     }
 }
 
-async fn tracking(store: &Store, adv: &Advisory) -> Result<Tracking, AppError> {
+async fn tracking(store: &Store, a: &Authorized<Advisory>) -> Result<Tracking, AppError> {
+    let adv = a.get();
     let reporter = store
         .user_by_id(adv.reporter_id)
         .await?
         .map(|u| u.name)
         .unwrap_or_default();
     let now = store.now();
+    let public_issue_url = match (adv.close_reason, &adv.repo) {
+        (Some(CloseReason::NotAVulnerability), Some(repo)) => store
+            .upstream(&adv.org, repo)
+            .await?
+            .and_then(|u| new_issue_url(u.as_str(), &adv.content.title, &adv.content.description)),
+        _ => None,
+    };
     Ok(Tracking {
         reporter,
         created_at: adv.created_at,
@@ -125,7 +141,26 @@ async fn tracking(store: &Store, adv: &Advisory) -> Result<Tracking, AppError> {
         response_overdue: adv.first_response_at.is_none() && now > adv.response_due_at,
         close_reason: adv.close_reason,
         close_message: adv.close_message.clone(),
+        duplicate_of: if a.relations().is_triager() {
+            adv.duplicate_of.clone()
+        } else {
+            None
+        },
+        public_issue_url,
     })
+}
+
+/// The forge's "new issue" page for an https upstream, prefilled; `None` for other upstreams.
+fn new_issue_url(upstream: &str, title: &str, body: &str) -> Option<String> {
+    let base = upstream
+        .strip_prefix("https://")?
+        .trim_end_matches('/')
+        .trim_end_matches(".git");
+    let q: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("title", title)
+        .append_pair("body", body.chars().take(4000).collect::<String>().as_str())
+        .finish();
+    Some(format!("https://{base}/issues/new?{q}"))
 }
 
 /// A malformed id cannot name an advisory: the same "not found" as a missing one.
@@ -197,6 +232,8 @@ pub struct ListQuery {
     org: Option<String>,
     /// `true`: only advisories the caller works on (not merely public ones).
     audience: Option<bool>,
+    /// Closed with this reason (`spam` shows what every other list leaves out).
+    reason: Option<String>,
     limit: Option<i64>,
     offset: Option<i64>,
 }
@@ -218,6 +255,7 @@ pub async fn list(
         state: q.state.as_deref().map(AdvState::parse).transpose()?,
         org: q.org.as_deref().map(Slug::parse).transpose()?,
         audience_only: q.audience.unwrap_or(false),
+        reason: q.reason.as_deref().map(CloseReason::parse).transpose()?,
         limit,
         offset: q.offset.unwrap_or(0),
     };
@@ -332,6 +370,8 @@ pub async fn accept(
 pub struct CloseBody {
     reason: CloseReason,
     message: Option<String>,
+    /// With `reason: duplicate`: the original advisory.
+    duplicate_of: Option<String>,
 }
 
 pub async fn close(
@@ -347,6 +387,14 @@ pub async fn close(
         Transition::Close {
             reason: b.reason,
             message: b.message,
+            duplicate_of: b
+                .duplicate_of
+                .as_deref()
+                .map(AdvisoryId::parse)
+                .transpose()
+                .map_err(|e| {
+                    AppError::invalid(embargo_domain::FieldError::new("duplicate_of", e.message))
+                })?,
         },
     )
     .await

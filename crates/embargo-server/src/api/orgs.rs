@@ -40,31 +40,41 @@ pub async fn show(Req(st): Req, Path(org): Path<String>) -> Result<Json<Org>, Ap
     Ok(Json(st.store.org(&slug(&org, "organisation")?).await?))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PolicyChange {
-    response_days: Option<u32>,
-    require_two_factor: Option<bool>,
-}
-
-/// `PATCH /orgs/{org} {response_days?, require_two_factor?}`: the organisation's policy.
+/// `PATCH /orgs/{org} {response_days?, require_two_factor?, spam_block_days?, reports_per_hour?}`.
 pub async fn set_policy(
     Req(st): Req,
     caller: ApiUser,
     Path(org): Path<String>,
-    ApiJson(body): ApiJson<PolicyChange>,
+    ApiJson(body): ApiJson<embargo_store::PolicyChange>,
 ) -> Result<Json<Org>, AppError> {
     let org = slug(&org, "organisation")?;
+    Ok(Json(st.store.set_policy(caller.actor, &org, body).await?))
+}
+
+/// `GET /orgs/{org}/blocks`: senders kept from filing (security managers).
+pub async fn blocks(
+    Req(st): Req,
+    caller: ApiUser,
+    Path(org): Path<String>,
+) -> Result<Json<Vec<embargo_store::Block>>, AppError> {
     Ok(Json(
         st.store
-            .set_policy(
-                caller.actor,
-                &org,
-                body.response_days,
-                body.require_two_factor,
-            )
+            .blocks(caller.actor, &slug(&org, "organisation")?)
             .await?,
     ))
+}
+
+/// `DELETE /orgs/{org}/blocks/{id}`: lets the sender file again.
+pub async fn lift_block(
+    Req(st): Req,
+    caller: ApiUser,
+    Path((org, id)): Path<(String, String)>,
+) -> Result<StatusCode, AppError> {
+    let id: i64 = id.parse().map_err(|_| AppError::not_found("block"))?;
+    st.store
+        .lift_block(caller.actor, &slug(&org, "organisation")?, id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize)]

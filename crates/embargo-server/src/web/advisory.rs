@@ -221,6 +221,13 @@ pub async fn transition(
         "close" => Transition::Close {
             reason: CloseReason::parse(f.get("reason")).map_err(AppError::invalid)?,
             message: Some(f.get("message").trim().to_owned()).filter(|m| !m.is_empty()),
+            duplicate_of: Some(f.get("duplicate_of").trim())
+                .filter(|d| !d.is_empty())
+                .map(embargo_domain::ids::AdvisoryId::parse)
+                .transpose()
+                .map_err(|e| {
+                    AppError::invalid(embargo_domain::FieldError::new("duplicate_of", e.message))
+                })?,
         },
         "reopen" => Transition::Reopen,
         "publish" => Transition::Publish,

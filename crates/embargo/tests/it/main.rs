@@ -16,6 +16,7 @@ mod attachments;
 mod audit;
 mod browser;
 mod cli;
+mod closing;
 mod codeowners;
 mod collaborators;
 mod flow;
