@@ -1,4 +1,5 @@
 //! Embargo's pure translations: an advisory into the documents others consume.
 #![forbid(unsafe_code)]
 
+pub mod cvss;
 pub mod osv;

@@ -1,0 +1,544 @@
+//! CVSS v3.0, v3.1 and v4.0: strict parsing with precise errors, and scores as FIRST computes
+//! them. The arithmetic is RustSec's `cvss` crate (checked against FIRST's data in the tests
+//! below); this module adds what that crate leaves lenient: every metric name and value is
+//! checked (case-sensitive, as the specifications write them), mandatory metrics must be
+//! there, none twice, and v4.0 metrics come in the specification's order.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde_json::{Value, json};
+
+/// Qualitative severity ratings (CVSS v3.1 section 5, v4.0 section 6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Severity {
+    None,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    /// The rating of a score.
+    pub fn of(score: f64) -> Self {
+        if score < 0.1 {
+            Self::None
+        } else if score < 4.0 {
+            Self::Low
+        } else if score < 7.0 {
+            Self::Medium
+        } else if score < 9.0 {
+            Self::High
+        } else {
+            Self::Critical
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "None",
+            Self::Low => "Low",
+            Self::Medium => "Medium",
+            Self::High => "High",
+            Self::Critical => "Critical",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What is wrong with a vector, in words that name the problem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CvssError {
+    Empty,
+    Prefix(String),
+    Version(String),
+    Malformed(String),
+    UnknownMetric(String),
+    UnknownValue { metric: String, value: String },
+    Duplicate(String),
+    Missing(String),
+    Order { metric: String, after: String },
+}
+
+impl fmt::Display for CvssError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Empty => f.write_str(
+                "is empty; give a vector such as CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+            ),
+            Self::Prefix(p) => write!(
+                f,
+                "starts with '{p}'; a vector starts with CVSS:3.0/, CVSS:3.1/ or CVSS:4.0/"
+            ),
+            Self::Version(v) => write!(
+                f,
+                "CVSS version '{v}' is not supported; use 3.0, 3.1 or 4.0"
+            ),
+            Self::Malformed(c) => write!(f, "'{c}' is not a METRIC:VALUE pair"),
+            Self::UnknownMetric(m) => write!(f, "unknown metric '{m}'"),
+            Self::UnknownValue { metric, value } => {
+                write!(f, "unknown value '{value}' for metric '{metric}'")
+            }
+            Self::Duplicate(m) => write!(f, "metric '{m}' appears twice"),
+            Self::Missing(m) => write!(f, "metric '{m}' is missing"),
+            Self::Order { metric, after } => write!(
+                f,
+                "metric '{metric}' must come before '{after}' (CVSS v4.0 order)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for CvssError {}
+
+type Table = &'static [(&'static str, &'static [&'static str], bool)];
+
+/// CVSS v3.x metrics: name, allowed values, mandatory.
+const V3: Table = &[
+    ("AV", &["N", "A", "L", "P"], true),
+    ("AC", &["L", "H"], true),
+    ("PR", &["N", "L", "H"], true),
+    ("UI", &["N", "R"], true),
+    ("S", &["U", "C"], true),
+    ("C", &["H", "L", "N"], true),
+    ("I", &["H", "L", "N"], true),
+    ("A", &["H", "L", "N"], true),
+    ("E", &["X", "H", "F", "P", "U"], false),
+    ("RL", &["X", "U", "W", "T", "O"], false),
+    ("RC", &["X", "C", "R", "U"], false),
+    ("CR", &["X", "H", "M", "L"], false),
+    ("IR", &["X", "H", "M", "L"], false),
+    ("AR", &["X", "H", "M", "L"], false),
+    ("MAV", &["X", "N", "A", "L", "P"], false),
+    ("MAC", &["X", "L", "H"], false),
+    ("MPR", &["X", "N", "L", "H"], false),
+    ("MUI", &["X", "N", "R"], false),
+    ("MS", &["X", "U", "C"], false),
+    ("MC", &["X", "H", "L", "N"], false),
+    ("MI", &["X", "H", "L", "N"], false),
+    ("MA", &["X", "H", "L", "N"], false),
+];
+
+/// CVSS v4.0 metrics in the specification's order.
+const V4: Table = &[
+    ("AV", &["N", "A", "L", "P"], true),
+    ("AC", &["L", "H"], true),
+    ("AT", &["N", "P"], true),
+    ("PR", &["N", "L", "H"], true),
+    ("UI", &["N", "P", "A"], true),
+    ("VC", &["H", "L", "N"], true),
+    ("VI", &["H", "L", "N"], true),
+    ("VA", &["H", "L", "N"], true),
+    ("SC", &["H", "L", "N"], true),
+    ("SI", &["H", "L", "N"], true),
+    ("SA", &["H", "L", "N"], true),
+    ("E", &["X", "A", "P", "U"], false),
+    ("CR", &["X", "H", "M", "L"], false),
+    ("IR", &["X", "H", "M", "L"], false),
+    ("AR", &["X", "H", "M", "L"], false),
+    ("MAV", &["X", "N", "A", "L", "P"], false),
+    ("MAC", &["X", "L", "H"], false),
+    ("MAT", &["X", "N", "P"], false),
+    ("MPR", &["X", "N", "L", "H"], false),
+    ("MUI", &["X", "N", "P", "A"], false),
+    ("MVC", &["X", "H", "L", "N"], false),
+    ("MVI", &["X", "H", "L", "N"], false),
+    ("MVA", &["X", "H", "L", "N"], false),
+    ("MSC", &["X", "H", "L", "N"], false),
+    ("MSI", &["X", "S", "H", "L", "N"], false),
+    ("MSA", &["X", "S", "H", "L", "N"], false),
+    ("S", &["X", "N", "P"], false),
+    ("AU", &["X", "N", "Y"], false),
+    ("R", &["X", "A", "U", "I"], false),
+    ("V", &["X", "D", "C"], false),
+    ("RE", &["X", "L", "M", "H"], false),
+    ("U", &["X", "Clear", "Green", "Amber", "Red"], false),
+];
+
+/// A checked vector with its scores.
+#[derive(Debug, Clone)]
+pub enum Cvss {
+    V3 {
+        text: String,
+        vector: Box<cvss::v3::Vector>,
+    },
+    V4 {
+        text: String,
+        vector: Box<cvss::v4::Vector>,
+    },
+}
+
+/// Rounds to one decimal the way the scores are printed (they already are multiples of 0.1;
+/// this removes floating-point noise such as 7.500000000000001).
+fn tenth(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+/// Parses and checks a vector.
+pub fn parse(s: &str) -> Result<Cvss, CvssError> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err(CvssError::Empty);
+    }
+    let mut parts = s.split('/');
+    let head = parts.next().unwrap_or_default();
+    let Some(version) = head.strip_prefix("CVSS:") else {
+        return Err(CvssError::Prefix(head.chars().take(20).collect()));
+    };
+    let table = match version {
+        "3.0" | "3.1" => V3,
+        "4.0" => V4,
+        other => return Err(CvssError::Version(other.chars().take(10).collect())),
+    };
+    let mut seen: Vec<usize> = Vec::new();
+    for part in parts {
+        let (m, v) = part
+            .split_once(':')
+            .filter(|(m, v)| !m.is_empty() && !v.is_empty())
+            .ok_or_else(|| CvssError::Malformed(part.chars().take(20).collect()))?;
+        let Some(index) = table.iter().position(|(name, _, _)| *name == m) else {
+            return Err(CvssError::UnknownMetric(m.chars().take(10).collect()));
+        };
+        let (name, values, _) = table.get(index).copied().unwrap_or(("", &[], false));
+        if !values.contains(&v) {
+            return Err(CvssError::UnknownValue {
+                metric: name.into(),
+                value: v.chars().take(10).collect(),
+            });
+        }
+        if seen.contains(&index) {
+            return Err(CvssError::Duplicate(name.into()));
+        }
+        if let Some(&last) = seen.last()
+            && version == "4.0"
+            && last > index
+        {
+            let after = table.get(last).map(|t| t.0).unwrap_or_default();
+            return Err(CvssError::Order {
+                metric: name.into(),
+                after: after.into(),
+            });
+        }
+        seen.push(index);
+    }
+    for (i, (name, _, mandatory)) in table.iter().enumerate() {
+        if *mandatory && !seen.contains(&i) {
+            return Err(CvssError::Missing((*name).into()));
+        }
+    }
+    let crate_err = |e: cvss::Error| CvssError::Malformed(e.to_string());
+    if version == "4.0" {
+        let vector = cvss::v4::Vector::from_str(s).map_err(crate_err)?;
+        Ok(Cvss::V4 {
+            text: s.to_owned(),
+            vector: Box::new(vector),
+        })
+    } else {
+        let vector = cvss::v3::Vector::from_str(s).map_err(crate_err)?;
+        Ok(Cvss::V3 {
+            text: s.to_owned(),
+            vector: Box::new(vector),
+        })
+    }
+}
+
+impl Cvss {
+    /// `3.0`, `3.1` or `4.0`.
+    pub fn version(&self) -> &str {
+        let text = match self {
+            Self::V3 { text, .. } | Self::V4 { text, .. } => text,
+        };
+        text.get(5..8).unwrap_or_default()
+    }
+
+    /// For v3.x the base score; for v4.0 the score of the whole vector as given.
+    pub fn base_score(&self) -> f64 {
+        match self {
+            Self::V3 { vector, .. } => tenth(vector.base_score().value()),
+            Self::V4 { vector, .. } => tenth(vector.score().value()),
+        }
+    }
+
+    /// v3.x only.
+    pub fn temporal_score(&self) -> Option<f64> {
+        match self {
+            Self::V3 { vector, .. } => Some(tenth(vector.temporal_score().value())),
+            Self::V4 { .. } => None,
+        }
+    }
+
+    /// v3.x only.
+    pub fn environmental_score(&self) -> Option<f64> {
+        match self {
+            Self::V3 { vector, .. } => Some(tenth(vector.environmental_score().value())),
+            Self::V4 { .. } => None,
+        }
+    }
+
+    pub fn severity(&self) -> Severity {
+        Severity::of(self.base_score())
+    }
+}
+
+impl fmt::Display for Cvss {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::V3 { text, .. } | Self::V4 { text, .. } => f.write_str(text),
+        }
+    }
+}
+
+/// The JSON object `embargo cvss --json` prints for one vector.
+pub fn score_line(vector: &str) -> Result<Value, CvssError> {
+    let c = parse(vector)?;
+    let mut out = json!({
+        "vector": c.to_string(),
+        "version": c.version(),
+        "base_score": c.base_score(),
+        "severity": c.severity().as_str(),
+    });
+    if let (Some(t), Some(e), Some(o)) = (
+        c.temporal_score(),
+        c.environmental_score(),
+        out.as_object_mut(),
+    ) {
+        o.insert("temporal_score".into(), json!(t));
+        o.insert("environmental_score".into(), json!(e));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn data() -> Option<std::path::PathBuf> {
+        let dir = std::env::var("EMBARGO_TEST_DATA")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|_| {
+                std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data")
+            });
+        if dir.is_dir() {
+            return Some(dir);
+        }
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "test data {} is missing; CI requires it",
+            dir.display()
+        );
+        eprintln!(
+            "!!! SKIPPING: test data {} is missing (set EMBARGO_TEST_DATA)",
+            dir.display()
+        );
+        None
+    }
+
+    fn numbers(s: &str) -> Vec<f64> {
+        s.trim_matches(|c| c == '(' || c == ')')
+            .split(',')
+            .filter(|x| !x.trim().is_empty())
+            .map(|x| x.trim().parse().unwrap())
+            .collect()
+    }
+
+    /// Every CVSS v3.1 base vector, with FIRST's base, temporal and environmental scores.
+    #[test]
+    fn every_v31_base_vector_agrees_with_first() {
+        let Some(dir) = data() else { return };
+        let text = std::fs::read_to_string(dir.join("cvss/v31-base-all.txt")).unwrap();
+        let mut n = 0;
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let (vector, scores) = line.split_once(" - ").unwrap();
+            let expected = numbers(scores);
+            let c = parse(vector).unwrap_or_else(|e| panic!("{vector}: {e}"));
+            let got = [
+                c.base_score(),
+                c.temporal_score().unwrap(),
+                c.environmental_score().unwrap(),
+            ];
+            assert_eq!(got.as_slice(), expected.as_slice(), "{vector}");
+            n += 1;
+        }
+        assert_eq!(n, 2592);
+    }
+
+    #[test]
+    fn every_v40_sample_agrees_with_first() {
+        let Some(dir) = data() else { return };
+        let text = std::fs::read_to_string(dir.join("cvss/v40-base-sample.txt")).unwrap();
+        let mut n = 0;
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let (vector, scores) = line.split_once(" - ").unwrap();
+            let c = parse(vector).unwrap_or_else(|e| panic!("{vector}: {e}"));
+            assert_eq!(vec![c.base_score()], numbers(scores), "{vector}");
+            n += 1;
+        }
+        assert_eq!(n, 1058);
+    }
+
+    /// FIRST's 270 macro-vector scores, with severities.
+    #[test]
+    fn firsts_macro_vector_scores() {
+        let Some(dir) = data() else { return };
+        let text = std::fs::read_to_string(dir.join("cvss/first-v4-macro-scores.txt")).unwrap();
+        let mut n = 0;
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            // Python dict syntax: {'vector': '...', 'score': 9.8, 'severity': 'Critical'}
+            let json_line = line.replace('\'', "\"");
+            let v: Value = serde_json::from_str(&json_line).unwrap();
+            let vector = v["vector"].as_str().unwrap();
+            let c = parse(vector).unwrap_or_else(|e| panic!("{vector}: {e}"));
+            assert_eq!(c.base_score(), v["score"].as_f64().unwrap(), "{vector}");
+            assert_eq!(
+                c.severity().as_str(),
+                v["severity"].as_str().unwrap(),
+                "{vector}"
+            );
+            n += 1;
+        }
+        assert_eq!(n, 270);
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        let cases = [
+            ("", "is empty"),
+            ("AV:N/AC:L", "starts with 'AV:N'"),
+            ("CVSS:2.0/AV:N", "version '2.0'"),
+            (
+                "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H",
+                "metric 'A' is missing",
+            ),
+            (
+                "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/XX:Y",
+                "unknown metric 'XX'",
+            ),
+            (
+                "CVSS:3.1/AV:Q/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+                "unknown value 'Q' for metric 'AV'",
+            ),
+            (
+                "CVSS:3.1/AV:n/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+                "unknown value 'n' for metric 'AV'",
+            ),
+            (
+                "CVSS:3.1/AV:N/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+                "'AV' appears twice",
+            ),
+            (
+                "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/",
+                "is not a METRIC:VALUE pair",
+            ),
+            (
+                "CVSS:4.0/AC:L/AV:N/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N",
+                "'AV' must come before 'AC'",
+            ),
+            (
+                "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N",
+                "metric 'SA' is missing",
+            ),
+            (
+                "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/MSI:S/E:A",
+                "'E' must come before 'MSI'",
+            ),
+        ];
+        for (vector, expected) in cases {
+            let e = parse(vector)
+                .map(|c| c.to_string())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(expected), "{vector}: {e}");
+        }
+        // v3.x metrics may come in any order.
+        let shuffled = parse("CVSS:3.1/C:H/I:H/A:H/AV:N/AC:L/PR:N/UI:N/S:U").unwrap();
+        assert_eq!(shuffled.base_score(), 9.8);
+    }
+
+    #[test]
+    fn score_lines_for_the_cli() {
+        let v = score_line("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/E:P/RL:O/RC:C").unwrap();
+        assert_eq!(
+            v,
+            json!({"vector": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/E:P/RL:O/RC:C", "version": "3.1", "base_score": 9.8, "severity": "Critical", "temporal_score": 8.8, "environmental_score": 8.8})
+        );
+        let v =
+            score_line("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N").unwrap();
+        assert_eq!(
+            v,
+            json!({"vector": "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N", "version": "4.0", "base_score": 9.3, "severity": "Critical"})
+        );
+    }
+
+    fn pick(values: &'static [&'static str], i: usize) -> &'static str {
+        values.get(i % values.len()).copied().unwrap_or("X")
+    }
+
+    /// A random valid vector: every mandatory metric, each optional one present or not.
+    fn vector(table: Table, prefix: &str) -> impl Strategy<Value = String> {
+        let prefix = prefix.to_owned();
+        proptest::collection::vec((any::<usize>(), any::<bool>()), table.len()).prop_map(
+            move |choices| {
+                let mut s = prefix.clone();
+                for ((name, values, mandatory), (i, present)) in table.iter().zip(choices) {
+                    if *mandatory || present {
+                        s.push_str(&format!("/{name}:{}", pick(values, i)));
+                    }
+                }
+                s
+            },
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn v3_round_trips_and_scores_in_range(v in vector(V3, "CVSS:3.1")) {
+            let c = parse(&v).unwrap();
+            prop_assert_eq!(c.to_string(), v.clone());
+            prop_assert_eq!(parse(&c.to_string()).unwrap().to_string(), v);
+            for s in [c.base_score(), c.temporal_score().unwrap(), c.environmental_score().unwrap()] {
+                prop_assert!((0.0..=10.0).contains(&s));
+                prop_assert!(((s * 10.0).round() - s * 10.0).abs() < 1e-9, "one decimal: {}", s);
+            }
+            prop_assert_eq!(c.severity(), Severity::of(c.base_score()));
+        }
+
+        #[test]
+        fn v4_round_trips_and_scores_in_range(v in vector(V4, "CVSS:4.0")) {
+            let c = parse(&v).unwrap();
+            prop_assert_eq!(c.to_string(), v);
+            let s = c.base_score();
+            prop_assert!((0.0..=10.0).contains(&s));
+            prop_assert!(((s * 10.0).round() - s * 10.0).abs() < 1e-9);
+            prop_assert_eq!(c.severity(), Severity::of(s));
+        }
+
+        #[test]
+        fn parse_never_panics(s in "\\PC{0,120}") {
+            let _ = parse(&s);
+        }
+    }
+
+    #[test]
+    fn severity_bands() {
+        for (s, sev) in [
+            (0.0, Severity::None),
+            (0.1, Severity::Low),
+            (3.9, Severity::Low),
+            (4.0, Severity::Medium),
+            (6.9, Severity::Medium),
+            (7.0, Severity::High),
+            (8.9, Severity::High),
+            (9.0, Severity::Critical),
+            (10.0, Severity::Critical),
+        ] {
+            assert_eq!(Severity::of(s), sev, "{s}");
+        }
+    }
+}
