@@ -353,6 +353,9 @@ pub struct NewReport {
     pub cvss_vector: Option<CvssVector>,
     #[serde(default)]
     pub cvss_vectors: Vec<CvssVector>,
+    /// A score the reporter computed; refused unless it is the vector's own.
+    #[serde(default)]
+    pub cvss_score: Option<serde_json::Number>,
     #[serde(default)]
     pub cwe_ids: Vec<CweId>,
     #[serde(default)]
@@ -419,6 +422,9 @@ pub struct Edit {
     pub cvss_vector: Option<Option<CvssVector>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cvss_vectors: Option<Vec<CvssVector>>,
+    /// A score computed elsewhere; refused unless it is the (single) vector's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cvss_score: Option<serde_json::Number>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cwe_ids: Option<Vec<CweId>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -96,6 +96,47 @@ pub(crate) fn event_aad(id: &str) -> String {
     format!("events.data:{id}")
 }
 
+/// Every severity vector must score (not merely look like a vector), and a score sent with
+/// one must be the score Embargo computes from it.
+fn check_cvss(
+    content: &embargo_domain::advisory::Content,
+    submitted: Option<&serde_json::Number>,
+) -> Result<()> {
+    let many = content.cvss_vectors.len() > 1;
+    let mut scores = Vec::new();
+    for (i, v) in content.cvss_vectors.iter().enumerate() {
+        let field = if many {
+            format!("cvss_vectors[{i}]")
+        } else {
+            "cvss_vector".to_owned()
+        };
+        let c = embargo_formats::cvss::parse(v.as_str())
+            .map_err(|e| FieldError::new(field, e.to_string()))?;
+        scores.push(c.base_score());
+    }
+    if let Some(n) = submitted {
+        let given = n.as_f64().unwrap_or(-1.0);
+        match scores.as_slice() {
+            [computed] if (computed - given).abs() < 0.05 => {}
+            [computed] => {
+                return Err(FieldError::new(
+                    "cvss_score",
+                    format!("{given} disagrees with the vector, which scores {computed:.1}; leave the score out and Embargo computes it"),
+                )
+                .into());
+            }
+            _ => {
+                return Err(FieldError::new(
+                    "cvss_score",
+                    "goes with exactly one vector (cvss_vector)",
+                )
+                .into());
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The stored form of an advisory's read model: sealed unless it is public.
 fn seal_doc(keys: &Keyring, advisory: &Advisory) -> Result<String> {
     let doc = serde_json::to_string(advisory).map_err(|e| StoreError::Internal(e.to_string()))?;
@@ -268,7 +309,9 @@ impl Store {
                 "you may not file reports here".into(),
             ));
         }
+        let submitted = report.cvss_score.clone();
         let content = report.into_content()?;
+        check_cvss(&content, submitted.as_ref())?;
         self.check_may_file(org.id, reporter_id, org.policy.reports_per_hour)
             .await?;
         let now = self.now();
@@ -540,7 +583,9 @@ impl Store {
         }
         edit.check()?;
         self.change(actor, id, Action::Edit, "edit", None, |current| {
-            edit.applied_to(&current.get().content).check()?;
+            let next = edit.applied_to(&current.get().content);
+            next.check()?;
+            check_cvss(&next, edit.cvss_score.as_ref())?;
             Ok(Change::Edited { edit: edit.clone() })
         })
         .await

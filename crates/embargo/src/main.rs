@@ -56,6 +56,15 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Score CVSS v3.0, v3.1 and v4.0 vectors ('-' reads one vector a line from stdin).
+    Cvss {
+        /// Print one JSON object a line: vector, version, base_score, severity (and for v3.x
+        /// temporal_score and environmental_score).
+        #[arg(long)]
+        json: bool,
+        #[arg(required = true, value_name = "VECTOR")]
+        vectors: Vec<String>,
+    },
     /// Repositories.
     Repo {
         #[command(subcommand)]
@@ -375,6 +384,46 @@ async fn sync_maintainers(
     Ok(())
 }
 
+/// Scores each vector; an invalid one gets a one-line error on stderr and a failing exit,
+/// and the others are still scored.
+fn cvss(json: bool, vectors: &[String]) -> Result<()> {
+    let mut lines: Vec<String> = Vec::new();
+    for v in vectors {
+        if v == "-" {
+            for line in std::io::stdin().lock().lines() {
+                let line = line.context("reading vectors from standard input")?;
+                if !line.trim().is_empty() {
+                    lines.push(line);
+                }
+            }
+        } else {
+            lines.push(v.clone());
+        }
+    }
+    let mut failed = 0;
+    let mut out = std::io::stdout().lock();
+    for v in &lines {
+        match embargo_formats::cvss::score_line(v) {
+            Ok(j) if json => writeln!(out, "{j}")?,
+            Ok(j) => writeln!(
+                out,
+                "{:.1} {} {}",
+                j.get("base_score").and_then(serde_json::Value::as_f64).unwrap_or_default(),
+                j.get("severity").and_then(serde_json::Value::as_str).unwrap_or_default(),
+                v.trim()
+            )?,
+            Err(e) => {
+                failed += 1;
+                eprintln!("error: {}: {e}", v.trim());
+            }
+        }
+    }
+    if failed > 0 {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
 async fn keys_rotate(common: &Common) -> Result<()> {
     let (config, store) = open(common, None).await?;
     eprintln!("rotating the key in {} ...", config.key_file().display());
@@ -409,6 +458,7 @@ async fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Serve { listen } => serve(&cli.common, listen).await,
         Command::Admin { command } => admin(&cli.common, command).await,
+        Command::Cvss { json, vectors } => cvss(json, &vectors),
         Command::Repo {
             command:
                 RepoCommand::SyncMaintainers {

@@ -37,6 +37,9 @@ pub struct AdvisoryView {
     /// The first severity vector, for clients that know one.
     cvss_vector: Option<CvssVector>,
     cvss_vectors: Vec<CvssVector>,
+    /// Each vector scored by Embargo: vector, version, base_score, severity (and for v3.x
+    /// temporal_score and environmental_score).
+    cvss: Vec<serde_json::Value>,
     cwe_ids: Vec<CweId>,
     references: Vec<ReferenceUrl>,
     credits: Vec<Credit>,
@@ -100,6 +103,11 @@ impl AdvisoryView {
             cve_id: c.cve_id.clone(),
             cvss_vector: c.cvss_vectors.first().cloned(),
             cvss_vectors: c.cvss_vectors.clone(),
+            cvss: c
+                .cvss_vectors
+                .iter()
+                .filter_map(|v| embargo_formats::cvss::score_line(v.as_str()).ok())
+                .collect(),
             cwe_ids: c.cwe_ids.clone(),
             references: c.references.clone(),
             credits: c.credits.clone(),

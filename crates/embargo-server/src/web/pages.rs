@@ -177,6 +177,7 @@ pub async fn report(
         description: f.get("description").to_owned(),
         cvss_vector: None,
         cvss_vectors: Vec::new(),
+        cvss_score: None,
         cwe_ids: Vec::new(),
         vulnerabilities: Vec::new(),
     };

@@ -26,6 +26,7 @@ fn every_command_has_help() {
         vec!["repo", "sync-maintainers", "--help"],
         vec!["keys", "rotate", "--help"],
         vec!["audit", "verify", "--help"],
+        vec!["cvss", "--help"],
     ] {
         let out = run(&args);
         assert!(out.status.success(), "{args:?}");

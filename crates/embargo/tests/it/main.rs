@@ -23,6 +23,7 @@ mod flow;
 mod input;
 mod intake;
 mod notes;
+mod scoring;
 mod secrecy;
 mod two_factor;
 mod web;
