@@ -525,6 +525,94 @@ mod tests {
         }
     }
 
+    /// A small deterministic generator (xorshift64*), so a failure can be replayed.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+
+        fn vector(&mut self, table: Table, prefix: &str) -> String {
+            let mut s = prefix.to_owned();
+            for (name, values, mandatory) in table {
+                if *mandatory || self.next().is_multiple_of(2) {
+                    let i = usize::try_from(self.next() % values.len() as u64).unwrap();
+                    s.push_str(&format!("/{name}:{}", values[i]));
+                }
+            }
+            s
+        }
+    }
+
+    /// Embargo against the PyPI `cvss` package (somebody else's implementation) on 20,000
+    /// random v3.1 and 20,000 random v4.0 vectors, with threat, environmental and
+    /// supplemental metrics: zero disagreements. `scripts/tools-venv` installs the package.
+    #[test]
+    fn differential_against_pypi_cvss() {
+        use std::io::Write;
+        let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let python = root.join("target/tools/venv/bin/python");
+        if !python.exists() {
+            assert!(
+                std::env::var("CI").map_or(true, |v| v != "true"),
+                "{} is missing; CI requires the oracle (scripts/tools-venv)",
+                python.display()
+            );
+            eprintln!(
+                "!!! SKIPPING: the PyPI cvss oracle is not installed (run scripts/tools-venv)"
+            );
+            return;
+        }
+        let mut rng = Rng(0x5eed_cafe_f00d_0001);
+        let mut vectors: Vec<String> = (0..20_000).map(|_| rng.vector(V3, "CVSS:3.1")).collect();
+        vectors.extend((0..20_000).map(|_| rng.vector(V4, "CVSS:4.0")));
+        let mut child = std::process::Command::new(&python)
+            .arg(root.join("scripts/cvss-oracle.py"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let input = vectors.join("\n");
+        let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()).unwrap());
+        let out = child.wait_with_output().unwrap();
+        writer.join().unwrap();
+        assert!(out.status.success());
+        let answers: Vec<Value> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(answers.len(), vectors.len());
+        let mut disagreements = Vec::new();
+        for (v, theirs) in vectors.iter().zip(&answers) {
+            let c = parse(v).unwrap_or_else(|e| panic!("{v}: {e}"));
+            let ours: Vec<f64> = match (c.temporal_score(), c.environmental_score()) {
+                (Some(t), Some(e)) => vec![c.base_score(), t, e],
+                _ => vec![c.base_score()],
+            };
+            let same = theirs.as_array().is_some_and(|a| {
+                a.len() == ours.len()
+                    && a.iter()
+                        .zip(&ours)
+                        .all(|(x, y)| x.as_f64().is_some_and(|x| (x - y).abs() < 1e-9))
+            });
+            if !same {
+                disagreements.push(format!("{v}: ours {ours:?}, theirs {theirs}"));
+            }
+        }
+        assert!(
+            disagreements.is_empty(),
+            "{} disagreements, first: {:?}",
+            disagreements.len(),
+            disagreements.iter().take(5).collect::<Vec<_>>()
+        );
+    }
+
     #[test]
     fn severity_bands() {
         for (s, sev) in [
