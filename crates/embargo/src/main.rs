@@ -408,8 +408,12 @@ fn cvss(json: bool, vectors: &[String]) -> Result<()> {
             Ok(j) => writeln!(
                 out,
                 "{:.1} {} {}",
-                j.get("base_score").and_then(serde_json::Value::as_f64).unwrap_or_default(),
-                j.get("severity").and_then(serde_json::Value::as_str).unwrap_or_default(),
+                j.get("base_score")
+                    .and_then(serde_json::Value::as_f64)
+                    .unwrap_or_default(),
+                j.get("severity")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or_default(),
                 v.trim()
             )?,
             Err(e) => {

@@ -22,6 +22,8 @@ pub fn routes(max_upload: usize) -> Router<AppState> {
     Router::new()
         .route("/", get(pages::index))
         .route("/static/style.css", get(style))
+        .route("/static/cvss.js", get(cvss_js))
+        .route("/cvss/score", get(cvss_score))
         .route("/login", get(auth::login_form).post(auth::login))
         .route("/logout", post(auth::logout))
         .route(
@@ -80,6 +82,32 @@ pub fn render<T: Template>(t: &T) -> Response {
     match t.render() {
         Ok(html) => Html(html).into_response(),
         Err(e) => AppError::internal(&format!("template: {e}")).into_response(),
+    }
+}
+
+async fn cvss_js() -> Response {
+    let mut r = include_str!("../../templates/cvss.js").into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/javascript; charset=utf-8"),
+    );
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    r
+}
+
+/// `GET /cvss/score?vector=`: a vector's score, for the calculator. Public by choice: it is
+/// arithmetic on the query, and touches no stored data.
+async fn cvss_score(
+    axum::extract::Query(q): axum::extract::Query<Vec<(String, String)>>,
+) -> Response {
+    let vector = Fields(q).get("vector").to_owned();
+    match embargo_formats::cvss::score_line(&vector) {
+        Ok(v) => axum::Json(v).into_response(),
+        Err(e) => AppError::invalid(embargo_domain::FieldError::new("vector", e.to_string()))
+            .into_response(),
     }
 }
 

@@ -75,6 +75,22 @@ async fn scores_come_from_vectors(app: TestApp) {
         "a score that agrees is fine: {}",
         r.text
     );
+    // The draft page's calculator asks the server for the score.
+    let s = app
+        .get(
+            "/cvss/score?vector=CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+            None,
+        )
+        .await;
+    assert_eq!(s.json["base_score"], 9.8);
+    let s = app.get("/cvss/score?vector=CVSS:3.1/AV:N", None).await;
+    assert_eq!(s.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        app.page(&format!("/advisories/{id}/edit"), Some(&w.sm))
+            .await
+            .text
+            .contains("/static/cvss.js")
+    );
     // Reporters' vectors are checked when they file, too.
     let r = app
         .post("/api/v1/orgs/coco/repos/guest/advisories", Some(&w.reporter), json!({"title": "t", "description": "d", "cvss_vector": "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SA:N/SI:N"}))
