@@ -211,8 +211,96 @@ pub struct AdvisoryFilter {
     pub audience_only: bool,
     /// Closed with this reason. Spam is left out of every list that does not ask for it.
     pub reason: Option<CloseReason>,
+    pub repo: Option<Slug>,
+    /// Words the title (for the audience) or summary must contain, in any case.
+    pub q: Option<String>,
+    pub sort: Sort,
+    /// Where the previous page ended ([`Cursor::after`] of its last row).
+    pub cursor: Option<Cursor>,
     pub limit: i64,
     pub offset: i64,
+}
+
+/// The order of a list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Sort {
+    /// Most recently changed first.
+    #[default]
+    Updated,
+    /// Most recently filed first.
+    Created,
+    /// The response deadline nearest (or most overdue) first.
+    Deadline,
+}
+
+impl Sort {
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "updated" => Ok(Self::Updated),
+            "created" => Ok(Self::Created),
+            "deadline" => Ok(Self::Deadline),
+            _ => Err(FieldError::new("sort", "must be updated, created or deadline").into()),
+        }
+    }
+
+    /// Column and direction.
+    fn column(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Self::Updated => ("a.updated_at", "DESC", "<"),
+            Self::Created => ("a.created_at", "DESC", "<"),
+            Self::Deadline => ("COALESCE(a.response_due_at, 0)", "ASC", ">"),
+        }
+    }
+
+    fn key(self, a: &Advisory) -> i64 {
+        match self {
+            Self::Updated => to_ms(a.updated_at),
+            Self::Created => to_ms(a.created_at),
+            Self::Deadline => to_ms(a.response_due_at),
+        }
+    }
+}
+
+/// A position in a sorted list: the sort key and id of the last row seen. Opaque to clients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    key: i64,
+    id: String,
+}
+
+impl Cursor {
+    /// The cursor that continues after `a` in `sort` order.
+    pub fn after(sort: Sort, a: &Advisory) -> Self {
+        Self {
+            key: sort.key(a),
+            id: a.id.to_string(),
+        }
+    }
+
+    pub fn encode(&self) -> String {
+        crate::secrets::hex(format!("{}:{}", self.key, self.id).as_bytes())
+    }
+
+    pub fn decode(s: &str) -> Result<Self> {
+        let bad = || {
+            StoreError::Invalid(FieldError::new(
+                "cursor",
+                "is not a cursor this server gave out",
+            ))
+        };
+        let bytes: Vec<u8> = (0..s.len())
+            .step_by(2)
+            .map(|i| s.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()))
+            .collect::<Option<_>>()
+            .ok_or_else(bad)?;
+        let text = String::from_utf8(bytes).map_err(|_| bad())?;
+        let (key, id) = text.split_once(':').ok_or_else(bad)?;
+        AdvisoryId::parse(id).map_err(|_| bad())?;
+        Ok(Self {
+            key: key.parse().map_err(|_| bad())?,
+            id: id.to_owned(),
+        })
+    }
 }
 
 impl Store {
@@ -247,22 +335,40 @@ impl Store {
         let audience = format!(
             "({REL_REPORTER} OR {REL_MAINTAINER} OR {REL_SECURITY_MANAGER} OR {REL_STEERING} OR {REL_COLLABORATOR})"
         );
+        let (key, dir, beyond) = filter.sort.column();
         let sql = format!(
-            "SELECT a.id, a.doc, {rel} FROM advisories a JOIN orgs o ON o.id = a.org_id
+            "SELECT a.id, a.doc, {rel} FROM advisories a JOIN orgs o ON o.id = a.org_id LEFT JOIN repos r ON r.id = a.repo_id
              WHERE {vis} AND ($2 = '' OR a.state = $2) AND ($3 = '' OR o.slug = $3) AND ($4 = 0 OR {audience})
              AND ($7 = '' OR a.close_reason = $7) AND ($7 = 'spam' OR a.close_reason IS NULL OR a.close_reason <> 'spam')
-             ORDER BY a.updated_at DESC, a.id LIMIT $5 OFFSET $6",
+             AND ($8 = '' OR r.slug = $8)
+             AND ($9 = '' OR {key} {beyond} $10 OR ({key} = $10 AND a.id > $9))
+             ORDER BY {key} {dir}, a.id LIMIT $5 OFFSET $6",
             rel = relation_columns(),
             vis = visibility_filter(),
         );
+        // Words in the title are matched after opening the sealed rows, over a larger page.
+        let fetch = if filter.q.is_some() {
+            500
+        } else {
+            filter.limit.clamp(1, 500)
+        };
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(caller_id(actor))
             .bind(filter.state.map(State::as_str).unwrap_or_default())
             .bind(filter.org.as_ref().map(Slug::as_str).unwrap_or_default())
             .bind(i64::from(filter.audience_only))
-            .bind(filter.limit.clamp(1, 500))
+            .bind(fetch)
             .bind(filter.offset.max(0))
             .bind(filter.reason.map(CloseReason::as_str).unwrap_or_default())
+            .bind(filter.repo.as_ref().map(Slug::as_str).unwrap_or_default())
+            .bind(
+                filter
+                    .cursor
+                    .as_ref()
+                    .map(|c| c.id.clone())
+                    .unwrap_or_default(),
+            )
+            .bind(filter.cursor.as_ref().map_or(0, |c| c.key))
             .fetch_all(&self.pool)
             .await?;
         let mut out = Vec::with_capacity(rows.len());
@@ -270,10 +376,23 @@ impl Store {
             let advisory = advisory_from_row(&self.keys, row)?;
             let rel = relations_from_row(row, self.now())?;
             // The same rule as a direct read, row by row: the SQL filter is only a pre-selection.
-            if decide(rel, Action::Read, advisory.state) == Decision::Allow {
-                out.push(Authorized::new(advisory, rel));
+            if decide(rel, Action::Read, advisory.state) != Decision::Allow {
+                continue;
             }
+            if let Some(q) = &filter.q {
+                let q = q.to_lowercase();
+                let title = if rel.in_audience() {
+                    advisory.content.title.to_lowercase()
+                } else {
+                    String::new()
+                };
+                if !title.contains(&q) && !advisory.content.headline().to_lowercase().contains(&q) {
+                    continue;
+                }
+            }
+            out.push(Authorized::new(advisory, rel));
         }
+        out.truncate(usize::try_from(filter.limit.clamp(1, 500)).unwrap_or(100));
         let unpublished: Vec<&AdvisoryId> = out
             .iter()
             .filter(|a| !a.get().state.is_public())
@@ -326,8 +445,8 @@ impl Store {
         let doc = seal_doc(&self.keys, &advisory)?;
         let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "INSERT INTO advisories (id, org_id, repo_id, reporter_id, state, revision, doc, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+            "INSERT INTO advisories (id, org_id, repo_id, reporter_id, state, revision, doc, created_at, updated_at, response_due_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)",
         )
         .bind(advisory.id.as_str())
         .bind(org.id)
@@ -337,6 +456,7 @@ impl Store {
         .bind(advisory.revision)
         .bind(doc)
         .bind(to_ms(now))
+        .bind(to_ms(advisory.response_due_at))
         .execute(&mut *tx)
         .await?;
         self.insert_event(

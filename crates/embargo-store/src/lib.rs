@@ -30,7 +30,7 @@ use embargo_domain::FieldError;
 use embargo_domain::access::{Decision, Permissions, Relations};
 use sqlx::AnyPool;
 
-pub use advisories::{AdvisoryFilter, Comment, EventRecord, Transition};
+pub use advisories::{AdvisoryFilter, Comment, Cursor, EventRecord, Sort, Transition};
 pub use attachments::Attachment;
 pub use audit::{AuditCheck, AuditEntry};
 pub use clock::{Clock, ManualClock, SystemClock};

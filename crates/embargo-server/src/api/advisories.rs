@@ -242,15 +242,25 @@ pub struct ListQuery {
     audience: Option<bool>,
     /// Closed with this reason (`spam` shows what every other list leaves out).
     reason: Option<String>,
+    repo: Option<String>,
+    /// Words the title or summary contains.
+    q: Option<String>,
+    /// `updated` (default), `created` or `deadline`.
+    sort: Option<String>,
+    /// From the `Link` header of the previous page.
+    cursor: Option<String>,
     limit: Option<i64>,
     offset: Option<i64>,
 }
 
+/// `GET /advisories`: what the caller may see, filtered and sorted; when a page is full, a
+/// `Link: <...>; rel="next"` header continues after its last row.
 pub async fn list(
     Req(st): Req,
     caller: ApiCaller,
     query: Result<Query<ListQuery>, QueryRejection>,
-) -> Result<Json<Vec<AdvisoryView>>, AppError> {
+) -> Result<axum::response::Response, AppError> {
+    use axum::response::IntoResponse;
     let Query(q) = query.map_err(|e| AppError::bad_request(e.body_text()))?;
     let limit = q.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
@@ -259,11 +269,31 @@ pub async fn list(
             "must be between 1 and 500",
         )));
     }
+    if q.q.as_deref().is_some_and(|t| t.chars().count() > 200) {
+        return Err(AppError::invalid(embargo_domain::FieldError::new(
+            "q",
+            "is longer than 200 characters",
+        )));
+    }
+    let sort = q
+        .sort
+        .as_deref()
+        .map(embargo_store::Sort::parse)
+        .transpose()?
+        .unwrap_or_default();
     let filter = AdvisoryFilter {
         state: q.state.as_deref().map(AdvState::parse).transpose()?,
         org: q.org.as_deref().map(Slug::parse).transpose()?,
         audience_only: q.audience.unwrap_or(false),
         reason: q.reason.as_deref().map(CloseReason::parse).transpose()?,
+        repo: q.repo.as_deref().map(Slug::parse).transpose()?,
+        q: q.q.clone().filter(|t| !t.trim().is_empty()),
+        sort,
+        cursor: q
+            .cursor
+            .as_deref()
+            .map(embargo_store::Cursor::decode)
+            .transpose()?,
         limit,
         offset: q.offset.unwrap_or(0),
     };
@@ -272,7 +302,42 @@ pub async fn list(
     for a in &found {
         out.push(AdvisoryView::build(&st, a).await?);
     }
-    Ok(Json(out))
+    let next = (i64::try_from(found.len()).unwrap_or(0) == limit)
+        .then(|| found.last())
+        .flatten()
+        .map(|a| embargo_store::Cursor::after(sort, a.get()).encode());
+    let mut resp = Json(out).into_response();
+    if let Some(c) = next {
+        let mut params: Vec<(String, String)> = Vec::new();
+        for (k, v) in [
+            ("state", &q.state),
+            ("org", &q.org),
+            ("repo", &q.repo),
+            ("reason", &q.reason),
+            ("q", &q.q),
+            ("sort", &q.sort),
+        ] {
+            if let Some(v) = v {
+                params.push((k.to_owned(), v.clone()));
+            }
+        }
+        if q.audience == Some(true) {
+            params.push(("audience".into(), "true".into()));
+        }
+        params.push(("limit".into(), limit.to_string()));
+        params.push(("cursor".into(), c));
+        let query: String = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(params)
+            .finish();
+        let link = format!(
+            "<{}/api/v1/advisories?{query}>; rel=\"next\"",
+            st.config.server.public_url
+        );
+        if let Ok(v) = axum::http::HeaderValue::from_str(&link) {
+            resp.headers_mut().insert(axum::http::header::LINK, v);
+        }
+    }
+    Ok(resp)
 }
 
 pub async fn show(

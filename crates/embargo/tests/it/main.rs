@@ -20,6 +20,7 @@ mod closing;
 mod codeowners;
 mod collaborators;
 mod flow;
+mod inbox;
 mod input;
 mod intake;
 mod notes;

@@ -1,0 +1,120 @@
+//! The inbox: filters by organisation, repository, state, reason and words; sorts by
+//! deadline, creation or change; continues page by page with a cursor.
+
+use axum::http::{StatusCode, header};
+use serde_json::json;
+
+use crate::support::{Resp, TestApp, World, on_both_backends};
+
+fn ids(r: &Resp) -> Vec<String> {
+    r.json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The `cursor` in a response's `Link` header, as a path.
+fn next(r: &Resp) -> Option<String> {
+    let link = r.headers.get(header::LINK)?.to_str().unwrap().to_owned();
+    let url = link
+        .trim_start_matches('<')
+        .split('>')
+        .next()
+        .unwrap()
+        .to_owned();
+    Some(url.trim_start_matches("http://embargo.test").to_owned())
+}
+
+async fn inbox_filters_sorts_and_pages(app: TestApp) {
+    let w = World::new(&app).await;
+    let mut filed = Vec::new();
+    for (i, title) in [
+        "Heap overflow in parser",
+        "Token leak",
+        "Parser crash on input",
+        "Race in agent",
+        "Weak default",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let repo = if i % 2 == 0 { "guest" } else { "operator" };
+        let r = app
+            .post(
+                &format!("/api/v1/orgs/coco/repos/{repo}/advisories"),
+                Some(&w.reporter),
+                json!({"title": title, "description": "d"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED);
+        filed.push(r.json["id"].as_str().unwrap().to_owned());
+        app.clock.advance(time::Duration::hours(1));
+    }
+    // A reply to the newest moves it forward in "updated", not in "created".
+    app.post(
+        &format!("/api/v1/advisories/{}/comments", filed[0]),
+        Some(&w.sm),
+        json!({"body": "seen"}),
+    )
+    .await;
+
+    let created = app
+        .get("/api/v1/advisories?sort=created", Some(&w.sm))
+        .await;
+    assert_eq!(
+        ids(&created),
+        filed.iter().rev().cloned().collect::<Vec<_>>()
+    );
+    let updated = app.get("/api/v1/advisories", Some(&w.sm)).await;
+    assert_eq!(ids(&updated)[0], filed[0]);
+    let deadline = app
+        .get("/api/v1/advisories?sort=deadline", Some(&w.sm))
+        .await;
+    assert_eq!(
+        ids(&deadline),
+        filed,
+        "the oldest report's deadline comes first"
+    );
+
+    let guest = app.get("/api/v1/advisories?repo=guest", Some(&w.sm)).await;
+    assert_eq!(ids(&guest).len(), 3);
+    let words = app.get("/api/v1/advisories?q=PARSER", Some(&w.sm)).await;
+    let mut found = ids(&words);
+    found.sort();
+    let mut expected = vec![filed[0].clone(), filed[2].clone()];
+    expected.sort();
+    assert_eq!(found, expected);
+    // Words match only what the caller may read.
+    assert!(
+        ids(&app
+            .get("/api/v1/advisories?q=parser", Some(&w.outsider))
+            .await)
+        .is_empty()
+    );
+
+    // Page by page, nothing twice, nothing missed.
+    let mut seen = Vec::new();
+    let mut page = app
+        .get("/api/v1/advisories?sort=created&limit=2", Some(&w.sm))
+        .await;
+    loop {
+        seen.extend(ids(&page));
+        match next(&page) {
+            Some(path) => page = app.get(&path, Some(&w.sm)).await,
+            None => break,
+        }
+    }
+    assert_eq!(seen, filed.iter().rev().cloned().collect::<Vec<_>>());
+    for (path, field) in [
+        ("/api/v1/advisories?cursor=zz", "cursor"),
+        ("/api/v1/advisories?sort=oldest", "sort"),
+    ] {
+        let r = app.get(path, Some(&w.sm)).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(r.json["error"]["field"], field);
+    }
+}
+
+on_both_backends!(inbox_filters_sorts_and_pages);
