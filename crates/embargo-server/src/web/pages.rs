@@ -21,6 +21,9 @@ pub struct Row {
     pub state: &'static str,
     pub place: String,
     pub updated: String,
+    /// For the audience of an unanswered report: when the first reply is due.
+    pub due: String,
+    pub overdue: bool,
 }
 
 impl Row {
@@ -38,6 +41,15 @@ impl Row {
             state: adv.state.as_str(),
             place: adv.place(),
             updated: adv.updated_at.date().to_string(),
+            due: if a.relations().in_audience()
+                && adv.first_response_at.is_none()
+                && !adv.state.is_public()
+            {
+                adv.response_due_at.date().to_string()
+            } else {
+                String::new()
+            },
+            overdue: false,
         }
     }
 }
@@ -95,17 +107,52 @@ struct ListPage {
     rows: Vec<Row>,
 }
 
-pub async fn list(Req(st): Req, caller: WebCaller) -> Result<Response, PageError> {
+/// `GET /advisories`: the inbox, with the API's filters (`state`, `org`, `repo`, `q`,
+/// `sort`) as query parameters.
+pub async fn list(
+    Req(st): Req,
+    caller: WebCaller,
+    axum::extract::Query(q): axum::extract::Query<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let q = Fields(q);
+    let opt = |k: &str| Some(q.get(k).trim().to_owned()).filter(|v| !v.is_empty());
+    let invalid = |e: embargo_domain::FieldError| PageError(crate::error::AppError::invalid(e));
     let f = AdvisoryFilter {
+        state: opt("state")
+            .as_deref()
+            .map(AdvState::parse)
+            .transpose()
+            .map_err(invalid)?,
+        org: opt("org")
+            .as_deref()
+            .map(Slug::parse)
+            .transpose()
+            .map_err(invalid)?,
+        repo: opt("repo")
+            .as_deref()
+            .map(Slug::parse)
+            .transpose()
+            .map_err(invalid)?,
+        q: opt("q"),
+        sort: opt("sort")
+            .as_deref()
+            .map(embargo_store::Sort::parse)
+            .transpose()?
+            .unwrap_or_default(),
         limit: 200,
         ..AdvisoryFilter::default()
     };
-    let rows = st
+    let now = st.store.now().date().to_string();
+    let rows: Vec<Row> = st
         .store
         .advisories(caller.actor, &f)
         .await?
         .iter()
         .map(Row::of)
+        .map(|mut r| {
+            r.overdue = !r.due.is_empty() && r.due < now;
+            r
+        })
         .collect();
     Ok(render(&ListPage {
         user: Nav::of(&caller),

@@ -117,4 +117,37 @@ async fn inbox_filters_sorts_and_pages(app: TestApp) {
     }
 }
 
-on_both_backends!(inbox_filters_sorts_and_pages);
+/// The web inbox shows each open report's reply deadline, and marks the overdue ones.
+async fn web_inbox_shows_deadlines(app: TestApp) {
+    let w = World::new(&app).await;
+    let id = w.file(&app, "Waiting for a reply").await;
+    let page = app
+        .page("/advisories?sort=deadline&q=waiting", Some(&w.sm))
+        .await;
+    assert!(
+        page.text.contains(&id)
+            && page.text.contains("Reply due")
+            && page.text.contains("2026-12-09")
+    );
+    assert!(!page.text.contains("class=\"overdue\""));
+    app.clock.advance(time::Duration::days(15));
+    let page = app.page("/advisories?sort=deadline", Some(&w.sm)).await;
+    assert!(
+        page.text
+            .contains("<strong class=\"overdue\">2026-12-09</strong>"),
+        "{}",
+        page.text
+    );
+    let page = app
+        .page("/advisories?q=nothing-like-this", Some(&w.sm))
+        .await;
+    assert!(!page.text.contains(&id));
+    assert_eq!(
+        app.page("/advisories?sort=sideways", Some(&w.sm))
+            .await
+            .status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+}
+
+on_both_backends!(inbox_filters_sorts_and_pages, web_inbox_shows_deadlines);
