@@ -76,14 +76,15 @@ impl From<StoreError> for AppError {
             StoreError::Forbidden(m) => Self::new(StatusCode::FORBIDDEN, "forbidden", m),
             StoreError::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
             StoreError::Invalid(f) => Self::invalid(f),
-            StoreError::RateLimited { retry_after_secs } => Self {
+            StoreError::RateLimited {
+                retry_after_secs,
+                what,
+            } => Self {
                 retry_after: Some(retry_after_secs),
                 ..Self::new(
                     StatusCode::TOO_MANY_REQUESTS,
                     "too_many_requests",
-                    format!(
-                        "too many reports from you in the last hour; try again in {retry_after_secs} seconds"
-                    ),
+                    format!("{what}; try again in {retry_after_secs} seconds"),
                 )
             },
             StoreError::Internal(detail) => Self::internal(&detail),
@@ -141,6 +142,13 @@ impl IntoResponse for PageError {
             message: self.0.message,
             user: None,
         };
-        (self.0.status, crate::web::render(&page)).into_response()
+        let mut resp = (self.0.status, crate::web::render(&page)).into_response();
+        if let Some(secs) = self.0.retry_after {
+            resp.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(secs),
+            );
+        }
+        resp
     }
 }

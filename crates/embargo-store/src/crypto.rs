@@ -28,7 +28,9 @@ struct Key {
 #[derive(Clone, Default)]
 struct Keys {
     keys: Vec<Key>,
-    modified: Option<SystemTime>,
+    /// The file's modification time and length when read: a change of either means another
+    /// process rewrote it (mtime alone can miss two writes within one clock tick).
+    modified: Option<(SystemTime, u64)>,
 }
 
 /// The keys that seal and open stored text.
@@ -91,8 +93,9 @@ fn parse_keys(text: &str, path: &Path) -> Result<Vec<Key>> {
     Ok(keys)
 }
 
-fn modified(path: &Path) -> Option<SystemTime> {
-    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+fn modified(path: &Path) -> Option<(SystemTime, u64)> {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.modified().ok()?, m.len()))
 }
 
 /// Writes the key file atomically with owner-only permissions.

@@ -11,6 +11,7 @@
 
 mod advisories;
 mod attachments;
+mod attempts;
 mod audit;
 pub mod clock;
 mod codeowners;
@@ -54,8 +55,11 @@ pub enum StoreError {
     Conflict(String),
     #[error("{0}")]
     Invalid(FieldError),
-    #[error("too many requests; try again in {retry_after_secs} seconds")]
-    RateLimited { retry_after_secs: u64 },
+    #[error("{what}; try again in {retry_after_secs} seconds")]
+    RateLimited {
+        retry_after_secs: u64,
+        what: &'static str,
+    },
     #[error("internal error: {0}")]
     Internal(String),
 }

@@ -130,6 +130,7 @@ impl Store {
                 let retry = (oldest + 3_600_000 - to_ms(now)).max(1000) / 1000;
                 return Err(StoreError::RateLimited {
                     retry_after_secs: u64::try_from(retry).unwrap_or(3600),
+                    what: "too many reports from you in the last hour",
                 });
             }
         }

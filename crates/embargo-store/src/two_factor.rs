@@ -171,6 +171,22 @@ impl Store {
     /// Checks a second factor: a TOTP code not used before, or an unused recovery code
     /// (which is then used up).
     pub async fn verify_second_factor(&self, user_id: i64, code: &str) -> Result<bool> {
+        let account = format!("user:{user_id}");
+        self.check_attempts(
+            "second_factor_failed",
+            &account,
+            crate::attempts::SECOND_FACTOR_FAILURES,
+        )
+        .await?;
+        let ok = self.check_second_factor(user_id, code).await?;
+        if !ok {
+            self.record_failure("second_factor_failed", &account)
+                .await?;
+        }
+        Ok(ok)
+    }
+
+    async fn check_second_factor(&self, user_id: i64, code: &str) -> Result<bool> {
         let code = code.trim();
         if code.len() > 64 {
             return Ok(false);

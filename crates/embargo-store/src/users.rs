@@ -211,7 +211,24 @@ impl Store {
 
     /// The account for an e-mail and password, or `None` (same answer, same time, for an
     /// unknown address and a wrong password).
+    /// Too many failures for the account, or from the caller's address, within 15 minutes
+    /// refuse further attempts for a while (`RateLimited`), right password or not.
     pub async fn authenticate(&self, email: &str, password: &str) -> Result<Option<User>> {
+        let account = crate::attempts::account_key(email);
+        self.check_attempts(
+            "sign_in_failed",
+            &account,
+            crate::attempts::PASSWORD_FAILURES,
+        )
+        .await?;
+        let user = self.check_password_of(email, password).await?;
+        if user.is_none() {
+            self.record_failure("sign_in_failed", &account).await?;
+        }
+        Ok(user)
+    }
+
+    async fn check_password_of(&self, email: &str, password: &str) -> Result<Option<User>> {
         let Ok(email) = Email::parse(email) else {
             verify_password(password.to_owned(), None).await?;
             return Ok(None);

@@ -311,3 +311,63 @@ on_both_backends!(
     sign_in_asks_for_a_second_factor,
     organisations_can_require_it
 );
+
+/// Guessing is slowed: ten wrong passwords (or five wrong codes) within 15 minutes shut the
+/// door for the rest of the window, even to the right one.
+async fn guessing_is_slowed(app: TestApp) {
+    let email = embargo_domain::types::Email::parse("target@example.org").unwrap();
+    let user = app
+        .store
+        .create_user(&email, None, Some("the right password!"), false)
+        .await
+        .unwrap();
+    for _ in 0..10 {
+        assert!(
+            app.store
+                .authenticate("TARGET@example.org", "a wrong password")
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+    match app
+        .store
+        .authenticate("target@example.org", "the right password!")
+        .await
+    {
+        Err(embargo_store::StoreError::RateLimited {
+            retry_after_secs, ..
+        }) => assert_eq!(retry_after_secs, 900),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    let (r, _) = password_step(&app, "target@example.org").await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(r.headers[header::RETRY_AFTER], "900");
+    app.clock.advance(time::Duration::minutes(16));
+    assert!(
+        app.store
+            .authenticate("target@example.org", "the right password!")
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    let token = app.store.create_api_token(user.id, "t").await.unwrap();
+    let (secret, _) = enrol(&app, &token).await;
+    app.clock.advance(time::Duration::seconds(90));
+    for _ in 0..5 {
+        assert!(
+            !app.store
+                .verify_second_factor(user.id, "000000x")
+                .await
+                .unwrap()
+        );
+    }
+    let right = code_at(&secret, &app, 0);
+    assert!(matches!(
+        app.store.verify_second_factor(user.id, &right).await,
+        Err(embargo_store::StoreError::RateLimited { .. })
+    ));
+}
+
+on_both_backends!(guessing_is_slowed);
