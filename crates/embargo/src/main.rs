@@ -51,6 +51,13 @@ enum Command {
         #[arg(long, value_name = "ADDR")]
         listen: Option<std::net::SocketAddr>,
     },
+    /// Prepare a new installation: the data folder, its database and key file, and a
+    /// commented settings file (never overwritten).
+    Init {
+        /// Where to write the settings file (default: embargo.toml here, or --config).
+        #[arg(long, value_name = "FILE")]
+        write_config: Option<PathBuf>,
+    },
     /// Manage accounts and API tokens (works while the server runs).
     Admin {
         #[command(subcommand)]
@@ -440,6 +447,69 @@ async fn keys_rotate(common: &Common) -> Result<()> {
     Ok(())
 }
 
+/// The settings file `embargo init` writes: every key with its default, commented.
+const DEFAULT_CONFIG: &str = r#"# Embargo settings. Every key can also be set with an EMBARGO_* variable
+# (server.listen <- EMBARGO_SERVER_LISTEN, database.url <- EMBARGO_DATABASE_URL, ...).
+
+[server]
+# Where to listen.
+# listen = "127.0.0.1:8080"
+# The address users reach Embargo at: links use it, and cookies are Secure when it is https.
+# public_url = "https://security.example.org"
+
+[database]
+# Empty: SQLite in the data folder. For several instances: postgres://user@host/db
+# url = ""
+
+[keys]
+# The key that seals unpublished reports. Back it up apart from the database.
+# file = "embargo-data/embargo.key"
+
+[attachments]
+# The largest attachment accepted, in bytes.
+# max_bytes = 10485760
+
+[osv]
+# Put before advisory ids in OSV records: x_ unless you registered a prefix with OSV.
+# id_prefix = "x_"
+
+# An organisation's policy is set per organisation (PATCH /api/v1/orgs/ORG); new ones start
+# with the seed policy: a first reply within 14 days, reports limited to 10 an hour per
+# sender, spam senders blocked for 30 days, two-factor sign-in not yet required.
+"#;
+
+async fn init(common: &Common, write_config: Option<PathBuf>) -> Result<()> {
+    let target = write_config
+        .or_else(|| common.config.clone())
+        .unwrap_or_else(|| PathBuf::from("embargo.toml"));
+    if target.exists() {
+        bail!(
+            "{} exists already; init never overwrites settings",
+            target.display()
+        );
+    }
+    std::fs::write(&target, DEFAULT_CONFIG)
+        .with_context(|| format!("writing {}", target.display()))?;
+    let common = Common {
+        config: Some(target.clone()),
+        ..common.clone()
+    };
+    let (config, store) = open(&common, None).await?;
+    store.close().await;
+    println!("wrote {}", target.display());
+    println!(
+        "database and key file ready in {} (key: {})",
+        config.data_dir.display(),
+        config.key_file().display()
+    );
+    println!(
+        "next: embargo serve --config {} --data {}",
+        target.display(),
+        config.data_dir.display()
+    );
+    Ok(())
+}
+
 async fn audit_verify(common: &Common) -> Result<()> {
     let (_, store) = open(common, None).await?;
     let check = store.verify_audit().await?;
@@ -462,6 +532,7 @@ async fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Serve { listen } => serve(&cli.common, listen).await,
         Command::Admin { command } => admin(&cli.common, command).await,
+        Command::Init { write_config } => init(&cli.common, write_config).await,
         Command::Cvss { json, vectors } => cvss(json, &vectors),
         Command::Repo {
             command:

@@ -27,6 +27,7 @@ fn every_command_has_help() {
         vec!["keys", "rotate", "--help"],
         vec!["audit", "verify", "--help"],
         vec!["cvss", "--help"],
+        vec!["init", "--help"],
     ] {
         let out = run(&args);
         assert!(out.status.success(), "{args:?}");
@@ -271,4 +272,34 @@ fn bad_settings_are_refused_clearly() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("sqlite:// or postgres://"));
+}
+
+#[test]
+fn init_prepares_an_installation() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("embargo.toml");
+    let data = dir.path().join("data");
+    let run = || {
+        std::process::Command::new(embargo_bin())
+            .args(["init", "--write-config"])
+            .arg(&config)
+            .arg("--data")
+            .arg(&data)
+            .env_remove("EMBARGO_DATABASE_URL")
+            .output()
+            .unwrap()
+    };
+    let out = run();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(data.join("embargo.db").exists() && data.join("embargo.key").exists());
+    // The commented file is valid settings as written.
+    let loaded = embargo_server::Config::load(Some(&config), &data).unwrap();
+    assert_eq!(loaded.server.listen.to_string(), "127.0.0.1:8080");
+    let out = run();
+    assert!(!out.status.success(), "never overwrites");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("exists already"));
 }
