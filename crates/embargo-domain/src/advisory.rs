@@ -5,6 +5,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use time::OffsetDateTime;
 
 use crate::FieldError;
+use crate::affected::{self, AffectedRange, RangeEvent, RangeKind};
 use crate::error::check_text;
 use crate::ids::AdvisoryId;
 use crate::types::{
@@ -165,6 +166,121 @@ pub struct Vulnerability {
     /// The first patched version(s), comma-separated, as forge advisories write them.
     #[serde(default)]
     pub patched_versions: Option<String>,
+    /// Ranges as OSV events (kept from imported records; `GIT` ranges of commits). When
+    /// present they state the affected versions; otherwise the forge syntax above does.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ranges: Vec<AffectedRange>,
+    /// Affected versions listed one by one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub versions: Vec<String>,
+}
+
+impl Vulnerability {
+    /// The affected versions as OSV ranges and versions, whichever way they were given.
+    ///
+    /// The forge syntax becomes events the way the forge's own OSV converter writes them:
+    /// `< 1.2` → introduced 0, fixed 1.2; `> 2.1.0` (SemVer) → introduced `2.1.1-0`; an upper
+    /// bound `<= V` closes the range only with a patched version (without one no fix is known,
+    /// so later versions stay affected); `= V` is one affected version, or introduced V and
+    /// fixed at the patch.
+    pub fn effective_ranges(&self) -> (Vec<AffectedRange>, Vec<String>) {
+        if !self.ranges.is_empty() || !self.versions.is_empty() {
+            return (self.ranges.clone(), self.versions.clone());
+        }
+        let patched: Option<&str> = self
+            .patched_versions
+            .as_deref()
+            .and_then(|p| p.split(',').map(str::trim).find(|s| !s.is_empty()));
+        let semver = self.package.ecosystem.is_semver();
+        let kind = if semver {
+            RangeKind::Semver
+        } else {
+            RangeKind::Ecosystem
+        };
+        let mut events = Vec::new();
+        let mut versions = Vec::new();
+        match &self.vulnerable_version_range {
+            Some(VersionRange::Exact(x)) => match patched {
+                Some(p) => events.extend([
+                    RangeEvent::Introduced(x.clone()),
+                    RangeEvent::Fixed(p.to_owned()),
+                ]),
+                None => versions.push(x.clone()),
+            },
+            Some(VersionRange::Between { lower, upper }) => {
+                let introduced = match lower {
+                    None => "0".to_owned(),
+                    Some(b) if b.inclusive => b.version.clone(),
+                    Some(b) => next_after(&b.version, semver),
+                };
+                events.push(RangeEvent::Introduced(introduced));
+                match (upper, patched) {
+                    (Some(b), _) if !b.inclusive => {
+                        events.push(RangeEvent::Fixed(b.version.clone()))
+                    }
+                    (_, Some(p)) => events.push(RangeEvent::Fixed(p.to_owned())),
+                    (_, None) => {}
+                }
+            }
+            None => {
+                events.push(RangeEvent::Introduced("0".into()));
+                if let Some(p) = patched {
+                    events.push(RangeEvent::Fixed(p.to_owned()));
+                }
+            }
+        }
+        let ranges = if events.is_empty() {
+            Vec::new()
+        } else {
+            vec![AffectedRange {
+                kind,
+                repo: None,
+                events,
+            }]
+        };
+        (ranges, versions)
+    }
+
+    /// Checks the OSV-style ranges and versions; the error names the field.
+    pub fn check(&self) -> Result<(), FieldError> {
+        if let Some(p) = &self.patched_versions {
+            check_patched(p)?;
+        }
+        check_count("ranges", self.ranges.len(), affected::limits::RANGES)?;
+        check_count("versions", self.versions.len(), affected::limits::VERSIONS)?;
+        for (i, r) in self.ranges.iter().enumerate() {
+            r.check().map_err(|e| e.within(&format!("ranges[{i}]")))?;
+        }
+        for (i, v) in self.versions.iter().enumerate() {
+            affected::check_version(&format!("versions[{i}]"), v)?;
+        }
+        Ok(())
+    }
+}
+
+/// The first version after `v` for an exclusive lower bound (`> 2.1.0`). For SemVer it is the
+/// lowest pre-release of the next patch (`2.1.1-0`), as the forge-to-OSV converter writes it;
+/// elsewhere the converter appends `.1`-style successors only where it can, so the bound's
+/// own version stands, except for dotted numbers, whose next patch it uses (`11.6` → `11.6.1`).
+fn next_after(v: &str, semver: bool) -> String {
+    let parts: Vec<&str> = v.split('.').collect();
+    if semver
+        && let [maj, min, patch] = parts.as_slice()
+        && let Ok(patch) = patch.parse::<u64>()
+    {
+        return format!("{maj}.{min}.{}-0", patch + 1);
+    }
+    if !semver
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return match parts.as_slice() {
+            [maj, min] => format!("{maj}.{min}.1"),
+            _ => v.to_owned(),
+        };
+    }
+    v.to_owned()
 }
 
 /// The kind of a credit, as OSV and CVE records know them.
@@ -289,9 +405,8 @@ impl Content {
             check_text(&field, &c.name, limits::CREDIT_NAME, false)?;
         }
         for (i, v) in self.vulnerabilities.iter().enumerate() {
-            if let Some(p) = &v.patched_versions {
-                check_patched(p).map_err(|e| e.within(&format!("vulnerabilities[{i}]")))?;
-            }
+            v.check()
+                .map_err(|e| e.within(&format!("vulnerabilities[{i}]")))?;
         }
         Ok(())
     }

@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod advisory;
+pub mod affected;
 pub mod codeowners;
 pub mod error;
 pub mod ids;

@@ -215,37 +215,87 @@ string_type!(Ecosystem, "ecosystem");
 
 /// OSV ecosystem names this version knows, and forge aliases for some of them.
 const ECOSYSTEMS: &[(&str, &[&str])] = &[
-    ("crates.io", &["cargo", "rust"]),
-    ("npm", &[]),
-    ("PyPI", &["pip", "python"]),
-    ("Go", &["golang"]),
-    ("Maven", &[]),
-    ("NuGet", &[]),
-    ("RubyGems", &["rubygems", "gem"]),
-    ("Packagist", &["composer"]),
-    ("Pub", &[]),
-    ("Hex", &["erlang"]),
-    ("Hackage", &[]),
-    ("CRAN", &[]),
-    ("SwiftURL", &["swift"]),
-    ("GitHub Actions", &["actions"]),
-    ("Bitnami", &[]),
-    ("ConanCenter", &["conan"]),
-    ("OSS-Fuzz", &[]),
-    ("Linux", &[]),
-    ("Android", &[]),
-    ("Debian", &[]),
+    ("AlmaLinux", &[]),
+    ("Alpaquita", &[]),
     ("Alpine", &[]),
+    ("Android", &[]),
+    ("Azure Linux", &[]),
+    ("BellSoft Hardened Containers", &[]),
+    ("Bioconductor", &[]),
+    ("Bitnami", &[]),
+    ("Chainguard", &[]),
+    ("CleanStart", &[]),
+    ("ConanCenter", &["conan"]),
+    ("CRAN", &[]),
+    ("crates.io", &["cargo", "rust"]),
+    ("Debian", &[]),
+    ("Docker Hardened Images", &[]),
+    ("Echo", &[]),
+    ("FreeBSD", &[]),
+    ("GHC", &[]),
+    ("GitHub Actions", &["actions"]),
+    ("Go", &["golang"]),
+    ("Hackage", &[]),
+    ("Hex", &["erlang"]),
+    ("Julia", &[]),
+    ("Kubernetes", &[]),
+    ("Linux", &[]),
+    ("Mageia", &[]),
+    ("Maven", &[]),
+    ("MinimOS", &[]),
+    ("npm", &[]),
+    ("NuGet", &[]),
+    ("opam", &[]),
+    ("openEuler", &[]),
+    ("openSUSE", &[]),
+    ("OSS-Fuzz", &[]),
+    ("Packagist", &["composer"]),
+    ("Photon OS", &[]),
+    ("Pub", &[]),
+    ("PyPI", &["pip", "python"]),
+    ("Red Hat", &[]),
+    ("Rocky Linux", &[]),
+    ("Root", &[]),
+    ("RubyGems", &["rubygems", "gem"]),
+    ("SUSE", &[]),
+    ("SwiftURL", &["swift"]),
+    ("TuxCare", &[]),
     ("Ubuntu", &[]),
+    ("VSCode", &[]),
+    ("Wolfi", &[]),
     ("GIT", &["git"]),
 ];
 
 impl Ecosystem {
     pub fn parse(s: &str) -> Result<Self, FieldError> {
         let s = s.trim();
+        // OSV scopes some ecosystems to a release: `Debian:11`, `Alpine:v3.16`.
+        let (base, suffix) = match s.split_once(':') {
+            Some((b, rest)) => (b, Some(rest)),
+            None => (s, None),
+        };
+        if let Some(rest) = suffix {
+            let ok = !rest.is_empty()
+                && rest.len() <= 60
+                && rest.chars().all(|c| c.is_ascii_graphic() || c == ' ');
+            if !ok {
+                return Err(FieldError::new(
+                    "ecosystem",
+                    format!(
+                        "'{}' has an empty or unreadable release after ':'",
+                        truncate(s, 40)
+                    ),
+                ));
+            }
+        }
         for (name, aliases) in ECOSYSTEMS {
-            if name.eq_ignore_ascii_case(s) || aliases.iter().any(|a| a.eq_ignore_ascii_case(s)) {
-                return Ok(Self((*name).to_owned()));
+            if name.eq_ignore_ascii_case(base)
+                || aliases.iter().any(|a| a.eq_ignore_ascii_case(base))
+            {
+                return Ok(Self(match suffix {
+                    Some(rest) => format!("{name}:{rest}"),
+                    None => (*name).to_owned(),
+                }));
             }
         }
         let known: Vec<&str> = ECOSYSTEMS.iter().map(|(n, _)| *n).collect();

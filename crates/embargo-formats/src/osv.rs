@@ -1,7 +1,7 @@
 //! OSV records (<https://ossf.github.io/osv-schema/>) of published advisories.
 
-use embargo_domain::advisory::{Advisory, State, Vulnerability};
-use embargo_domain::version_range::VersionRange;
+use embargo_domain::advisory::{Advisory, Package, State, Vulnerability};
+use embargo_domain::affected::AffectedRange;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -70,7 +70,7 @@ pub fn record(advisory: &Advisory, opts: &OsvOptions<'_>) -> Option<Value> {
             .collect();
         rec.insert("severity".into(), Value::Array(severity));
     }
-    let affected: Vec<Value> = c.vulnerabilities.iter().map(affected).collect();
+    let affected: Vec<Value> = affected(&c.vulnerabilities);
     rec.insert("affected".into(), Value::Array(affected));
     let mut refs = vec![
         json!({"type": "ADVISORY", "url": format!("{}/advisories/{}", opts.base_url, advisory.id)}),
@@ -96,69 +96,52 @@ pub fn record(advisory: &Advisory, opts: &OsvOptions<'_>) -> Option<Value> {
     Some(Value::Object(rec))
 }
 
-fn affected(v: &Vulnerability) -> Value {
-    let patched: Option<&str> = v
-        .patched_versions
-        .as_deref()
-        .and_then(|p| p.split(',').map(str::trim).find(|s| !s.is_empty()));
-    let semver = v.package.ecosystem.is_semver();
-    let range_type = if semver { "SEMVER" } else { "ECOSYSTEM" };
-    let mut out = serde_json::Map::new();
-    out.insert(
-        "package".into(),
-        json!({"ecosystem": v.package.ecosystem.as_str(), "name": v.package.name.as_str()}),
-    );
-    let mut events: Vec<Value> = Vec::new();
-    let mut versions: Vec<Value> = Vec::new();
-    match &v.vulnerable_version_range {
-        Some(VersionRange::Exact(x)) => match patched {
-            Some(p) => events.extend([json!({"introduced": x}), json!({"fixed": p})]),
-            None => versions.push(json!(x)),
-        },
-        Some(VersionRange::Between { lower, upper }) => {
-            let introduced = match lower {
-                None => "0".to_owned(),
-                Some(b) if b.inclusive => b.version.clone(),
-                Some(b) => next_after(&b.version, semver),
-            };
-            events.push(json!({"introduced": introduced}));
-            match (upper, patched) {
-                (Some(b), _) if !b.inclusive => events.push(json!({"fixed": b.version})),
-                (Some(_), Some(p)) => events.push(json!({"fixed": p})),
-                (Some(b), None) => events.push(json!({"last_affected": b.version})),
-                (None, Some(p)) => events.push(json!({"fixed": p})),
-                (None, None) => {}
+/// The `affected` entries: one per package, the ranges of every vulnerability entry of that
+/// package joined (as the forge's converter does), events of ranges of one kind and repository
+/// gathered into one range.
+fn affected(vulns: &[Vulnerability]) -> Vec<Value> {
+    let mut packages: Vec<(&Package, Vec<AffectedRange>, Vec<String>)> = Vec::new();
+    for v in vulns {
+        let (ranges, versions) = v.effective_ranges();
+        let at = match packages.iter().position(|(p, ..)| **p == v.package) {
+            Some(i) => i,
+            None => {
+                packages.push((&v.package, Vec::new(), Vec::new()));
+                packages.len() - 1
+            }
+        };
+        let entry = &mut packages[at];
+        for r in ranges {
+            match entry
+                .1
+                .iter_mut()
+                .find(|o| o.kind == r.kind && o.repo == r.repo)
+            {
+                Some(o) => o.events.extend(r.events),
+                None => entry.1.push(r),
             }
         }
-        None => {
-            events.push(json!({"introduced": "0"}));
-            if let Some(p) = patched {
-                events.push(json!({"fixed": p}));
+        for v in versions {
+            if !entry.2.contains(&v) {
+                entry.2.push(v);
             }
         }
     }
-    if !events.is_empty() {
-        out.insert(
-            "ranges".into(),
-            json!([{"type": range_type, "events": events}]),
-        );
-    }
-    if !versions.is_empty() {
-        out.insert("versions".into(), Value::Array(versions));
-    }
-    Value::Object(out)
-}
-
-/// The first version after `v` for an exclusive lower bound (`> 2.1.0`). For SemVer it is the
-/// lowest pre-release of the next patch (`2.1.1-0`), as the forge-to-OSV converter writes it;
-/// elsewhere there is no general successor and the bound's own version is used.
-fn next_after(v: &str, semver: bool) -> String {
-    let parts: Vec<&str> = v.split('.').collect();
-    if let [maj, min, patch] = parts.as_slice()
-        && semver
-        && let Ok(patch) = patch.parse::<u64>()
-    {
-        return format!("{maj}.{min}.{}-0", patch + 1);
-    }
-    v.to_owned()
+    packages
+        .into_iter()
+        .map(|(p, ranges, versions)| {
+            let mut out = serde_json::Map::new();
+            out.insert(
+                "package".into(),
+                json!({"ecosystem": p.ecosystem.as_str(), "name": p.name.as_str()}),
+            );
+            if !ranges.is_empty() {
+                out.insert("ranges".into(), json!(ranges));
+            }
+            if !versions.is_empty() {
+                out.insert("versions".into(), json!(versions));
+            }
+            Value::Object(out)
+        })
+        .collect()
 }
