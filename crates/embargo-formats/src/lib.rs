@@ -3,3 +3,6 @@
 
 pub mod cvss;
 pub mod osv;
+
+#[cfg(any(test, feature = "schema-check"))]
+pub mod schemas;
