@@ -179,7 +179,7 @@ impl AffectedRange {
             } else {
                 check_version(&field, v)?;
             }
-            if self.events[..i].iter().any(|o| o.version() == v) {
+            if self.events.iter().take(i).any(|o| o.version() == v) {
                 return Err(FieldError::new(
                     field,
                     format!(

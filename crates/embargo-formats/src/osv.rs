@@ -103,14 +103,12 @@ fn affected(vulns: &[Vulnerability]) -> Vec<Value> {
     let mut packages: Vec<(&Package, Vec<AffectedRange>, Vec<String>)> = Vec::new();
     for v in vulns {
         let (ranges, versions) = v.effective_ranges();
-        let at = match packages.iter().position(|(p, ..)| **p == v.package) {
-            Some(i) => i,
-            None => {
-                packages.push((&v.package, Vec::new(), Vec::new()));
-                packages.len() - 1
-            }
+        if !packages.iter().any(|(p, ..)| **p == v.package) {
+            packages.push((&v.package, Vec::new(), Vec::new()));
+        }
+        let Some(entry) = packages.iter_mut().find(|(p, ..)| **p == v.package) else {
+            continue;
         };
-        let entry = &mut packages[at];
         for r in ranges {
             match entry
                 .1
