@@ -610,6 +610,12 @@ pub enum Change {
     Reported {
         content: Content,
     },
+    /// An advisory published elsewhere, brought in by an operator: it starts published
+    /// (or withdrawn) with its original dates.
+    Imported {
+        content: Content,
+        facts: ImportFacts,
+    },
     Commented {
         comment_id: i64,
         by_triager: bool,
@@ -678,6 +684,7 @@ impl Change {
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Reported { .. } => "reported",
+            Self::Imported { .. } => "imported",
             Self::Commented { .. } => "commented",
             Self::Edited { .. } => "edited",
             Self::Accepted => "accepted",
@@ -720,8 +727,24 @@ pub struct Advisory {
     pub first_response_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339")]
     pub response_due_at: OffsetDateTime,
+    /// When it was withdrawn, if it was.
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub withdrawn_at: Option<OffsetDateTime>,
     /// Counts the events applied; every change makes a new revision.
     pub revision: i64,
+}
+
+/// What an imported advisory brings from the database it was published in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportFacts {
+    /// Its id there (`RUSTSEC-2024-0001`, `GHSA-…`); also kept among the aliases.
+    pub source_id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub published_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub modified_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub withdrawn_at: Option<OffsetDateTime>,
 }
 
 /// The facts of a new advisory that do not come from its content.
@@ -759,9 +782,32 @@ impl Advisory {
             created_at: at,
             updated_at: at,
             published_at: None,
+            withdrawn_at: None,
             first_response_at: None,
             response_due_at: filing.response_due_at,
             revision: 1,
+        }
+    }
+
+    /// The advisory an `Imported` event creates.
+    pub fn imported(filing: Filing, content: Content, facts: &ImportFacts) -> Self {
+        let mut a = Self::reported(filing, content, facts.published_at);
+        a.state = if facts.withdrawn_at.is_some() {
+            State::Withdrawn
+        } else {
+            State::Published
+        };
+        a.summary_from_title();
+        a.published_at = Some(facts.published_at);
+        a.first_response_at = Some(facts.published_at);
+        a.updated_at = facts.modified_at.max(facts.published_at);
+        a.withdrawn_at = facts.withdrawn_at;
+        a
+    }
+
+    fn summary_from_title(&mut self) {
+        if self.content.summary.is_none() {
+            self.content.summary = Some(self.content.title.clone());
         }
     }
 
@@ -769,7 +815,9 @@ impl Advisory {
     /// state check ([`crate::access::Action::allowed_in`]).
     pub fn apply(&mut self, change: &Change, at: OffsetDateTime) {
         match change {
-            Change::Reported { content } => self.content = content.clone(),
+            Change::Reported { content } | Change::Imported { content, .. } => {
+                self.content = content.clone();
+            }
             Change::Commented {
                 by_triager,
                 internal,
@@ -783,9 +831,7 @@ impl Advisory {
             Change::Edited { edit } => self.content = edit.applied_to(&self.content),
             Change::Accepted => {
                 self.state = State::Draft;
-                if self.content.summary.is_none() {
-                    self.content.summary = Some(self.content.title.clone());
-                }
+                self.summary_from_title();
                 self.respond(at);
             }
             Change::Closed {
@@ -809,7 +855,10 @@ impl Advisory {
                 self.state = State::Published;
                 self.published_at = Some(at);
             }
-            Change::Withdrawn => self.state = State::Withdrawn,
+            Change::Withdrawn => {
+                self.state = State::Withdrawn;
+                self.withdrawn_at = Some(at);
+            }
             Change::CollaboratorInvited { .. }
             | Change::CollaboratorAccepted { .. }
             | Change::CollaboratorRevoked { .. }

@@ -1,6 +1,7 @@
 //! Embargo's pure translations: an advisory into the documents others consume.
 #![forbid(unsafe_code)]
 
+pub mod affects;
 pub mod cvss;
 pub mod osv;
 

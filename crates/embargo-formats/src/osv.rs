@@ -45,7 +45,8 @@ pub fn record(advisory: &Advisory, opts: &OsvOptions<'_>) -> Option<Value> {
         rec.insert("published".into(), json!(ts(p)));
     }
     if advisory.state == State::Withdrawn {
-        rec.insert("withdrawn".into(), json!(ts(advisory.updated_at)));
+        let at = advisory.withdrawn_at.unwrap_or(advisory.updated_at);
+        rec.insert("withdrawn".into(), json!(ts(at)));
     }
     let mut aliases = vec![json!(advisory.id.as_str())];
     if let Some(cve) = &c.cve_id {

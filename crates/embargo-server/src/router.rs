@@ -112,7 +112,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api)
         .merge(web::routes(state.config.attachments.max_bytes + 64 * 1024))
-        .route("/osv/v1/vulns/{id}", get(public::osv_vuln))
+        .route("/osv/v1/vulns/{id}", get(public::osv::vuln))
+        .route("/osv/v1/query", post(public::osv::query))
+        .route("/osv/v1/querybatch", post(public::osv::querybatch))
+        .route("/advisories/{id}/osv.json", get(public::osv::advisory_osv))
         .route("/healthz", get(public::healthz))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(

@@ -138,7 +138,7 @@ fn check_cvss(
 }
 
 /// The stored form of an advisory's read model: sealed unless it is public.
-fn seal_doc(keys: &Keyring, advisory: &Advisory) -> Result<String> {
+pub(crate) fn seal_doc(keys: &Keyring, advisory: &Advisory) -> Result<String> {
     let doc = serde_json::to_string(advisory).map_err(|e| StoreError::Internal(e.to_string()))?;
     if advisory.state.is_public() {
         Ok(doc)
@@ -399,6 +399,30 @@ impl Store {
             .map(|a| &a.get().id)
             .collect();
         self.audit_list(actor, &unpublished).await?;
+        Ok(out)
+    }
+
+    /// Every public (published or withdrawn) advisory, of one organisation or all, most
+    /// recently changed first: what feeds, the CSAF directory and the OSV query API serve.
+    /// It reads as the anonymous actor, so the one access rule decides what is public.
+    pub async fn public_advisories(&self, org: Option<&Slug>) -> Result<Vec<Advisory>> {
+        let mut out: Vec<Advisory> = Vec::new();
+        let mut filter = AdvisoryFilter {
+            org: org.cloned(),
+            sort: Sort::Updated,
+            limit: 500,
+            ..AdvisoryFilter::default()
+        };
+        loop {
+            let page = self.advisories(Actor::Anonymous, &filter).await?;
+            let full = page.len() == 500;
+            let last = page.last().map(|a| Cursor::after(Sort::Updated, a.get()));
+            out.extend(page.into_iter().map(Authorized::into_inner));
+            match last {
+                Some(c) if full => filter.cursor = Some(c),
+                _ => break,
+            }
+        }
         Ok(out)
     }
 
@@ -865,6 +889,16 @@ impl Store {
                         response_due_at: stored.response_due_at,
                     };
                     replayed = Some(Advisory::reported(filing, content.clone(), at));
+                }
+                (None, Change::Imported { content, facts }) => {
+                    let filing = Filing {
+                        id: stored.id.clone(),
+                        org: stored.org.clone(),
+                        repo: stored.repo.clone(),
+                        reporter_id: stored.reporter_id,
+                        response_due_at: stored.response_due_at,
+                    };
+                    replayed = Some(Advisory::imported(filing, content.clone(), facts));
                 }
                 (Some(a), c) => a.apply(c, at),
                 (None, _) => return Ok(false),

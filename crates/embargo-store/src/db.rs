@@ -33,6 +33,7 @@ const SQLITE: &[(i64, &str)] = &[
     (9, include_str!("../migrations/sqlite/0009_intake.sql")),
     (10, include_str!("../migrations/sqlite/0010_spam.sql")),
     (11, include_str!("../migrations/sqlite/0011_inbox.sql")),
+    (12, include_str!("../migrations/sqlite/0012_imports.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_initial.sql")),
@@ -61,6 +62,7 @@ const POSTGRES: &[(i64, &str)] = &[
     (9, include_str!("../migrations/postgres/0009_intake.sql")),
     (10, include_str!("../migrations/postgres/0010_spam.sql")),
     (11, include_str!("../migrations/postgres/0011_inbox.sql")),
+    (12, include_str!("../migrations/postgres/0012_imports.sql")),
 ];
 
 /// Any key for PostgreSQL's advisory lock that serialises migrations across instances.

@@ -18,6 +18,7 @@ mod codeowners;
 mod collaborators;
 pub mod crypto;
 mod db;
+mod imports;
 mod orgs;
 mod rotation;
 pub mod secrets;
@@ -38,6 +39,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use codeowners::SyncReport;
 pub use collaborators::{Collaborator, Invitation, NewInvitation};
 pub use db::Backend;
+pub use imports::{IMPORTER_EMAIL, ImportOutcome};
 pub use orgs::{Org, OrgPermissions, PolicyChange, Repo};
 pub use rotation::Rotation;
 pub use spam::Block;
@@ -114,6 +116,10 @@ impl<T> Authorized<T> {
 
     pub fn get(&self) -> &T {
         &self.value
+    }
+
+    pub fn into_inner(self) -> T {
+        self.value
     }
 
     pub fn relations(&self) -> Relations {

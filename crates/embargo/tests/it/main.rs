@@ -24,6 +24,7 @@ mod inbox;
 mod input;
 mod intake;
 mod notes;
+mod publishing;
 mod scoring;
 mod secrecy;
 mod two_factor;
