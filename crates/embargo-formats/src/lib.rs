@@ -3,7 +3,9 @@
 
 pub mod affects;
 pub mod cvss;
+pub mod markdown;
 pub mod osv;
+pub mod web;
 
 #[cfg(any(test, feature = "schema-check"))]
 pub mod schemas;

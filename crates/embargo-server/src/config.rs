@@ -13,6 +13,7 @@ pub struct Config {
     pub osv: OsvConfig,
     pub keys: KeysConfig,
     pub attachments: AttachmentsConfig,
+    pub publishing: PublishingConfig,
     /// Where the SQLite database (and later, attachments and keys) live.
     #[serde(skip)]
     pub data_dir: PathBuf,
@@ -30,6 +31,41 @@ impl Default for AttachmentsConfig {
     fn default() -> Self {
         Self {
             max_bytes: 10 * 1024 * 1024,
+        }
+    }
+}
+
+/// Who publishes, and how to reach them: CSAF publisher, feeds, `security.txt`, CVE records.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PublishingConfig {
+    /// The organisation running this server (CSAF publisher, feed author).
+    pub publisher_name: String,
+    /// `security.txt` contacts besides the report form: `mailto:` or `https:` addresses.
+    pub contacts: Vec<String>,
+    /// Address of the OpenPGP key for encrypted reports (`security.txt` Encryption).
+    pub encryption_key_url: String,
+    /// Languages reports may be written in (`security.txt` Preferred-Languages).
+    pub preferred_languages: Vec<String>,
+    /// The policy `security.txt` points at; empty: the SECURITY.md of the only organisation,
+    /// or none when there are several.
+    pub policy_url: String,
+    /// The CVE Numbering Authority's organisation id (a UUID) and short name, for CVE records.
+    pub cve_assigner_org_id: String,
+    pub cve_assigner_short_name: String,
+}
+
+impl Default for PublishingConfig {
+    fn default() -> Self {
+        Self {
+            publisher_name: "Embargo".into(),
+            contacts: Vec::new(),
+            encryption_key_url: String::new(),
+            preferred_languages: vec!["en".into()],
+            policy_url: String::new(),
+            // Not a real CNA: records made before a CNA is configured say so by this nil id.
+            cve_assigner_org_id: "00000000-0000-4000-8000-000000000000".into(),
+            cve_assigner_short_name: "embargo".into(),
         }
     }
 }
@@ -74,6 +110,7 @@ impl Default for Config {
             osv: OsvConfig::default(),
             keys: KeysConfig::default(),
             attachments: AttachmentsConfig::default(),
+            publishing: PublishingConfig::default(),
             data_dir: PathBuf::from("embargo-data"),
         }
     }
@@ -158,6 +195,24 @@ impl Config {
         }
         if let Some(v) = get("EMBARGO_OSV_ID_PREFIX") {
             self.osv.id_prefix = v;
+        }
+        if let Some(v) = get("EMBARGO_PUBLISHING_PUBLISHER_NAME") {
+            self.publishing.publisher_name = v;
+        }
+        if let Some(v) = get("EMBARGO_PUBLISHING_CONTACTS") {
+            self.publishing.contacts = v
+                .split(',')
+                .map(|c| c.trim().to_owned())
+                .filter(|c| !c.is_empty())
+                .collect();
+        }
+        for c in &self.publishing.contacts {
+            if !(c.starts_with("mailto:") || c.starts_with("https://") || c.starts_with("tel:")) {
+                return Err(ConfigError::Env {
+                    var: "publishing.contacts".into(),
+                    message: format!("'{c}' is not a mailto:, https: or tel: address"),
+                });
+            }
         }
         Ok(())
     }

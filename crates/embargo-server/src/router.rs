@@ -116,6 +116,12 @@ pub fn router(state: AppState) -> Router {
         .route("/osv/v1/query", post(public::osv::query))
         .route("/osv/v1/querybatch", post(public::osv::querybatch))
         .route("/advisories/{id}/osv.json", get(public::osv::advisory_osv))
+        .route("/advisories/{id}/bulletin.md", get(public::pages::bulletin))
+        .route("/orgs/{org}/bulletins.md", get(public::pages::org_bulletins))
+        .route("/orgs/{org}/SECURITY.md", get(public::pages::org_security_md))
+        .route("/orgs/{org}/advisories.atom", get(public::pages::org_feed))
+        .route("/feeds/advisories.atom", get(public::pages::site_feed))
+        .route("/.well-known/security.txt", get(public::pages::security_txt_file))
         .route("/healthz", get(public::healthz))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(

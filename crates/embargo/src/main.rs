@@ -473,6 +473,20 @@ const DEFAULT_CONFIG: &str = r#"# Embargo settings. Every key can also be set wi
 # Put before advisory ids in OSV records: x_ unless you registered a prefix with OSV.
 # id_prefix = "x_"
 
+[publishing]
+# The organisation running this server: CSAF publisher and feed author.
+# publisher_name = "Embargo"
+# security.txt contacts besides the report form (mailto: or https:).
+# contacts = ["mailto:security@example.org"]
+# Address of an OpenPGP key for encrypted reports (security.txt Encryption).
+# encryption_key_url = ""
+# preferred_languages = ["en"]
+# The policy security.txt names; empty: the only organisation's SECURITY.md.
+# policy_url = ""
+# Your CVE Numbering Authority's organisation id and short name, for CVE records.
+# cve_assigner_org_id = "00000000-0000-4000-8000-000000000000"
+# cve_assigner_short_name = "embargo"
+
 # An organisation's policy is set per organisation (PATCH /api/v1/orgs/ORG); new ones start
 # with the seed policy: a first reply within 14 days, reports limited to 10 an hour per
 # sender, spam senders blocked for 30 days, two-factor sign-in not yet required.

@@ -5,6 +5,7 @@
 //! withdrawn advisories through. Anything else answers exactly as a missing advisory does.
 
 pub mod osv;
+pub mod pages;
 
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};

@@ -8,7 +8,11 @@ use serde_json::{Value, json};
 use crate::support::{TestApp, World, on_both_backends};
 
 /// Every public document of one advisory, by path template.
-pub const DOCUMENTS: &[&str] = &["/advisories/{id}/osv.json", "/osv/v1/vulns/x_{id}"];
+pub const DOCUMENTS: &[&str] = &[
+    "/advisories/{id}/osv.json",
+    "/osv/v1/vulns/x_{id}",
+    "/advisories/{id}/bulletin.md",
+];
 
 async fn documents_only_when_public(app: TestApp) {
     let w = World::new(&app).await;
@@ -128,7 +132,180 @@ async fn osv_query_answers_as_the_public_api(app: TestApp) {
     assert_eq!(r.json["error"]["field"], "queries[1].package", "{}", r.text);
 }
 
+/// Parses XML with Python's standard library (a real XML parser), returning the entry titles.
+fn atom_titles(xml: &str) -> Vec<String> {
+    let script = "import sys, xml.etree.ElementTree as E\n\
+ns = {'a': 'http://www.w3.org/2005/Atom'}\n\
+r = E.fromstring(sys.stdin.buffer.read())\n\
+assert r.tag == '{http://www.w3.org/2005/Atom}feed', r.tag\n\
+for t in r.findall('a:entry/a:title', ns): print(t.text)\n";
+    let out = std::process::Command::new("python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(xml.as_bytes())?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "not well-formed Atom: {}\n{xml}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+async fn text_documents(app: TestApp) {
+    let w = World::new(&app).await;
+    let published = w.advisory_in(&app, "published").await;
+    w.advisory_in(&app, "draft").await;
+    w.advisory_in(&app, "triage").await;
+    let withdrawn = w.advisory_in(&app, "withdrawn").await;
+
+    let r = app
+        .get(&format!("/advisories/{published}/bulletin.md"), None)
+        .await;
+    assert_eq!(r.headers["content-type"], "text/markdown; charset=utf-8");
+    assert!(
+        r.text
+            .starts_with(&format!("### {published}: A report to be published\n")),
+        "{}",
+        r.text
+    );
+    assert!(
+        r.text
+            .contains("`guest` (crates.io) `< 0.15.0`; **fixed in** `0.15.0`"),
+        "{}",
+        r.text
+    );
+
+    // The release that fixes it gathers it; another release does not; the withdrawn one is
+    // left out of release notes.
+    let r = app
+        .get("/orgs/coco/bulletins.md?release=v0.15.0", None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(r.text.starts_with("## Security bulletins\n"));
+    assert!(r.text.contains(&format!("### {published}:")), "{}", r.text);
+    assert!(!r.text.contains(&withdrawn));
+    assert!(!r.text.contains("to be draft") && !r.text.contains("to be triage"));
+    let r = app
+        .get("/orgs/coco/bulletins.md?release=v0.16.0", None)
+        .await;
+    assert!(
+        r.text
+            .contains("No security advisories are fixed in `v0.16.0`."),
+        "{}",
+        r.text
+    );
+    let r = app.get("/orgs/coco/bulletins.md", None).await;
+    assert_eq!(
+        (r.status, r.json["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("release"))
+    );
+    let r = app.get("/orgs/nosuch/bulletins.md?release=1.0", None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+
+    // Feeds: well-formed Atom with the public advisories only.
+    for path in ["/feeds/advisories.atom", "/orgs/coco/advisories.atom"] {
+        let r = app.get(path, None).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}");
+        assert_eq!(r.headers["content-type"], "application/atom+xml");
+        let mut titles = atom_titles(&r.text);
+        titles.sort();
+        assert_eq!(
+            titles,
+            [
+                "A report to be published",
+                "[Withdrawn] A report to be withdrawn"
+            ],
+            "{path}"
+        );
+    }
+    let r = app.get("/orgs/kata/advisories.atom", None).await;
+    assert!(atom_titles(&r.text).is_empty());
+
+    let r = app.get("/orgs/coco/SECURITY.md", None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.text.starts_with("# Security Policy\n"));
+    assert!(r.text.contains("within 14 days"), "{}", r.text);
+    assert!(r.text.contains("Confidential Containers"));
+
+    let r = app.get("/.well-known/security.txt", None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.text.contains("Contact: http://embargo.test/report\n"),
+        "{}",
+        r.text
+    );
+    assert!(
+        r.text
+            .contains("Canonical: http://embargo.test/.well-known/security.txt\n")
+    );
+    // Two organisations: no single policy to point at.
+    assert!(!r.text.contains("Policy:"));
+}
+
 on_both_backends!(
     documents_only_when_public,
-    osv_query_answers_as_the_public_api
+    osv_query_answers_as_the_public_api,
+    text_documents
 );
+
+/// The real binary's security.txt, checked by the PyPI `sectxt` validator (scripts/tools-venv
+/// installs it); `Expires` must lie ahead, within a year.
+#[tokio::test]
+async fn security_txt_passes_the_sectxt_validator() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let python = root.join("target/tools/venv/bin/python");
+    if !python.exists() {
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "{} is missing; CI requires sectxt (scripts/tools-venv)",
+            python.display()
+        );
+        eprintln!("!!! SKIPPING: sectxt is not installed (run scripts/tools-venv)");
+        return;
+    }
+    let mut server = crate::support::Server::start(&[
+        ("EMBARGO_SERVER_PUBLIC_URL", "https://embargo.test"),
+        (
+            "EMBARGO_PUBLISHING_CONTACTS",
+            "mailto:security@embargo.test",
+        ),
+    ]);
+    let body = reqwest::get(format!("{}/.well-known/security.txt", server.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    server.stop();
+    assert!(
+        body.contains(
+            "Contact: https://embargo.test/report\nContact: mailto:security@embargo.test\n"
+        ),
+        "{body}"
+    );
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), &body).unwrap();
+    let out = std::process::Command::new(&python)
+        .arg(root.join("scripts/sectxt-check.py"))
+        .arg(file.path())
+        .arg("https://embargo.test/.well-known/security.txt")
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "sectxt refuses it: {report}\n{body}");
+    let v: Value = serde_json::from_str(&report).unwrap();
+    assert_eq!(v["valid"], true);
+    assert_eq!(v["errors"], json!([]), "{report}");
+}

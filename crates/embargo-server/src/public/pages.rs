@@ -1,0 +1,159 @@
+//! Public text documents: bulletins for release notes, Atom feeds, `security.txt` and each
+//! organisation's SECURITY.md. All read as the anonymous actor (see [`super`]).
+
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use embargo_domain::FieldError;
+use embargo_domain::advisory::Advisory;
+use embargo_domain::affected::check_version;
+use embargo_domain::types::Slug;
+use embargo_formats::markdown::{SecurityMd, bulletin_entry, bulletins, fixed_in, security_md};
+use embargo_formats::web::{FeedOptions, SecurityTxt, atom, security_txt};
+use serde::Deserialize;
+use time::Duration;
+
+use super::{document, public_advisory};
+use crate::AppState;
+use crate::error::AppError;
+
+const MARKDOWN: &str = "text/markdown; charset=utf-8";
+const ATOM: &str = "application/atom+xml";
+
+fn org_slug(raw: &str) -> Result<Slug, AppError> {
+    Slug::parse(raw).map_err(|_| AppError::not_found("organisation"))
+}
+
+/// `GET /advisories/{id}/bulletin.md`: the advisory's entry for the release notes.
+pub async fn bulletin(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let a = public_advisory(&st, &id).await?;
+    Ok(document(
+        bulletin_entry(&a, &st.config.server.public_url),
+        MARKDOWN,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseQuery {
+    release: Option<String>,
+}
+
+/// `GET /orgs/{org}/bulletins.md?release=vX.Y.Z`: the "Security bulletins" section of that
+/// release's notes: every published advisory of the organisation fixed in it.
+pub async fn org_bulletins(
+    State(st): State<AppState>,
+    Path(org): Path<String>,
+    Query(q): Query<ReleaseQuery>,
+) -> Result<Response, AppError> {
+    let release = q.release.ok_or_else(|| {
+        AppError::invalid(FieldError::new(
+            "release",
+            "is missing; ask for one release: ?release=v0.8.1",
+        ))
+    })?;
+    check_version("release", &release).map_err(AppError::invalid)?;
+    let org = st.store.org(&org_slug(&org)?).await?;
+    let all = st.store.public_advisories(Some(&org.slug)).await?;
+    let mut fixed: Vec<&Advisory> = all
+        .iter()
+        .filter(|a| a.state == embargo_domain::advisory::State::Published)
+        .filter(|a| fixed_in(a, &release))
+        .collect();
+    fixed.sort_by_key(|a| a.published_at);
+    Ok(document(
+        bulletins(&fixed, &release, &st.config.server.public_url),
+        MARKDOWN,
+    ))
+}
+
+async fn feed(st: &AppState, org: Option<Slug>) -> Result<Response, AppError> {
+    let base = &st.config.server.public_url;
+    let (title, self_url) = match &org {
+        Some(o) => {
+            let org = st.store.org(o).await?;
+            (
+                format!("{}: security advisories", org.name),
+                format!("{base}/orgs/{}/advisories.atom", org.slug),
+            )
+        }
+        None => (
+            format!(
+                "{}: security advisories",
+                st.config.publishing.publisher_name
+            ),
+            format!("{base}/feeds/advisories.atom"),
+        ),
+    };
+    let mut all = st.store.public_advisories(org.as_ref()).await?;
+    all.truncate(100);
+    let body = atom(
+        &all,
+        &FeedOptions {
+            title: &title,
+            self_url: &self_url,
+            base_url: base,
+            author: &st.config.publishing.publisher_name,
+            now: st.store.now(),
+        },
+    );
+    Ok(document(body, ATOM))
+}
+
+/// `GET /feeds/advisories.atom`: the latest 100 public advisories of every organisation.
+pub async fn site_feed(State(st): State<AppState>) -> Result<Response, AppError> {
+    feed(&st, None).await
+}
+
+/// `GET /orgs/{org}/advisories.atom`.
+pub async fn org_feed(
+    State(st): State<AppState>,
+    Path(org): Path<String>,
+) -> Result<Response, AppError> {
+    feed(&st, Some(org_slug(&org)?)).await
+}
+
+/// `GET /orgs/{org}/SECURITY.md`: the policy, from the organisation's settings.
+pub async fn org_security_md(
+    State(st): State<AppState>,
+    Path(org): Path<String>,
+) -> Result<Response, AppError> {
+    let org = st.store.org(&org_slug(&org)?).await?;
+    let md = security_md(&SecurityMd {
+        org_name: &org.name,
+        org_slug: org.slug.as_str(),
+        policy: &org.policy,
+        base_url: &st.config.server.public_url,
+    });
+    Ok(document(md, MARKDOWN))
+}
+
+/// `GET /.well-known/security.txt` (RFC 9116). `Expires` is always 90 days ahead: the file
+/// is generated, so it never goes stale while the server runs.
+pub async fn security_txt_file(State(st): State<AppState>) -> Result<Response, AppError> {
+    let base = &st.config.server.public_url;
+    let p = &st.config.publishing;
+    let mut contacts = vec![format!("{base}/report")];
+    contacts.extend(p.contacts.iter().cloned());
+    let policy = if p.policy_url.is_empty() {
+        match st.store.orgs().await?.as_slice() {
+            [only] => Some(format!("{base}/orgs/{}/SECURITY.md", only.slug)),
+            _ => None,
+        }
+    } else {
+        Some(p.policy_url.clone())
+    };
+    let txt = security_txt(&SecurityTxt {
+        contacts: &contacts,
+        expires: st.store.now() + Duration::days(90),
+        encryption: (!p.encryption_key_url.is_empty()).then_some(p.encryption_key_url.as_str()),
+        policy: policy.as_deref(),
+        acknowledgments: None,
+        preferred_languages: &p.preferred_languages,
+        canonical: &format!("{base}/.well-known/security.txt"),
+        csaf: Some(&format!("{base}/.well-known/csaf/provider-metadata.json")),
+    });
+    Ok(document(txt, "text/plain; charset=utf-8"))
+}
