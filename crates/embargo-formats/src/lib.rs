@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod affects;
+pub mod csaf_provider;
 pub mod cvss;
 pub mod markdown;
 pub mod osv;
