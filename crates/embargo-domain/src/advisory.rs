@@ -21,7 +21,7 @@ pub mod limits {
     pub const COMMENT: usize = 65_536;
     pub const CLOSE_MESSAGE: usize = 8_192;
     pub const CWE_IDS: usize = 20;
-    pub const REFERENCES: usize = 64;
+    pub const REFERENCES: usize = 512;
     pub const CREDITS: usize = 64;
     pub const VULNERABILITIES: usize = 64;
     pub const CREDIT_NAME: usize = 200;
@@ -800,7 +800,7 @@ impl Advisory {
         a.summary_from_title();
         a.published_at = Some(facts.published_at);
         a.first_response_at = Some(facts.published_at);
-        a.updated_at = facts.modified_at.max(facts.published_at);
+        a.updated_at = facts.modified_at;
         a.withdrawn_at = facts.withdrawn_at;
         a
     }

@@ -469,7 +469,7 @@ impl DisplayName {
 }
 
 /// At most `max` characters of `s`, for quoting user input back in an error message.
-pub(crate) fn truncate(s: &str, max: usize) -> String {
+pub fn truncate(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         s.to_owned()
     } else {

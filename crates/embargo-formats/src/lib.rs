@@ -4,6 +4,7 @@
 pub mod affects;
 pub mod csaf_provider;
 pub mod cvss;
+pub mod import;
 pub mod markdown;
 pub mod osv;
 pub mod web;

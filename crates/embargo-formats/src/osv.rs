@@ -79,7 +79,7 @@ pub fn record(advisory: &Advisory, opts: &OsvOptions<'_>) -> Option<Value> {
     refs.extend(
         c.references
             .iter()
-            .map(|u| json!({"type": "WEB", "url": u.as_str()})),
+            .map(|u| json!({"type": reference_type(u.as_str()), "url": u.as_str()})),
     );
     rec.insert("references".into(), Value::Array(refs));
     if !c.credits.is_empty() {
@@ -95,6 +95,47 @@ pub fn record(advisory: &Advisory, opts: &OsvOptions<'_>) -> Option<Value> {
         rec.insert("database_specific".into(), json!({"cwe_ids": cwes}));
     }
     Some(Value::Object(rec))
+}
+
+/// The OSV type of a reference, from its address: advisory databases are `ADVISORY` (as
+/// the forge's converter writes them), commits and pull requests `FIX`, issues `REPORT`,
+/// package registries `PACKAGE`, anything else `WEB`.
+pub fn reference_type(url: &str) -> &'static str {
+    let u = url
+        .trim_start_matches("https://")
+        .trim_start_matches("http://");
+    let starts = |prefixes: &[&str]| prefixes.iter().any(|p| u.starts_with(p));
+    if starts(&[
+        "nvd.nist.gov/vuln/detail/",
+        "github.com/advisories/",
+        "rustsec.org/advisories/",
+        "osv.dev/vulnerability/",
+        "pkg.go.dev/vuln/",
+        "www.cve.org/CVERecord",
+        "cve.mitre.org/cgi-bin/cvename",
+    ]) {
+        "ADVISORY"
+    } else if ["/commit/", "/commits/", "/pull/", "/merge_requests/"]
+        .iter()
+        .any(|p| u.contains(p))
+        || starts(&["go.dev/cl/", "go-review.googlesource.com/"])
+    {
+        "FIX"
+    } else if u.contains("/issues/") || starts(&["go.dev/issue/"]) {
+        "REPORT"
+    } else if starts(&[
+        "crates.io/crates/",
+        "www.npmjs.com/package/",
+        "pypi.org/project/",
+        "rubygems.org/gems/",
+        "pkg.go.dev/",
+        "www.nuget.org/packages/",
+        "packagist.org/packages/",
+    ]) {
+        "PACKAGE"
+    } else {
+        "WEB"
+    }
 }
 
 /// The `affected` entries: one per package, the ranges of every vulnerability entry of that
