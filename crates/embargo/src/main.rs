@@ -1,5 +1,7 @@
 //! The `embargo` command: the server and the operator's tools.
 
+mod import;
+
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -81,6 +83,20 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Import published advisories of other databases (OSV JSON or YAML, GHSA JSON, RustSec
+    /// Markdown; folders are read recursively) as published advisories of ORG/REPO. A file
+    /// that cannot be read is reported with the reason; the others are still imported.
+    Import {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        repo: String,
+        /// Print one JSON object a line: {"source_id", "id"}.
+        #[arg(long)]
+        json: bool,
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
     },
     /// The access log.
     Audit {
@@ -563,6 +579,12 @@ async fn main() -> std::process::ExitCode {
         Command::Audit {
             command: AuditCommand::Verify,
         } => audit_verify(&cli.common).await,
+        Command::Import {
+            org,
+            repo,
+            json,
+            files,
+        } => import::run(&cli.common, &org, &repo, json, &files).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

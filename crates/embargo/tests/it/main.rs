@@ -20,6 +20,7 @@ mod closing;
 mod codeowners;
 mod collaborators;
 mod flow;
+mod import;
 mod inbox;
 mod input;
 mod intake;
