@@ -294,6 +294,346 @@ impl fmt::Display for Cvss {
     }
 }
 
+/// Metric abbreviations, the property FIRST's JSON schemas name them by, and each value's
+/// spelling there (CVSS v3.x).
+/// A metric: its abbreviation, its JSON property, and its values (short, long).
+type JsonMetric = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+const V3_JSON: &[JsonMetric] = &[
+    (
+        "AV",
+        "attackVector",
+        &[
+            ("N", "NETWORK"),
+            ("A", "ADJACENT_NETWORK"),
+            ("L", "LOCAL"),
+            ("P", "PHYSICAL"),
+        ],
+    ),
+    ("AC", "attackComplexity", &[("L", "LOW"), ("H", "HIGH")]),
+    (
+        "PR",
+        "privilegesRequired",
+        &[("N", "NONE"), ("L", "LOW"), ("H", "HIGH")],
+    ),
+    ("UI", "userInteraction", &[("N", "NONE"), ("R", "REQUIRED")]),
+    ("S", "scope", &[("U", "UNCHANGED"), ("C", "CHANGED")]),
+    ("C", "confidentialityImpact", CIA),
+    ("I", "integrityImpact", CIA),
+    ("A", "availabilityImpact", CIA),
+    (
+        "E",
+        "exploitCodeMaturity",
+        &[
+            ("X", "NOT_DEFINED"),
+            ("U", "UNPROVEN"),
+            ("P", "PROOF_OF_CONCEPT"),
+            ("F", "FUNCTIONAL"),
+            ("H", "HIGH"),
+        ],
+    ),
+    (
+        "RL",
+        "remediationLevel",
+        &[
+            ("X", "NOT_DEFINED"),
+            ("O", "OFFICIAL_FIX"),
+            ("T", "TEMPORARY_FIX"),
+            ("W", "WORKAROUND"),
+            ("U", "UNAVAILABLE"),
+        ],
+    ),
+    (
+        "RC",
+        "reportConfidence",
+        &[
+            ("X", "NOT_DEFINED"),
+            ("U", "UNKNOWN"),
+            ("R", "REASONABLE"),
+            ("C", "CONFIRMED"),
+        ],
+    ),
+    ("CR", "confidentialityRequirement", REQ),
+    ("IR", "integrityRequirement", REQ),
+    ("AR", "availabilityRequirement", REQ),
+    (
+        "MAV",
+        "modifiedAttackVector",
+        &[
+            ("X", "NOT_DEFINED"),
+            ("N", "NETWORK"),
+            ("A", "ADJACENT_NETWORK"),
+            ("L", "LOCAL"),
+            ("P", "PHYSICAL"),
+        ],
+    ),
+    (
+        "MAC",
+        "modifiedAttackComplexity",
+        &[("X", "NOT_DEFINED"), ("L", "LOW"), ("H", "HIGH")],
+    ),
+    (
+        "MPR",
+        "modifiedPrivilegesRequired",
+        &[
+            ("X", "NOT_DEFINED"),
+            ("N", "NONE"),
+            ("L", "LOW"),
+            ("H", "HIGH"),
+        ],
+    ),
+    (
+        "MUI",
+        "modifiedUserInteraction",
+        &[("X", "NOT_DEFINED"), ("N", "NONE"), ("R", "REQUIRED")],
+    ),
+    (
+        "MS",
+        "modifiedScope",
+        &[("X", "NOT_DEFINED"), ("U", "UNCHANGED"), ("C", "CHANGED")],
+    ),
+    ("MC", "modifiedConfidentialityImpact", MCIA),
+    ("MI", "modifiedIntegrityImpact", MCIA),
+    ("MA", "modifiedAvailabilityImpact", MCIA),
+];
+
+const CIA: &[(&str, &str)] = &[("N", "NONE"), ("L", "LOW"), ("H", "HIGH")];
+const MCIA: &[(&str, &str)] = &[
+    ("X", "NOT_DEFINED"),
+    ("N", "NONE"),
+    ("L", "LOW"),
+    ("H", "HIGH"),
+];
+const REQ: &[(&str, &str)] = &[
+    ("X", "NOT_DEFINED"),
+    ("L", "LOW"),
+    ("M", "MEDIUM"),
+    ("H", "HIGH"),
+];
+
+/// The same for CVSS v4.0.
+const V4_JSON: &[JsonMetric] = &[
+    (
+        "AV",
+        "attackVector",
+        &[
+            ("N", "NETWORK"),
+            ("A", "ADJACENT"),
+            ("L", "LOCAL"),
+            ("P", "PHYSICAL"),
+        ],
+    ),
+    ("AC", "attackComplexity", &[("L", "LOW"), ("H", "HIGH")]),
+    (
+        "AT",
+        "attackRequirements",
+        &[("N", "NONE"), ("P", "PRESENT")],
+    ),
+    (
+        "PR",
+        "privilegesRequired",
+        &[("N", "NONE"), ("L", "LOW"), ("H", "HIGH")],
+    ),
+    (
+        "UI",
+        "userInteraction",
+        &[("N", "NONE"), ("P", "PASSIVE"), ("A", "ACTIVE")],
+    ),
+    ("VC", "vulnConfidentialityImpact", CIA),
+    ("VI", "vulnIntegrityImpact", CIA),
+    ("VA", "vulnAvailabilityImpact", CIA),
+    ("SC", "subConfidentialityImpact", CIA),
+    ("SI", "subIntegrityImpact", CIA),
+    ("SA", "subAvailabilityImpact", CIA),
+    (
+        "E",
+        "exploitMaturity",
+        &[
+            ("X", "NOT_DEFINED"),
+            ("A", "ATTACKED"),
+            ("P", "PROOF_OF_CONCEPT"),
+            ("U", "UNREPORTED"),
+        ],
+    ),
+    ("CR", "confidentialityRequirement", REQ),
+    ("IR", "integrityRequirement", REQ),
+    ("AR", "availabilityRequirement", REQ),
+    (
+        "MAV",
+        "modifiedAttackVector",
+        &[
+            ("X", "NOT_DEFINED"),
+            ("N", "NETWORK"),
+            ("A", "ADJACENT"),
+            ("L", "LOCAL"),
+            ("P", "PHYSICAL"),
+        ],
+    ),
+    (
+        "MAC",
+        "modifiedAttackComplexity",
+        &[("X", "NOT_DEFINED"), ("L", "LOW"), ("H", "HIGH")],
+    ),
+    (
+        "MAT",
+        "modifiedAttackRequirements",
+        &[("X", "NOT_DEFINED"), ("N", "NONE"), ("P", "PRESENT")],
+    ),
+    (
+        "MPR",
+        "modifiedPrivilegesRequired",
+        &[
+            ("X", "NOT_DEFINED"),
+            ("N", "NONE"),
+            ("L", "LOW"),
+            ("H", "HIGH"),
+        ],
+    ),
+    (
+        "MUI",
+        "modifiedUserInteraction",
+        &[
+            ("X", "NOT_DEFINED"),
+            ("N", "NONE"),
+            ("P", "PASSIVE"),
+            ("A", "ACTIVE"),
+        ],
+    ),
+    ("MVC", "modifiedVulnConfidentialityImpact", MCIA),
+    ("MVI", "modifiedVulnIntegrityImpact", MCIA),
+    ("MVA", "modifiedVulnAvailabilityImpact", MCIA),
+    ("MSC", "modifiedSubConfidentialityImpact", MCIA),
+    (
+        "MSI",
+        "modifiedSubIntegrityImpact",
+        &[
+            ("X", "NOT_DEFINED"),
+            ("N", "NONE"),
+            ("L", "LOW"),
+            ("H", "HIGH"),
+            ("S", "SAFETY"),
+        ],
+    ),
+    (
+        "MSA",
+        "modifiedSubAvailabilityImpact",
+        &[
+            ("X", "NOT_DEFINED"),
+            ("N", "NONE"),
+            ("L", "LOW"),
+            ("H", "HIGH"),
+            ("S", "SAFETY"),
+        ],
+    ),
+    (
+        "S",
+        "Safety",
+        &[("X", "NOT_DEFINED"), ("N", "NEGLIGIBLE"), ("P", "PRESENT")],
+    ),
+    (
+        "AU",
+        "Automatable",
+        &[("X", "NOT_DEFINED"), ("N", "NO"), ("Y", "YES")],
+    ),
+    (
+        "R",
+        "Recovery",
+        &[
+            ("X", "NOT_DEFINED"),
+            ("A", "AUTOMATIC"),
+            ("U", "USER"),
+            ("I", "IRRECOVERABLE"),
+        ],
+    ),
+    (
+        "V",
+        "valueDensity",
+        &[
+            ("X", "NOT_DEFINED"),
+            ("D", "DIFFUSE"),
+            ("C", "CONCENTRATED"),
+        ],
+    ),
+    (
+        "RE",
+        "vulnerabilityResponseEffort",
+        &[
+            ("X", "NOT_DEFINED"),
+            ("L", "LOW"),
+            ("M", "MODERATE"),
+            ("H", "HIGH"),
+        ],
+    ),
+    (
+        "U",
+        "providerUrgency",
+        &[
+            ("X", "NOT_DEFINED"),
+            ("Clear", "CLEAR"),
+            ("Green", "GREEN"),
+            ("Amber", "AMBER"),
+            ("Red", "RED"),
+        ],
+    ),
+];
+
+/// The vector as the object FIRST's JSON schemas describe (`cvss-v3.x.json`,
+/// `cvss-v4.0.json`), which CVE records (`cvssV3_1`, `cvssV4_0`) and CSAF (`cvss_v3`)
+/// embed: every metric the vector gives in its long form, and the scores with severities.
+/// v3.x temporal and environmental scores appear when the vector has such metrics.
+pub fn first_json(c: &Cvss) -> Value {
+    let (text, table) = match c {
+        Cvss::V3 { text, .. } => (text, V3_JSON),
+        Cvss::V4 { text, .. } => (text, V4_JSON),
+    };
+    let mut out = serde_json::Map::new();
+    out.insert("version".into(), json!(c.version()));
+    out.insert("vectorString".into(), json!(text));
+    let mut temporal = false;
+    let mut environmental = false;
+    for part in text.split('/').skip(1) {
+        let Some((m, v)) = part.split_once(':') else {
+            continue;
+        };
+        let Some((_, name, values)) = table.iter().find(|(abbr, ..)| *abbr == m) else {
+            continue;
+        };
+        let Some((_, long)) = values.iter().find(|(short, _)| *short == v) else {
+            continue;
+        };
+        if matches!(c, Cvss::V3 { .. }) && v != "X" {
+            temporal |= ["E", "RL", "RC"].contains(&m);
+            environmental |= ["CR", "IR", "AR"].contains(&m) || m.starts_with('M');
+        }
+        out.insert((*name).into(), json!(long));
+    }
+    let base = c.base_score();
+    out.insert("baseScore".into(), json!(base));
+    out.insert(
+        "baseSeverity".into(),
+        json!(c.severity().as_str().to_uppercase()),
+    );
+    if temporal && let Some(t) = c.temporal_score() {
+        out.insert("temporalScore".into(), json!(t));
+        out.insert(
+            "temporalSeverity".into(),
+            json!(Severity::of(t).as_str().to_uppercase()),
+        );
+    }
+    if environmental && let Some(e) = c.environmental_score() {
+        out.insert("environmentalScore".into(), json!(e));
+        out.insert(
+            "environmentalSeverity".into(),
+            json!(Severity::of(e).as_str().to_uppercase()),
+        );
+    }
+    Value::Object(out)
+}
+
 /// The JSON object `embargo cvss --json` prints for one vector.
 pub fn score_line(vector: &str) -> Result<Value, CvssError> {
     let c = parse(vector)?;
@@ -381,6 +721,73 @@ mod tests {
             n += 1;
         }
         assert_eq!(n, 1058);
+    }
+
+    /// The FIRST JSON object of every sample vector validates against FIRST's schema of its
+    /// version, and names each metric in its long form.
+    #[test]
+    fn first_json_objects_are_valid() {
+        use crate::schemas::{Schema, validator};
+        let Some(dir) = data() else { return };
+        let (Some(v31), Some(v40), Some(_)) = (
+            validator(Schema::CvssV31),
+            validator(Schema::CvssV40),
+            validator(Schema::CvssV30),
+        ) else {
+            return;
+        };
+        let mut n = 0;
+        for file in ["cvss/v31-base-all.txt", "cvss/v40-base-sample.txt"] {
+            let text = std::fs::read_to_string(dir.join(file)).unwrap();
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                let (vector, _) = line.split_once(" - ").unwrap();
+                let c = parse(vector).unwrap();
+                let doc = first_json(&c);
+                let v = if c.version() == "4.0" { &v40 } else { &v31 };
+                let errors: Vec<String> = v.iter_errors(&doc).map(|e| e.to_string()).collect();
+                assert!(errors.is_empty(), "{vector}: {errors:?}\n{doc}");
+                n += 1;
+            }
+        }
+        assert_eq!(n, 2592 + 1058);
+        // Threat, environmental and supplemental metrics, and the v3 scores they bring.
+        let full =
+            parse("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/E:P/RL:O/RC:C/CR:H/MAV:L").unwrap();
+        let doc = first_json(&full);
+        assert!(v31.is_valid(&doc), "{doc}");
+        assert_eq!(doc["exploitCodeMaturity"], "PROOF_OF_CONCEPT");
+        assert_eq!(doc["modifiedAttackVector"], "LOCAL");
+        assert_eq!(doc["temporalScore"], json!(full.temporal_score().unwrap()));
+        assert_eq!(
+            doc["environmentalScore"],
+            json!(full.environmental_score().unwrap())
+        );
+        let base_only = first_json(&parse("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H").unwrap());
+        assert!(
+            base_only.get("temporalScore").is_none()
+                && base_only.get("environmentalScore").is_none()
+        );
+        let v30 = parse("CVSS:3.0/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:N").unwrap();
+        assert!(
+            v30.version() == "3.0"
+                && validator(Schema::CvssV30)
+                    .unwrap()
+                    .is_valid(&first_json(&v30))
+        );
+        let v4 = parse("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/E:A/CR:H/MSI:S/S:P/AU:Y/R:I/V:C/RE:H/U:Amber").unwrap();
+        let doc = first_json(&v4);
+        assert!(v40.is_valid(&doc), "{doc}");
+        assert_eq!(
+            (
+                doc["providerUrgency"].as_str(),
+                doc["modifiedSubIntegrityImpact"].as_str()
+            ),
+            (Some("AMBER"), Some("SAFETY"))
+        );
+        // The schema bites: a value outside its list is refused.
+        let mut bad = doc.clone();
+        bad["attackVector"] = json!("NETWORK_ADJACENT");
+        assert!(!v40.is_valid(&bad));
     }
 
     /// FIRST's 270 macro-vector scores, with severities.

@@ -3,7 +3,9 @@
 
 pub mod affects;
 pub mod csaf_provider;
+pub mod cve;
 pub mod cvss;
+pub mod cwe;
 pub mod import;
 pub mod markdown;
 pub mod osv;
@@ -11,3 +13,6 @@ pub mod web;
 
 #[cfg(any(test, feature = "schema-check"))]
 pub mod schemas;
+
+#[cfg(test)]
+mod testing;

@@ -38,6 +38,9 @@ pub enum Schema {
     Cve,
     Csaf,
     CsafProvider,
+    CvssV30,
+    CvssV31,
+    CvssV40,
 }
 
 impl Schema {
@@ -47,6 +50,9 @@ impl Schema {
             Self::Cve => "schemas/cve/CVE_JSON_bundled_5.1.1.json",
             Self::Csaf => "schemas/csaf/csaf_json_schema.json",
             Self::CsafProvider => "schemas/csaf/provider_json_schema.json",
+            Self::CvssV30 => "schemas/cvss/cvss-v3.0.json",
+            Self::CvssV31 => "schemas/cvss/cvss-v3.1.json",
+            Self::CvssV40 => "schemas/cvss/cvss-v4.0.json",
         }
     }
 }
