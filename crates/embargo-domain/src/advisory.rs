@@ -730,8 +730,20 @@ pub struct Advisory {
     /// When it was withdrawn, if it was.
     #[serde(with = "time::serde::rfc3339::option", default)]
     pub withdrawn_at: Option<OffsetDateTime>,
+    /// Its public revisions, oldest first: publication, each change made while public, and
+    /// withdrawal. Published documents number their versions by it (CSAF `tracking`).
+    #[serde(default)]
+    pub public_history: Vec<PublicRevision>,
     /// Counts the events applied; every change makes a new revision.
     pub revision: i64,
+}
+
+/// One public revision of an advisory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicRevision {
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub summary: String,
 }
 
 /// What an imported advisory brings from the database it was published in.
@@ -783,6 +795,7 @@ impl Advisory {
             updated_at: at,
             published_at: None,
             withdrawn_at: None,
+            public_history: Vec::new(),
             first_response_at: None,
             response_due_at: filing.response_due_at,
             revision: 1,
@@ -802,6 +815,22 @@ impl Advisory {
         a.first_response_at = Some(facts.published_at);
         a.updated_at = facts.modified_at;
         a.withdrawn_at = facts.withdrawn_at;
+        a.public_history.push(PublicRevision {
+            at: facts.published_at,
+            summary: format!("Initial publication (as {})", facts.source_id),
+        });
+        if facts.modified_at > facts.published_at {
+            a.public_history.push(PublicRevision {
+                at: facts.modified_at,
+                summary: format!("Updated (as {})", facts.source_id),
+            });
+        }
+        if let Some(w) = facts.withdrawn_at {
+            a.public_history.push(PublicRevision {
+                at: w,
+                summary: "Withdrawn".into(),
+            });
+        }
         a
     }
 
@@ -828,7 +857,15 @@ impl Advisory {
                     self.respond(at);
                 }
             }
-            Change::Edited { edit } => self.content = edit.applied_to(&self.content),
+            Change::Edited { edit } => {
+                self.content = edit.applied_to(&self.content);
+                if self.state.is_public() {
+                    self.public_history.push(PublicRevision {
+                        at,
+                        summary: "Updated".into(),
+                    });
+                }
+            }
             Change::Accepted => {
                 self.state = State::Draft;
                 self.summary_from_title();
@@ -854,10 +891,23 @@ impl Advisory {
             Change::Published => {
                 self.state = State::Published;
                 self.published_at = Some(at);
+                let summary = if self.public_history.is_empty() {
+                    "Initial publication"
+                } else {
+                    "Published again"
+                };
+                self.public_history.push(PublicRevision {
+                    at,
+                    summary: summary.into(),
+                });
             }
             Change::Withdrawn => {
                 self.state = State::Withdrawn;
                 self.withdrawn_at = Some(at);
+                self.public_history.push(PublicRevision {
+                    at,
+                    summary: "Withdrawn".into(),
+                });
             }
             Change::CollaboratorInvited { .. }
             | Change::CollaboratorAccepted { .. }

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod affects;
+pub mod csaf;
 pub mod csaf_provider;
 pub mod cve;
 pub mod cvss;

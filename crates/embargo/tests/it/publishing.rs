@@ -12,6 +12,8 @@ pub const DOCUMENTS: &[&str] = &[
     "/advisories/{id}/osv.json",
     "/osv/v1/vulns/x_{id}",
     "/advisories/{id}/bulletin.md",
+    "/advisories/{id}/csaf.json",
+    "/advisories/{id}/vex.json",
 ];
 
 async fn documents_only_when_public(app: TestApp) {
@@ -34,6 +36,9 @@ async fn documents_only_when_public(app: TestApp) {
                 if public && path.contains("osv") {
                     assert_valid(Schema::Osv, &r.json);
                     assert_eq!(r.json["id"], format!("x_{id}"));
+                }
+                if public && path.ends_with("csaf.json") | path.ends_with("vex.json") {
+                    assert_valid(Schema::Csaf, &r.json);
                 }
             }
         }
@@ -254,10 +259,202 @@ async fn text_documents(app: TestApp) {
     assert!(!r.text.contains("Policy:"));
 }
 
+/// Runs BSI's CSAF validator library (strict schema and every mandatory test) on `docs`;
+/// `scripts/tools-node` installs it.
+fn bsi_csaf_validator(docs: &[(&str, &str)]) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    if !root.join("target/tools/node/.installed").exists() {
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "the CSAF validator library is missing; CI requires it (scripts/tools-node)"
+        );
+        eprintln!(
+            "!!! SKIPPING: the CSAF validator library is not installed (run scripts/tools-node)"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec![root.join("scripts/csaf-validate.mjs").display().to_string()];
+    for (name, body) in docs {
+        let p = dir.path().join(name);
+        std::fs::write(&p, body).unwrap();
+        args.push(p.display().to_string());
+    }
+    let out = std::process::Command::new("node")
+        .args(&args)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the BSI validator refuses: {report}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(report.matches(": valid (").count(), docs.len(), "{report}");
+}
+
+async fn csaf_cve_and_the_provider_directory(app: TestApp) {
+    let w = World::new(&app).await;
+    let sm = Some(w.sm.as_str());
+    let id = w.advisory_in(&app, "draft").await;
+    let r = app
+        .call(
+            axum::http::Method::PATCH,
+            &format!("/api/v1/advisories/{id}"),
+            sm,
+            Some(json!({
+                "cve_id": "CVE-2026-31337",
+                "summary": "Forged evidence is accepted",
+                "cvss_vectors": ["CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:N", "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:N/SC:N/SI:N/SA:N"],
+                "cwe_ids": ["CWE-347"],
+                "credits": [{"name": "Alice", "type": "finder"}],
+                "references": ["https://github.com/coco/guest/commit/0123456789abcdef0123456789abcdef01234567"],
+            })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    // Before publication: nothing, not even the CVE record.
+    for doc in ["cve.json", "csaf.json"] {
+        assert_eq!(
+            app.get(&format!("/advisories/{id}/{doc}"), sm).await.status,
+            StatusCode::NOT_FOUND
+        );
+    }
+    let r = app
+        .post(&format!("/api/v1/advisories/{id}/publish"), sm, json!({}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let other = w.advisory_in(&app, "withdrawn").await;
+    w.advisory_in(&app, "triage").await;
+
+    let cve = app.get(&format!("/advisories/{id}/cve.json"), None).await;
+    assert_eq!(cve.status, StatusCode::OK, "{}", cve.text);
+    assert_valid(Schema::Cve, &cve.json);
+    let cna = &cve.json["containers"]["cna"];
+    assert_eq!(cve.json["cveMetadata"]["cveId"], "CVE-2026-31337");
+    assert_eq!(cna["affected"][0]["vendor"], "Confidential Containers");
+    assert_eq!(
+        cna["affected"][0]["versions"][0],
+        json!({"version": "0", "lessThan": "0.15.0", "status": "affected", "versionType": "semver"})
+    );
+    assert_eq!(cna["metrics"][0]["cvssV3_1"]["baseScore"], json!(9.1));
+    assert_eq!(
+        cna["problemTypes"][0]["descriptions"][0]["description"],
+        "CWE-347: Improper Verification of Cryptographic Signature"
+    );
+    // No CVE id: no record.
+    assert_eq!(
+        app.get(&format!("/advisories/{other}/cve.json"), None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+
+    let csaf = app.get(&format!("/advisories/{id}/csaf.json"), None).await;
+    let vex = app.get(&format!("/advisories/{id}/vex.json"), None).await;
+    assert_valid(Schema::Csaf, &csaf.json);
+    assert_valid(Schema::Csaf, &vex.json);
+    assert_eq!(csaf.json["vulnerabilities"][0]["cve"], "CVE-2026-31337");
+    let withdrawn_csaf = app
+        .get(&format!("/advisories/{other}/csaf.json"), None)
+        .await;
+    bsi_csaf_validator(&[
+        ("a.json", &csaf.text),
+        ("v.json", &vex.text),
+        ("w.json", &withdrawn_csaf.text),
+    ]);
+
+    // The provider: metadata, index, changes, each document and its hashes.
+    let meta = app
+        .get("/.well-known/csaf/provider-metadata.json", None)
+        .await;
+    assert_eq!(meta.status, StatusCode::OK);
+    assert_valid(Schema::CsafProvider, &meta.json);
+    assert_eq!(
+        meta.json["distributions"][0]["directory_url"],
+        "http://embargo.test/.well-known/csaf/white"
+    );
+    let index = app.get("/.well-known/csaf/white/index.txt", None).await;
+    let mut lines: Vec<&str> = index.text.lines().collect();
+    lines.sort();
+    let year = csaf.json["document"]["tracking"]["initial_release_date"]
+        .as_str()
+        .unwrap()[..4]
+        .to_owned();
+    let lower = |s: &str| s.to_lowercase();
+    let mut want = vec![
+        format!("{year}/{}.json", lower(&id)),
+        format!("{year}/{}-vex.json", lower(&id)),
+        format!("{year}/{}.json", lower(&other)),
+        format!("{year}/{}-vex.json", lower(&other)),
+    ];
+    want.sort();
+    assert_eq!(
+        lines, want,
+        "published and withdrawn documents, nothing else"
+    );
+    let changes = app.get("/.well-known/csaf/white/changes.csv", None).await;
+    assert_eq!(changes.text.lines().count(), 4);
+    assert!(
+        changes
+            .text
+            .lines()
+            .all(|l| l.starts_with('"') && l.ends_with("Z\"")),
+        "{}",
+        changes.text
+    );
+    for path in &want {
+        let doc = app
+            .get(&format!("/.well-known/csaf/white/{path}"), None)
+            .await;
+        assert_eq!(doc.status, StatusCode::OK, "{path}");
+        assert_valid(Schema::Csaf, &doc.json);
+        // The hash files agree with `sha256sum`/`sha512sum` of the served bytes.
+        let dir = tempfile::tempdir().unwrap();
+        let file = path.rsplit('/').next().unwrap();
+        std::fs::write(dir.path().join(file), &doc.text).unwrap();
+        for (ext, tool) in [("sha256", "sha256sum"), ("sha512", "sha512sum")] {
+            let hash = app
+                .get(&format!("/.well-known/csaf/white/{path}.{ext}"), None)
+                .await;
+            let out = std::process::Command::new(tool)
+                .arg(file)
+                .current_dir(dir.path())
+                .output()
+                .unwrap();
+            assert_eq!(
+                hash.text,
+                String::from_utf8(out.stdout).unwrap(),
+                "{path}.{ext}"
+            );
+        }
+    }
+    // Unpublished, wrong year, wrong name: missing.
+    for bad in [
+        format!("{year}/{}.json", lower(&id).replace("emb", "xyz")),
+        format!("1999/{}.json", lower(&id)),
+        format!("{year}/{}.txt", lower(&id)),
+    ] {
+        assert_eq!(
+            app.get(&format!("/.well-known/csaf/white/{bad}"), None)
+                .await
+                .status,
+            StatusCode::NOT_FOUND,
+            "{bad}"
+        );
+    }
+    let txt = app.get("/.well-known/security.txt", None).await;
+    assert!(
+        txt.text
+            .contains("CSAF: http://embargo.test/.well-known/csaf/provider-metadata.json\n")
+    );
+}
+
 on_both_backends!(
     documents_only_when_public,
     osv_query_answers_as_the_public_api,
-    text_documents
+    text_documents,
+    csaf_cve_and_the_provider_directory
 );
 
 /// The real binary's security.txt, checked by the PyPI `sectxt` validator (scripts/tools-venv
