@@ -44,7 +44,6 @@ struct AdvisoryPage {
     /// The repositories of the organisation, for the transfer form.
     org_repos: Vec<String>,
     close_reasons: Vec<(&'static str, &'static str)>,
-    osv_url: String,
     created: String,
     updated: String,
     published: String,
@@ -130,7 +129,6 @@ async fn page(
             adv.content.headline().to_owned()
         },
         overdue: adv.first_response_at.is_none() && st.store.now() > adv.response_due_at,
-        osv_url: format!("/osv/v1/vulns/{}{}", st.config.osv.id_prefix, adv.id),
         created: fmt_time(adv.created_at),
         updated: fmt_time(adv.updated_at),
         published: adv.published_at.map(fmt_time).unwrap_or_default(),
