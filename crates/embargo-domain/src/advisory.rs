@@ -458,7 +458,7 @@ fn check_patched(p: &str) -> Result<(), FieldError> {
 }
 
 /// A new report, as a reporter files it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewReport {
     pub title: String,

@@ -10,6 +10,7 @@ pub mod affected;
 pub mod codeowners;
 pub mod error;
 pub mod ids;
+pub mod notify;
 pub mod policy;
 pub mod types;
 pub mod version_range;

@@ -20,6 +20,9 @@ pub struct Policy {
     /// Reports one account, or one address, may file in an hour.
     #[serde(default = "default_reports_per_hour")]
     pub reports_per_hour: u32,
+    /// Whether e-mail may carry advisory titles (otherwise ids and links only).
+    #[serde(default)]
+    pub mail_titles: bool,
 }
 
 fn default_spam_block_days() -> u32 {
@@ -37,6 +40,7 @@ impl Default for Policy {
             require_two_factor: false,
             spam_block_days: default_spam_block_days(),
             reports_per_hour: default_reports_per_hour(),
+            mail_titles: false,
         }
     }
 }

@@ -14,6 +14,8 @@ pub struct Config {
     pub keys: KeysConfig,
     pub attachments: AttachmentsConfig,
     pub publishing: PublishingConfig,
+    pub mail: MailConfig,
+    pub intake: IntakeConfig,
     /// Where the SQLite database (and later, attachments and keys) live.
     #[serde(skip)]
     pub data_dir: PathBuf,
@@ -31,6 +33,42 @@ impl Default for AttachmentsConfig {
     fn default() -> Self {
         Self {
             max_bytes: 10 * 1024 * 1024,
+        }
+    }
+}
+
+/// Outgoing e-mail.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailConfig {
+    /// `smtp://host:25?tls=starttls`, `smtps://host:465`, `smtp://user:pass@host:587?tls=required`;
+    /// empty: every message is written to `<data dir>/outbox/` instead of being sent.
+    pub smtp_url: String,
+    /// The sender, `Embargo <security@example.org>`.
+    pub from: String,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self {
+            smtp_url: String::new(),
+            from: "Embargo <embargo@localhost>".into(),
+        }
+    }
+}
+
+/// Reports filed without an account.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IntakeConfig {
+    /// Days an unconfirmed report waits for its confirmation before it is deleted.
+    pub unconfirmed_days: u32,
+}
+
+impl Default for IntakeConfig {
+    fn default() -> Self {
+        Self {
+            unconfirmed_days: 7,
         }
     }
 }
@@ -111,6 +149,8 @@ impl Default for Config {
             keys: KeysConfig::default(),
             attachments: AttachmentsConfig::default(),
             publishing: PublishingConfig::default(),
+            mail: MailConfig::default(),
+            intake: IntakeConfig::default(),
             data_dir: PathBuf::from("embargo-data"),
         }
     }
@@ -195,6 +235,24 @@ impl Config {
         }
         if let Some(v) = get("EMBARGO_OSV_ID_PREFIX") {
             self.osv.id_prefix = v;
+        }
+        if let Some(v) = get("EMBARGO_MAIL_SMTP_URL") {
+            self.mail.smtp_url = v;
+        }
+        if let Some(v) = get("EMBARGO_MAIL_FROM") {
+            self.mail.from = v;
+        }
+        if let Some(v) = get("EMBARGO_INTAKE_UNCONFIRMED_DAYS") {
+            self.intake.unconfirmed_days = v.parse().map_err(|e| ConfigError::Env {
+                var: "EMBARGO_INTAKE_UNCONFIRMED_DAYS".into(),
+                message: format!("'{v}' is not a number of days ({e})"),
+            })?;
+        }
+        if !(1..=90).contains(&self.intake.unconfirmed_days) {
+            return Err(ConfigError::Env {
+                var: "intake.unconfirmed_days".into(),
+                message: "must be between 1 and 90".into(),
+            });
         }
         if let Some(v) = get("EMBARGO_PUBLISHING_PUBLISHER_NAME") {
             self.publishing.publisher_name = v;

@@ -7,6 +7,7 @@ pub mod codeowners;
 pub mod config;
 pub mod error;
 mod extract;
+pub mod mail;
 mod public;
 mod router;
 mod web;
@@ -52,16 +53,31 @@ pub async fn sync_maintainers(
 
 /// Runs the scheduled work of one instance: recording invitation expiries, once a minute.
 /// Each step is safe to run on several instances at once (it claims its rows).
-pub fn spawn_scheduler(store: Store) -> tokio::task::JoinHandle<()> {
+pub fn spawn_scheduler(
+    store: Store,
+    config: Arc<Config>,
+    mailer: mail::Mailer,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        // Mail goes out within seconds; the rest is checked every minute.
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
+        let mut rounds: u64 = 0;
         loop {
             tick.tick().await;
-            match store.record_expiries().await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(n, "recorded expired invitations"),
-                Err(e) => tracing::warn!(error = %e, "recording expired invitations failed"),
+            mail::deliver(&store, &mailer, &config.server.public_url).await;
+            if rounds.is_multiple_of(30) {
+                match store.record_expiries().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(n, "recorded expired invitations"),
+                    Err(e) => tracing::warn!(error = %e, "recording expired invitations failed"),
+                }
+                match store.expire_pending_reports().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(n, "deleted unconfirmed reports past their time"),
+                    Err(e) => tracing::warn!(error = %e, "deleting unconfirmed reports failed"),
+                }
             }
+            rounds += 1;
         }
     })
 }

@@ -78,7 +78,12 @@ fn relations_from_row(row: &AnyRow, now: OffsetDateTime) -> Result<Relations> {
 
 fn advisory_from_row(keys: &Keyring, row: &AnyRow) -> Result<Advisory> {
     let id: String = row.try_get("id")?;
-    let doc = keys.open(&doc_aad(&id), &row.try_get::<String, _>("doc")?)?;
+    open_doc(keys, &id, &row.try_get::<String, _>("doc")?)
+}
+
+/// The advisory of a stored `doc` column (sealed while unpublished).
+pub(crate) fn open_doc(keys: &Keyring, id: &str, doc: &str) -> Result<Advisory> {
+    let doc = keys.open(&doc_aad(id), doc)?;
     serde_json::from_str(&doc)
         .map_err(|e| StoreError::Internal(format!("stored advisory does not read back: {e}")))
 }
@@ -98,7 +103,7 @@ pub(crate) fn event_aad(id: &str) -> String {
 
 /// Every severity vector must score (not merely look like a vector), and a score sent with
 /// one must be the score Embargo computes from it.
-fn check_cvss(
+pub(crate) fn check_cvss(
     content: &embargo_domain::advisory::Content,
     submitted: Option<&serde_json::Number>,
 ) -> Result<()> {

@@ -34,6 +34,7 @@ const SQLITE: &[(i64, &str)] = &[
     (10, include_str!("../migrations/sqlite/0010_spam.sql")),
     (11, include_str!("../migrations/sqlite/0011_inbox.sql")),
     (12, include_str!("../migrations/sqlite/0012_imports.sql")),
+    (13, include_str!("../migrations/sqlite/0013_mail.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_initial.sql")),
@@ -63,6 +64,7 @@ const POSTGRES: &[(i64, &str)] = &[
     (10, include_str!("../migrations/postgres/0010_spam.sql")),
     (11, include_str!("../migrations/postgres/0011_inbox.sql")),
     (12, include_str!("../migrations/postgres/0012_imports.sql")),
+    (13, include_str!("../migrations/postgres/0013_mail.sql")),
 ];
 
 /// Any key for PostgreSQL's advisory lock that serialises migrations across instances.

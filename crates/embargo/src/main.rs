@@ -244,11 +244,13 @@ async fn serve(common: &Common, listen: Option<std::net::SocketAddr>) -> Result<
             config.data_dir.display()
         );
     }
+    let mailer = embargo_server::mail::Mailer::from_config(&config).map_err(anyhow::Error::msg)?;
+    let config = Arc::new(config);
     let state = AppState {
         store: store.clone(),
-        config: Arc::new(config),
+        config: config.clone(),
     };
-    let scheduler = embargo_server::spawn_scheduler(store.clone());
+    let scheduler = embargo_server::spawn_scheduler(store.clone(), config, mailer);
     let app = embargo_server::router(state);
     println!("embargo listening on http://{bound}");
     std::io::stdout().flush()?;
@@ -488,6 +490,16 @@ const DEFAULT_CONFIG: &str = r#"# Embargo settings. Every key can also be set wi
 [osv]
 # Put before advisory ids in OSV records: x_ unless you registered a prefix with OSV.
 # id_prefix = "x_"
+
+[mail]
+# The SMTP relay: smtp://host:25?tls=starttls, smtps://host:465, smtp://user:pass@host:587.
+# Empty: messages are written to the outbox folder in the data folder instead of sent.
+# smtp_url = ""
+# from = "Embargo <embargo@localhost>"
+
+[intake]
+# Days a report filed without an account waits for its e-mail confirmation.
+# unconfirmed_days = 7
 
 [publishing]
 # The organisation running this server: CSAF publisher and feed author.

@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use embargo_domain::access::Permissions;
 use embargo_domain::advisory::{
     Advisory, CloseReason, Credit, Edit, NewReport, State as AdvState, Vulnerability,
@@ -178,38 +179,96 @@ pub fn advisory_id(s: &str) -> Result<AdvisoryId, AppError> {
 
 pub async fn file(
     Req(st): Req,
-    caller: ApiUser,
+    caller: ApiCaller,
     Path((org, repo)): Path<(String, String)>,
-    ApiJson(report): ApiJson<NewReport>,
-) -> Result<(StatusCode, Json<AdvisoryView>), AppError> {
+    ApiJson(body): ApiJson<serde_json::Value>,
+) -> Result<Response, AppError> {
     let (org, repo) = (slug(&org, "organisation")?, slug(&repo, "repository")?);
-    let a = st
-        .store
-        .file_report(caller.actor, &org, Some(&repo), report)
-        .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(AdvisoryView::build(&st, &a).await?),
-    ))
+    file_any(&st, caller, &org, Some(&repo), body).await
 }
 
 /// `POST /orgs/{org}/advisories`: a report to the organisation, for a reporter who does not
 /// know the repository; it waits in the organisation's inbox.
 pub async fn file_to_org(
     Req(st): Req,
-    caller: ApiUser,
+    caller: ApiCaller,
     Path(org): Path<String>,
-    ApiJson(report): ApiJson<NewReport>,
-) -> Result<(StatusCode, Json<AdvisoryView>), AppError> {
+    ApiJson(body): ApiJson<serde_json::Value>,
+) -> Result<Response, AppError> {
     let org = slug(&org, "organisation")?;
-    let a = st
-        .store
-        .file_report(caller.actor, &org, None, report)
-        .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(AdvisoryView::build(&st, &a).await?),
-    ))
+    file_any(&st, caller, &org, None, body).await
+}
+
+/// Files a report: as the signed-in caller (201 with the advisory), or, without a token and
+/// with `reporter_email`, held until the reporter confirms it by e-mail (202, and nothing
+/// about the report is visible to anyone until then).
+async fn file_any(
+    st: &crate::AppState,
+    caller: ApiCaller,
+    org: &Slug,
+    repo: Option<&Slug>,
+    mut body: serde_json::Value,
+) -> Result<Response, AppError> {
+    let email = body
+        .as_object_mut()
+        .and_then(|o| o.remove("reporter_email"));
+    let report: NewReport = crate::extract::parse_json(body.to_string().as_bytes())?;
+    match (caller.user, email) {
+        (Some(_), Some(_)) => Err(AppError::invalid(embargo_domain::FieldError::new(
+            "reporter_email",
+            "you are signed in: the report is yours; leave reporter_email out",
+        ))),
+        (Some(_), None) => {
+            let a = st
+                .store
+                .file_report(caller.actor, org, repo, report)
+                .await?;
+            Ok((
+                StatusCode::CREATED,
+                Json(AdvisoryView::build(st, &a).await?),
+            )
+                .into_response())
+        }
+        (None, None) => Err(AppError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "sign in (Authorization: Bearer TOKEN), or give reporter_email to file without an account",
+        )),
+        (None, Some(email)) => {
+            let email = email
+                .as_str()
+                .ok_or_else(|| {
+                    embargo_domain::FieldError::new("reporter_email", "must be a string")
+                })
+                .and_then(|e| {
+                    embargo_domain::types::Email::parse(e)
+                        .map_err(|e| embargo_domain::FieldError::new("reporter_email", e.message))
+                })
+                .map_err(AppError::invalid)?;
+            let base = st.config.server.public_url.clone();
+            st.store
+                .file_unconfirmed(
+                    org,
+                    repo,
+                    &email,
+                    report,
+                    st.config.intake.unconfirmed_days,
+                    |t| format!("{base}/confirm/{t}"),
+                )
+                .await?;
+            Ok((
+                StatusCode::ACCEPTED,
+                Json(serde_json::json!({
+                    "status": "unconfirmed",
+                    "message": format!(
+                        "a confirmation link was sent to the reporter's address; the report reaches the triagers once it is opened (within {} days)",
+                        st.config.intake.unconfirmed_days
+                    ),
+                })),
+            )
+                .into_response())
+        }
+    }
 }
 
 #[derive(Deserialize)]

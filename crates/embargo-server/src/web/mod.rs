@@ -7,6 +7,7 @@ mod auth;
 mod collaborators;
 mod orgs;
 mod pages;
+mod reporter;
 
 use askama::Template;
 use axum::Router;
@@ -37,6 +38,13 @@ pub fn routes(max_upload: usize) -> Router<AppState> {
         .route("/setup/{token}", get(auth::setup_form).post(auth::setup))
         .route("/reset/{token}", get(auth::reset_form).post(auth::reset))
         .route("/report", get(pages::report_form).post(pages::report))
+        .route(
+            "/confirm/{token}",
+            get(pages::confirm_form).post(pages::confirm),
+        )
+        .route("/r/{token}", get(reporter::show))
+        .route("/r/{token}/comments", post(reporter::reply))
+        .route("/r/{token}/revoke", post(reporter::revoke))
         .route("/advisories", get(pages::list))
         .route("/advisories/{id}", get(advisory::show))
         .route(

@@ -8,7 +8,6 @@ use embargo_domain::advisory::{Advisory, NewReport, State as AdvState};
 use embargo_domain::types::Slug;
 use embargo_store::{AdvisoryFilter, Authorized};
 
-use super::auth::to_login;
 use super::{Fields, Nav, check_session_form, redirect, render};
 use crate::error::PageError;
 use crate::extract::Req;
@@ -169,19 +168,22 @@ struct ReportPage {
     repo: String,
     title: String,
     description: String,
+    email: String,
     error: Option<String>,
 }
 
-pub async fn report_form(Req(st): Req, caller: WebCaller) -> Result<Response, PageError> {
-    if caller.session.is_none() {
-        return Ok(to_login("/report"));
-    }
+pub async fn report_form(
+    Req(st): Req,
+    headers: HeaderMap,
+    caller: WebCaller,
+) -> Result<Response, PageError> {
     let repos = report_targets(&st.store).await?;
-    let csrf = caller
-        .session
-        .as_ref()
-        .map(|s| s.csrf_token.clone())
-        .unwrap_or_default();
+    // Signed out, the form asks for an address instead, and guards itself with the
+    // anonymous form cookie.
+    let (csrf, new) = match &caller.session {
+        Some(s) => (s.csrf_token.clone(), None),
+        None => super::auth::anon_csrf(&headers)?,
+    };
     let page = ReportPage {
         user: Nav::of(&caller),
         csrf,
@@ -189,9 +191,23 @@ pub async fn report_form(Req(st): Req, caller: WebCaller) -> Result<Response, Pa
         repo: String::new(),
         title: String::new(),
         description: String::new(),
+        email: String::new(),
         error: None,
     };
-    Ok(render(&page))
+    Ok(super::auth::with_anon_cookie(
+        render(&page),
+        new,
+        st.config.secure_cookies(),
+    ))
+}
+
+#[derive(Template)]
+#[template(path = "sent.html")]
+struct SentPage {
+    user: Option<Nav>,
+    heading: String,
+    message: String,
+    link: Option<String>,
 }
 
 pub async fn report(
@@ -201,7 +217,11 @@ pub async fn report(
     Form(form): Form<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
     let f = Fields(form);
-    check_session_form(&st, &headers, &caller, &f)?;
+    if caller.session.is_some() {
+        check_session_form(&st, &headers, &caller, &f)?;
+    } else {
+        super::check_anonymous_form(&st, &headers, &f)?;
+    }
     let again = |error: String, repos: Vec<String>| ReportPage {
         user: Nav::of(&caller),
         csrf: f.get("csrf").to_owned(),
@@ -209,6 +229,7 @@ pub async fn report(
         repo: f.get("repo").to_owned(),
         title: f.get("title").to_owned(),
         description: f.get("description").to_owned(),
+        email: f.get("email").to_owned(),
         error: Some(error),
     };
     let place = f.get("repo").split_once('/').and_then(|(o, r)| {
@@ -228,20 +249,54 @@ pub async fn report(
         cwe_ids: Vec::new(),
         vulnerabilities: Vec::new(),
     };
-    let result = match &place {
-        Some((org, repo)) => {
-            st.store
-                .file_report(caller.actor, org, repo.as_ref(), report)
-                .await
-        }
-        None => Err(embargo_store::StoreError::Invalid(
-            embargo_domain::FieldError::new(
-                "repository",
-                "choose the repository the report is about",
-            ),
-        )),
+    let Some((org, repo)) = &place else {
+        let repos = report_targets(&st.store).await?;
+        let e = "repository: choose the repository the report is about".to_owned();
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&again(e, repos))).into_response());
     };
-    match result {
+    if caller.session.is_none() {
+        let base = st.config.server.public_url.clone();
+        let result = match embargo_domain::types::Email::parse(f.get("email")) {
+            Ok(email) => {
+                st.store
+                    .file_unconfirmed(
+                        org,
+                        repo.as_ref(),
+                        &email,
+                        report,
+                        st.config.intake.unconfirmed_days,
+                        |t| format!("{base}/confirm/{t}"),
+                    )
+                    .await
+            }
+            Err(e) => Err(embargo_store::StoreError::Invalid(e)),
+        };
+        return match result {
+            Ok(()) => Ok(render(&SentPage {
+                user: None,
+                heading: "Check your e-mail".into(),
+                message: format!(
+                    "We sent a confirmation link to the address you gave. Nobody sees the report until you open it; it expires in {} days.",
+                    st.config.intake.unconfirmed_days
+                ),
+                link: None,
+            })),
+            Err(embargo_store::StoreError::Invalid(e)) => {
+                let repos = report_targets(&st.store).await?;
+                Ok((
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    render(&again(e.to_string(), repos)),
+                )
+                    .into_response())
+            }
+            Err(e) => Err(e.into()),
+        };
+    }
+    match st
+        .store
+        .file_report(caller.actor, org, repo.as_ref(), report)
+        .await
+    {
         Ok(a) => Ok(redirect(&format!("/advisories/{}", a.get().id))),
         Err(embargo_store::StoreError::Invalid(e)) => {
             let repos = report_targets(&st.store).await?;
@@ -253,6 +308,55 @@ pub async fn report(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+#[derive(Template)]
+#[template(path = "confirm.html")]
+struct ConfirmPage {
+    user: Option<Nav>,
+    csrf: String,
+    token: String,
+}
+
+/// `GET /confirm/{token}`: asks to confirm (a button, so that mail scanners opening links do
+/// not confirm reports by themselves).
+pub async fn confirm_form(
+    Req(st): Req,
+    headers: HeaderMap,
+    axum::extract::Path(token): axum::extract::Path<String>,
+) -> Result<Response, PageError> {
+    if token.len() > 128 || !st.store.pending_exists(&token).await? {
+        return Err(PageError(crate::error::AppError::not_found("report")));
+    }
+    let (csrf, new) = super::auth::anon_csrf(&headers)?;
+    Ok(super::auth::with_anon_cookie(
+        render(&ConfirmPage {
+            user: None,
+            csrf,
+            token,
+        }),
+        new,
+        st.config.secure_cookies(),
+    ))
+}
+
+/// `POST /confirm/{token}`: files the report and opens its private link.
+pub async fn confirm(
+    Req(st): Req,
+    headers: HeaderMap,
+    axum::extract::Path(token): axum::extract::Path<String>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    super::check_anonymous_form(&st, &headers, &Fields(form))?;
+    if token.len() > 128 {
+        return Err(PageError(crate::error::AppError::not_found("report")));
+    }
+    let base = st.config.server.public_url.clone();
+    let c = st
+        .store
+        .confirm_report(&token, |t| format!("{base}/r/{t}"))
+        .await?;
+    Ok(redirect(&format!("/r/{}", c.link_token)))
 }
 
 /// Where a report can go: every repository, and every organisation (when the reporter does

@@ -218,10 +218,14 @@ async fn file_a_report_in_chromium_and_see_it_listed() {
 
     let d = Driver::start().await;
     d.go(&format!("{base}/report")).await;
+    // Signed out, the form asks for an address (no account needed) and offers to sign in.
     assert!(
-        d.url().await.contains("/login?next=%2Freport"),
-        "the report form asks to sign in first"
+        d.source().await.contains("name=\"email\""),
+        "the signed-out report form asks for an e-mail address"
     );
+    d.click("a[href='/login?next=/report']").await;
+    d.wait_url("at the sign-in page", |u| u.contains("/login?next="))
+        .await;
     d.type_into("input[name=email]", "rita@example.org").await;
     d.type_into("input[name=password]", "a long enough password")
         .await;

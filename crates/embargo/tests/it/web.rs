@@ -260,14 +260,16 @@ async fn file_triage_and_publish_through_forms(app: TestApp) {
         "escaped and listed: {}",
         mine.text
     );
-    // Anonymous: the same page is "not found", and the report form asks to sign in.
+    // Anonymous: the same page is "not found", and the report form asks for an address.
     assert_eq!(
         app.page(&location, None).await.status,
         StatusCode::NOT_FOUND
     );
-    assert_eq!(
-        app.page("/report", None).await.status,
-        StatusCode::SEE_OTHER
+    let report_form = app.page("/report", None).await;
+    assert_eq!(report_form.status, StatusCode::OK);
+    assert!(
+        report_form.text.contains("name=\"email\"")
+            && report_form.text.contains("/login?next=/report")
     );
 
     // The security manager accepts, fills the draft and publishes, all with forms.

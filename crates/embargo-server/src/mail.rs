@@ -1,0 +1,109 @@
+//! Delivery of queued messages: over SMTP (`mail.smtp_url`), or, with no relay configured,
+//! as RFC 5322 files in `<data dir>/outbox/`, so a fresh install shows what it would send.
+
+use std::path::PathBuf;
+
+use embargo_store::{QueuedMail, Store};
+use lettre::message::Mailbox;
+use lettre::message::header::ContentType;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+use crate::config::Config;
+
+/// Where messages go.
+pub enum Transport {
+    Smtp(Box<AsyncSmtpTransport<Tokio1Executor>>),
+    Outbox(PathBuf),
+}
+
+pub struct Mailer {
+    transport: Transport,
+    from: Mailbox,
+}
+
+impl Mailer {
+    /// The mailer the settings describe; a readable error for a bad URL or sender.
+    pub fn from_config(config: &Config) -> Result<Self, String> {
+        let from: Mailbox =
+            config.mail.from.parse().map_err(|e| {
+                format!("mail.from: '{}' is not an address ({e})", config.mail.from)
+            })?;
+        let transport = if config.mail.smtp_url.is_empty() {
+            Transport::Outbox(config.data_dir.join("outbox"))
+        } else {
+            let t = AsyncSmtpTransport::<Tokio1Executor>::from_url(&config.mail.smtp_url)
+                .map_err(|e| format!("mail.smtp_url: {e}"))?
+                .timeout(Some(std::time::Duration::from_secs(30)))
+                .build();
+            Transport::Smtp(Box::new(t))
+        };
+        Ok(Self { transport, from })
+    }
+
+    fn message(&self, m: &QueuedMail) -> Result<Message, String> {
+        let to: Mailbox =
+            m.to.parse()
+                .map_err(|e| format!("recipient is not an address ({e})"))?;
+        Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(m.subject.clone())
+            .header(ContentType::TEXT_PLAIN)
+            .body(m.body.clone())
+            .map_err(|e| e.to_string())
+    }
+
+    /// Delivers one message.
+    pub async fn send(&self, m: &QueuedMail) -> Result<(), String> {
+        let msg = self.message(m)?;
+        match &self.transport {
+            Transport::Smtp(t) => t.send(msg).await.map(|_| ()).map_err(|e| e.to_string()),
+            Transport::Outbox(dir) => {
+                std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+                let path = dir.join(format!("{:010}.eml", m.id));
+                std::fs::write(&path, msg.formatted())
+                    .map_err(|e| format!("{}: {e}", path.display()))
+            }
+        }
+    }
+}
+
+/// One round: new events become messages, due messages are delivered. Returns how many
+/// were delivered.
+pub async fn deliver(store: &Store, mailer: &Mailer, base_url: &str) -> usize {
+    match store.notify(base_url).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(n, "queued messages"),
+        Err(e) => tracing::warn!(error = %e, "making messages from events failed"),
+    }
+    let mut delivered = 0;
+    loop {
+        let batch = match store.claim_mail(20).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the mail queue failed");
+                return delivered;
+            }
+        };
+        if batch.is_empty() {
+            return delivered;
+        }
+        for m in &batch {
+            // Logs name the queue entry, never the recipient or the subject.
+            let result = match mailer.send(m).await {
+                Ok(()) => {
+                    delivered += 1;
+                    store.mail_sent(m.id).await
+                }
+                Err(e) => {
+                    tracing::warn!(mail_id = m.id, attempts = m.attempts + 1, error = %e, "sending a message failed");
+                    store.mail_failed(m.id, m.attempts, &e).await
+                }
+            };
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "recording a delivery failed");
+                return delivered;
+            }
+        }
+    }
+}

@@ -1,0 +1,341 @@
+//! Outgoing e-mail: the notifier turns events into messages (in the same transaction as it
+//! moves its cursor, so no event is announced twice or skipped), and the queue holds them
+//! until a sender delivers them, retrying with growing pauses.
+//!
+//! Who hears of what: a new report (or one moved in) goes to the triagers of its place —
+//! the repository's maintainers and the organisation's security managers and steering
+//! committee — always, without any "watching"; a reply to the reporter, the triagers and
+//! the collaborators; an internal note to the triagers only; closing, reopening and
+//! publication to the reporter. Nobody is told of their own action.
+
+use embargo_domain::advisory::{Advisory, Change};
+use embargo_domain::notify::{self, Audience, Facts, Message, Notice};
+use sqlx::Row;
+use time::{Duration, OffsetDateTime};
+
+use crate::advisories::event_aad;
+use crate::clock::to_ms;
+use crate::{Result, Store, StoreError};
+
+/// A message waiting to be sent.
+#[derive(Debug, Clone)]
+pub struct QueuedMail {
+    pub id: i64,
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+    pub attempts: i64,
+}
+
+/// After this many failed attempts a message stays in the queue, unsent, with its error.
+pub const MAX_ATTEMPTS: i64 = 10;
+
+pub(crate) async fn enqueue(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    m: &Message,
+    now: OffsetDateTime,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO mail_queue (recipient, subject, body, created_at, send_after) VALUES ($1, $2, $3, $4, $4)",
+    )
+    .bind(&m.to)
+    .bind(&m.subject)
+    .bind(&m.body)
+    .bind(to_ms(now))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// A person to tell, and how to address them.
+#[derive(Debug, Clone)]
+struct Recipient {
+    id: i64,
+    email: String,
+    audience: Audience,
+}
+
+impl Store {
+    /// Turns the events since the last run into queued messages; returns how many messages.
+    /// Safe to run on several instances at once: the cursor row is locked for the run.
+    pub async fn notify(&self, base_url: &str) -> Result<usize> {
+        let mut tx = self.pool.begin().await?;
+        // Takes the cursor's row lock (PostgreSQL) or the write lock (SQLite) first.
+        sqlx::query("UPDATE notify_cursor SET last_event_id = last_event_id WHERE id = 1")
+            .execute(&mut *tx)
+            .await?;
+        let cursor: i64 =
+            sqlx::query_scalar("SELECT last_event_id FROM notify_cursor WHERE id = 1")
+                .fetch_one(&mut *tx)
+                .await?;
+        let rows = sqlx::query(
+            "SELECT e.id, e.advisory_id, e.actor_id, e.data, a.doc, a.org_id, a.repo_id, o.mail_titles
+             FROM events e LEFT JOIN advisories a ON a.id = e.advisory_id LEFT JOIN orgs o ON o.id = a.org_id
+             WHERE e.id > $1 ORDER BY e.id LIMIT 200",
+        )
+        .bind(cursor)
+        .fetch_all(&mut *tx)
+        .await?;
+        let now = self.now();
+        let mut sent = 0;
+        let mut last = cursor;
+        for row in &rows {
+            last = row.try_get("id")?;
+            let Some(advisory_id) = row.try_get::<Option<String>, _>("advisory_id")? else {
+                continue;
+            };
+            let doc: String = row.try_get("doc")?;
+            let advisory: Advisory = crate::advisories::open_doc(&self.keys, &advisory_id, &doc)?;
+            let data: String = row.try_get("data")?;
+            let change: Change =
+                serde_json::from_str(&self.keys.open(&event_aad(&advisory_id), &data)?)
+                    .map_err(|e| StoreError::Internal(e.to_string()))?;
+            let actor: Option<i64> = row.try_get("actor_id")?;
+            let org_id: i64 = row.try_get("org_id")?;
+            let repo_id: Option<i64> = row.try_get("repo_id")?;
+            let titles = row.try_get::<i64, _>("mail_titles")? != 0;
+            let messages = self
+                .messages_for(
+                    &mut tx, &advisory, &change, org_id, repo_id, titles, base_url,
+                )
+                .await?;
+            for (r, m) in messages {
+                if Some(r) == actor {
+                    continue;
+                }
+                enqueue(&mut tx, &m, now).await?;
+                sent += 1;
+            }
+        }
+        sqlx::query("UPDATE notify_cursor SET last_event_id = $1 WHERE id = 1")
+            .bind(last)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(sent)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn messages_for(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        a: &Advisory,
+        change: &Change,
+        org_id: i64,
+        repo_id: Option<i64>,
+        titles: bool,
+        base_url: &str,
+    ) -> Result<Vec<(i64, Message)>> {
+        let (notice, groups): (Notice, &[&str]) = match change {
+            Change::Reported { .. } => (Notice::NewReport, &["triagers"]),
+            Change::Transferred { .. } => (Notice::Transferred, &["triagers"]),
+            Change::Commented { internal: true, .. } => {
+                (Notice::Reply { internal: true }, &["triagers"])
+            }
+            Change::Commented { .. } => (
+                Notice::Reply { internal: false },
+                &["triagers", "collaborators", "reporter"],
+            ),
+            Change::Closed { reason, .. } => (Notice::Closed { reason: *reason }, &["reporter"]),
+            Change::Reopened => (Notice::Reopened, &["reporter"]),
+            Change::Published => (Notice::Published, &["reporter", "collaborators"]),
+            Change::CollaboratorInvited { email, .. } => {
+                let place = a.place();
+                let facts = Facts {
+                    id: &a.id,
+                    place: &place,
+                    title: titles.then_some(a.content.title.as_str()),
+                    base_url,
+                };
+                let m = notify::compose(&Notice::Invited, &facts, email, Audience::Collaborator);
+                return Ok(vec![(-1, m)]);
+            }
+            _ => return Ok(Vec::new()),
+        };
+        let mut recipients: Vec<Recipient> = Vec::new();
+        for g in groups {
+            let found = match *g {
+                "triagers" => self.triagers(tx, org_id, repo_id).await?,
+                "collaborators" => self.collaborators_of(tx, &a.id).await?,
+                _ => self.reporter_of(tx, a).await?.into_iter().collect(),
+            };
+            for r in found {
+                if !recipients.iter().any(|o| o.id == r.id) {
+                    recipients.push(r);
+                }
+            }
+        }
+        let place = a.place();
+        let facts = Facts {
+            id: &a.id,
+            place: &place,
+            title: titles.then_some(a.content.title.as_str()),
+            base_url,
+        };
+        Ok(recipients
+            .into_iter()
+            .map(|r| (r.id, notify::compose(&notice, &facts, &r.email, r.audience)))
+            .collect())
+    }
+
+    async fn triagers(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        org_id: i64,
+        repo_id: Option<i64>,
+    ) -> Result<Vec<Recipient>> {
+        let rows = sqlx::query(
+            "SELECT u.id, u.email FROM users u WHERE u.id IN (
+                 SELECT user_id FROM org_members WHERE org_id = $1 AND role IN ('security_manager', 'steering_committee')
+                 UNION SELECT user_id FROM maintainers WHERE repo_id = $2)
+             ORDER BY u.id",
+        )
+        .bind(org_id)
+        .bind(repo_id.unwrap_or(-1))
+        .fetch_all(&mut **tx)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Recipient {
+                    id: r.try_get("id")?,
+                    email: r.try_get("email")?,
+                    audience: Audience::Triager,
+                })
+            })
+            .collect()
+    }
+
+    async fn collaborators_of(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        id: &embargo_domain::ids::AdvisoryId,
+    ) -> Result<Vec<Recipient>> {
+        let rows = sqlx::query(
+            "SELECT u.id, u.email FROM collaborators c JOIN users u ON u.id = c.user_id
+             WHERE c.advisory_id = $1 AND c.accepted_at IS NOT NULL AND c.revoked_at IS NULL
+             AND (c.expires_at IS NULL OR c.expires_at > $2) ORDER BY u.id",
+        )
+        .bind(id.as_str())
+        .bind(to_ms(self.now()))
+        .fetch_all(&mut **tx)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Recipient {
+                    id: r.try_get("id")?,
+                    email: r.try_get("email")?,
+                    audience: Audience::Collaborator,
+                })
+            })
+            .collect()
+    }
+
+    async fn reporter_of(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        a: &Advisory,
+    ) -> Result<Option<Recipient>> {
+        let row = sqlx::query(
+            "SELECT u.id, u.email, u.password_hash IS NULL AS no_password,
+                    (SELECT COUNT(*) FROM reporter_links l WHERE l.advisory_id = $2 AND l.user_id = u.id) AS links
+             FROM users u WHERE u.id = $1",
+        )
+        .bind(a.reporter_id)
+        .bind(a.id.as_str())
+        .fetch_optional(&mut **tx)
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        let email: String = r.try_get("email")?;
+        if email == crate::IMPORTER_EMAIL {
+            return Ok(None);
+        }
+        let no_password: bool = match r.try_get::<bool, _>("no_password") {
+            Ok(b) => b,
+            Err(_) => r.try_get::<i64, _>("no_password")? != 0,
+        };
+        let links: i64 = r.try_get("links")?;
+        Ok(Some(Recipient {
+            id: r.try_get("id")?,
+            email,
+            audience: if no_password && links > 0 {
+                Audience::ReporterWithoutAccount
+            } else {
+                Audience::Reporter
+            },
+        }))
+    }
+
+    /// Claims up to `limit` messages that are due, for one minute (another sender skips them
+    /// meanwhile).
+    pub async fn claim_mail(&self, limit: i64) -> Result<Vec<QueuedMail>> {
+        let now = self.now();
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query(
+            "SELECT id, recipient, subject, body, attempts FROM mail_queue
+             WHERE sent_at IS NULL AND attempts < $1 AND send_after <= $2 AND (claimed_until IS NULL OR claimed_until < $2)
+             ORDER BY id LIMIT $3",
+        )
+        .bind(MAX_ATTEMPTS)
+        .bind(to_ms(now))
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut out = Vec::new();
+        for r in &rows {
+            let id: i64 = r.try_get("id")?;
+            // Claim it only if nobody else did in the meantime.
+            let claimed = sqlx::query(
+                "UPDATE mail_queue SET claimed_until = $1 WHERE id = $2 AND (claimed_until IS NULL OR claimed_until < $3)",
+            )
+            .bind(to_ms(now + Duration::minutes(1)))
+            .bind(id)
+            .bind(to_ms(now))
+            .execute(&mut *tx)
+            .await?;
+            if claimed.rows_affected() == 1 {
+                out.push(QueuedMail {
+                    id,
+                    to: r.try_get("recipient")?,
+                    subject: r.try_get("subject")?,
+                    body: r.try_get("body")?,
+                    attempts: r.try_get("attempts")?,
+                });
+            }
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    pub async fn mail_sent(&self, id: i64) -> Result<()> {
+        sqlx::query("UPDATE mail_queue SET sent_at = $1, claimed_until = NULL WHERE id = $2")
+            .bind(to_ms(self.now()))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records a failed attempt; the next one waits 2^attempts minutes (at most a day).
+    pub async fn mail_failed(&self, id: i64, attempts: i64, error: &str) -> Result<()> {
+        let wait = Duration::minutes(1_i64 << attempts.clamp(0, 10)).min(Duration::days(1));
+        let error: String = error.chars().take(500).collect();
+        sqlx::query(
+            "UPDATE mail_queue SET attempts = attempts + 1, last_error = $1, claimed_until = NULL, send_after = $2 WHERE id = $3",
+        )
+        .bind(error)
+        .bind(to_ms(self.now() + wait))
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Messages not sent yet (for operators and tests).
+    pub async fn unsent_mail(&self) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM mail_queue WHERE sent_at IS NULL")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+}
