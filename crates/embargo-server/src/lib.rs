@@ -56,7 +56,7 @@ pub async fn sync_maintainers(
 pub fn spawn_scheduler(
     store: Store,
     config: Arc<Config>,
-    mailer: mail::Mailer,
+    mailer: Arc<mail::Mailer>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         // Mail goes out within seconds; the rest is checked every minute.
@@ -64,7 +64,16 @@ pub fn spawn_scheduler(
         let mut rounds: u64 = 0;
         loop {
             tick.tick().await;
-            mail::deliver(&store, &mailer, &config.server.public_url).await;
+            // Each round runs as its own task: a panic in one is logged and the next round
+            // still comes.
+            let (s, m, base) = (
+                store.clone(),
+                mailer.clone(),
+                config.server.public_url.clone(),
+            );
+            if let Err(e) = tokio::spawn(async move { mail::deliver(&s, &m, &base).await }).await {
+                tracing::error!(error = %e, "a mail round failed");
+            }
             if rounds.is_multiple_of(30) {
                 match store.record_expiries().await {
                     Ok(0) => {}

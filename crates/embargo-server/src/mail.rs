@@ -49,6 +49,7 @@ impl Mailer {
             .to(to)
             .subject(m.subject.clone())
             .header(ContentType::TEXT_PLAIN)
+            // lettre picks the transfer encoding: 7bit, or quoted-printable for long lines.
             .body(m.body.clone())
             .map_err(|e| e.to_string())
     }

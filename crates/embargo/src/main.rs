@@ -244,7 +244,8 @@ async fn serve(common: &Common, listen: Option<std::net::SocketAddr>) -> Result<
             config.data_dir.display()
         );
     }
-    let mailer = embargo_server::mail::Mailer::from_config(&config).map_err(anyhow::Error::msg)?;
+    let mailer =
+        Arc::new(embargo_server::mail::Mailer::from_config(&config).map_err(anyhow::Error::msg)?);
     let config = Arc::new(config);
     let state = AppState {
         store: store.clone(),
