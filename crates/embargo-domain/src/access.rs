@@ -81,10 +81,12 @@ pub enum Action {
     InternalNotes,
     /// Move to another repository of the organisation (or assign one).
     Transfer,
+    /// Keep a closed report from being disclosed under the organisation's policy.
+    ExemptFromDisclosure,
 }
 
 impl Action {
-    pub const ALL: [Action; 14] = [
+    pub const ALL: [Action; 15] = [
         Action::Read,
         Action::ReadThread,
         Action::Comment,
@@ -99,6 +101,7 @@ impl Action {
         Action::Revoke,
         Action::InternalNotes,
         Action::Transfer,
+        Action::ExemptFromDisclosure,
     ];
 
     /// The states in which the action makes sense at all, whoever asks.
@@ -108,9 +111,11 @@ impl Action {
             Action::Read
             | Action::ReadThread
             | Action::ReadEvents
-            | Action::Comment
             | Action::Revoke
             | Action::InternalNotes => true,
+            // A disclosed thread is a public record: nobody writes in it any more.
+            Action::Comment => state != Disclosed,
+            Action::ExemptFromDisclosure => state == Closed,
             Action::Edit => matches!(state, Triage | Draft),
             Action::Accept => state == Triage,
             Action::Close => matches!(state, Triage | Draft),
@@ -134,9 +139,11 @@ impl Action {
             | Action::Invite
             | Action::Revoke
             | Action::Transfer => rel.maintainer || rel.security_manager,
-            Action::Reopen | Action::Publish | Action::Withdraw | Action::ReadEvents => {
-                rel.security_manager
-            }
+            Action::Reopen
+            | Action::Publish
+            | Action::Withdraw
+            | Action::ReadEvents
+            | Action::ExemptFromDisclosure => rel.security_manager,
         }
     }
 }
@@ -164,7 +171,9 @@ pub fn decide(rel: Relations, action: Action, state: State) -> Decision {
     if !(rel.in_audience() || state.is_public()) {
         return refused;
     }
-    if !action.role_may(rel) {
+    // A disclosed report's thread (without internal notes) is public.
+    let public_thread = action == Action::ReadThread && state == State::Disclosed;
+    if !(public_thread || action.role_may(rel)) {
         return if rel.needs_two_factor {
             Decision::NeedsTwoFactor
         } else {
@@ -192,6 +201,7 @@ pub struct Permissions {
     pub can_invite: bool,
     pub can_read_internal_notes: bool,
     pub can_transfer: bool,
+    pub can_exempt_from_disclosure: bool,
 }
 
 impl Permissions {
@@ -210,6 +220,7 @@ impl Permissions {
             can_invite: may(Action::Invite),
             can_read_internal_notes: may(Action::InternalNotes),
             can_transfer: may(Action::Transfer),
+            can_exempt_from_disclosure: may(Action::ExemptFromDisclosure),
         }
     }
 }
@@ -385,6 +396,61 @@ mod tests {
         assert_eq!(
             decide(sm, Action::Publish, State::Triage),
             Decision::Conflict
+        );
+    }
+
+    /// A disclosed report: everyone reads it and its thread; nobody writes in it; only
+    /// triagers see internal notes; nothing else can happen to it.
+    #[test]
+    fn disclosed_reports_are_public_and_frozen() {
+        let d = State::Disclosed;
+        let sm = Relations {
+            security_manager: true,
+            ..Relations::default()
+        };
+        let reporter = Relations {
+            reporter: true,
+            ..Relations::default()
+        };
+        for rel in [NOBODY, reporter, sm] {
+            assert_eq!(decide(rel, Action::Read, d), Decision::Allow);
+            assert_eq!(decide(rel, Action::ReadThread, d), Decision::Allow);
+        }
+        assert_eq!(decide(NOBODY, Action::Comment, d), Decision::Forbidden);
+        assert_eq!(decide(reporter, Action::Comment, d), Decision::Conflict);
+        assert_eq!(
+            decide(reporter, Action::InternalNotes, d),
+            Decision::Forbidden
+        );
+        assert_eq!(
+            decide(NOBODY, Action::InternalNotes, d),
+            Decision::Forbidden
+        );
+        assert_eq!(decide(sm, Action::InternalNotes, d), Decision::Allow);
+        for a in [
+            Action::Edit,
+            Action::Accept,
+            Action::Close,
+            Action::Reopen,
+            Action::Publish,
+            Action::Withdraw,
+            Action::Invite,
+            Action::Transfer,
+            Action::ExemptFromDisclosure,
+        ] {
+            assert_eq!(decide(sm, a, d), Decision::Conflict, "{a:?}");
+        }
+        assert_eq!(
+            decide(sm, Action::ExemptFromDisclosure, State::Closed),
+            Decision::Allow
+        );
+        let m = Relations {
+            maintainer: true,
+            ..Relations::default()
+        };
+        assert_eq!(
+            decide(m, Action::ExemptFromDisclosure, State::Closed),
+            Decision::Forbidden
         );
     }
 

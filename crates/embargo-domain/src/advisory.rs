@@ -37,15 +37,19 @@ pub enum State {
     Published,
     Closed,
     Withdrawn,
+    /// Closed, then made public with its thread (without internal notes) under the
+    /// organisation's disclosure policy.
+    Disclosed,
 }
 
 impl State {
-    pub const ALL: [State; 5] = [
+    pub const ALL: [State; 6] = [
         State::Triage,
         State::Draft,
         State::Published,
         State::Closed,
         State::Withdrawn,
+        State::Disclosed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -55,6 +59,7 @@ impl State {
             Self::Published => "published",
             Self::Closed => "closed",
             Self::Withdrawn => "withdrawn",
+            Self::Disclosed => "disclosed",
         }
     }
 
@@ -65,13 +70,20 @@ impl State {
             .ok_or_else(|| {
                 FieldError::new(
                     "state",
-                    "must be triage, draft, published, closed or withdrawn",
+                    "must be triage, draft, published, closed, withdrawn or disclosed",
                 )
             })
     }
 
-    /// Published and withdrawn advisories are public; the rest only for their audience.
+    /// Published, withdrawn and disclosed ones are public; the rest only for their audience.
     pub fn is_public(self) -> bool {
+        matches!(self, Self::Published | Self::Withdrawn | Self::Disclosed)
+    }
+
+    /// Whether it is a published security advisory (or a withdrawn one): what the published
+    /// formats (OSV, CVE, CSAF, feeds) are made of. A disclosed report is public, but not an
+    /// advisory.
+    pub fn is_advisory(self) -> bool {
         matches!(self, Self::Published | Self::Withdrawn)
     }
 }
@@ -665,6 +677,17 @@ pub enum Change {
         attachment_id: String,
         size: i64,
     },
+    /// The reporter was told the closed report will be disclosed on this date.
+    DisclosureAnnounced {
+        #[serde(with = "time::serde::rfc3339")]
+        on: OffsetDateTime,
+    },
+    /// A security manager kept the closed report from being disclosed.
+    DisclosureExempted {
+        reason: String,
+    },
+    /// The closed report became public under the disclosure policy.
+    Disclosed,
 }
 
 impl Change {
@@ -678,6 +701,7 @@ impl Change {
                 | Self::CollaboratorRevoked { .. }
                 | Self::CollaboratorExpired { .. }
                 | Self::Attached { .. }
+                | Self::DisclosureAnnounced { .. }
         )
     }
 
@@ -698,6 +722,9 @@ impl Change {
             Self::CollaboratorExpired { .. } => "collaborator_expired",
             Self::Attached { .. } => "attached",
             Self::Transferred { .. } => "transferred",
+            Self::DisclosureAnnounced { .. } => "disclosure_announced",
+            Self::DisclosureExempted { .. } => "disclosure_exempted",
+            Self::Disclosed => "disclosed",
         }
     }
 }
@@ -730,6 +757,15 @@ pub struct Advisory {
     /// When it was withdrawn, if it was.
     #[serde(with = "time::serde::rfc3339::option", default)]
     pub withdrawn_at: Option<OffsetDateTime>,
+    /// When it was last closed (while closed).
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub closed_at: Option<OffsetDateTime>,
+    /// The date its reporter was told it would be disclosed on.
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub disclosure_announced_for: Option<OffsetDateTime>,
+    /// Why a security manager kept it from being disclosed.
+    #[serde(default)]
+    pub disclosure_exempt: Option<String>,
     /// Its public revisions, oldest first: publication, each change made while public, and
     /// withdrawal. Published documents number their versions by it (CSAF `tracking`).
     #[serde(default)]
@@ -795,6 +831,9 @@ impl Advisory {
             updated_at: at,
             published_at: None,
             withdrawn_at: None,
+            closed_at: None,
+            disclosure_announced_for: None,
+            disclosure_exempt: None,
             public_history: Vec::new(),
             first_response_at: None,
             response_due_at: filing.response_due_at,
@@ -877,6 +916,7 @@ impl Advisory {
                 duplicate_of,
             } => {
                 self.state = State::Closed;
+                self.closed_at = Some(at);
                 self.close_reason = Some(*reason);
                 self.close_message.clone_from(message);
                 self.duplicate_of.clone_from(duplicate_of);
@@ -884,6 +924,9 @@ impl Advisory {
             }
             Change::Reopened => {
                 self.state = State::Triage;
+                self.closed_at = None;
+                self.disclosure_announced_for = None;
+                self.disclosure_exempt = None;
                 self.close_reason = None;
                 self.close_message = None;
                 self.duplicate_of = None;
@@ -914,6 +957,9 @@ impl Advisory {
             | Change::CollaboratorRevoked { .. }
             | Change::CollaboratorExpired { .. }
             | Change::Attached { .. } => {}
+            Change::DisclosureAnnounced { on } => self.disclosure_announced_for = Some(*on),
+            Change::DisclosureExempted { reason } => self.disclosure_exempt = Some(reason.clone()),
+            Change::Disclosed => self.state = State::Disclosed,
             Change::Transferred { to, .. } => self.repo = Some(to.clone()),
         }
         if change.changes_advisory() {

@@ -29,6 +29,8 @@ pub enum Notice {
     DisclosureScheduled {
         date: String,
     },
+    /// A closed report was disclosed (to the reporter).
+    Disclosed,
 }
 
 /// Who a message goes to, which decides the link it gives.
@@ -116,6 +118,12 @@ pub fn compose(notice: &Notice, facts: &Facts<'_>, to: &str, audience: Audience)
             "You were invited to read an embargoed vulnerability report on a need-to-know \
              basis. Sign in (or create your account with the link the inviter gave you) and \
              accept the invitation under Invitations."
+                .to_owned(),
+        ),
+        Notice::Disclosed => (
+            format!("Disclosed: {about}"),
+            "Following the organisation's policy, this closed report and its thread (without \
+             internal notes) are now public."
                 .to_owned(),
         ),
         Notice::DisclosureScheduled { date } => (

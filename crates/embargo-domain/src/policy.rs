@@ -23,6 +23,10 @@ pub struct Policy {
     /// Whether e-mail may carry advisory titles (otherwise ids and links only).
     #[serde(default)]
     pub mail_titles: bool,
+    /// Days after which closed reports (except spam) become public with their thread,
+    /// without internal notes, as curl does; 0 keeps them private.
+    #[serde(default)]
+    pub disclose_closed_days: u32,
 }
 
 fn default_spam_block_days() -> u32 {
@@ -41,6 +45,7 @@ impl Default for Policy {
             spam_block_days: default_spam_block_days(),
             reports_per_hour: default_reports_per_hour(),
             mail_titles: false,
+            disclose_closed_days: 0,
         }
     }
 }

@@ -268,7 +268,7 @@ fn product_tree(packages: &[PackageProducts], vendor: &str) -> Value {
 
 /// The shared parts of both documents, `None` for an advisory that is not public.
 fn document(a: &Advisory, o: &CsafOptions<'_>, vex: bool) -> Option<Value> {
-    if !a.state.is_public() {
+    if !a.state.is_advisory() {
         return None;
     }
     let published = a.published_at?;

@@ -33,7 +33,7 @@ fn ts(t: OffsetDateTime) -> String {
 /// The CVE record: `PUBLISHED` for a published advisory, `REJECTED` for a withdrawn one;
 /// `None` without a CVE id or before publication.
 pub fn record(a: &Advisory, o: &CveOptions<'_>) -> Option<Value> {
-    if !a.state.is_public() {
+    if !a.state.is_advisory() {
         return None;
     }
     let cve = a.content.cve_id.as_ref()?;

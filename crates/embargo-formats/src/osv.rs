@@ -33,7 +33,7 @@ pub fn osv_id(advisory: &Advisory, opts: &OsvOptions<'_>) -> String {
 
 /// The OSV record of a public advisory; `None` for one that is not public.
 pub fn record(advisory: &Advisory, opts: &OsvOptions<'_>) -> Option<Value> {
-    if !advisory.state.is_public() {
+    if !advisory.state.is_advisory() {
         return None;
     }
     let c = &advisory.content;

@@ -77,7 +77,7 @@ pub fn atom(advisories: &[Advisory], o: &FeedOptions<'_>) -> String {
         "  <generator version=\"{}\">Embargo</generator>",
         env!("CARGO_PKG_VERSION")
     );
-    for a in advisories.iter().filter(|a| a.state.is_public()) {
+    for a in advisories.iter().filter(|a| a.state.is_advisory()) {
         let page = format!("{}/advisories/{}", o.base_url, a.id);
         let c = &a.content;
         let mut title = c.headline().to_owned();

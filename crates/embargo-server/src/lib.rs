@@ -80,6 +80,15 @@ pub fn spawn_scheduler(
                     Ok(n) => tracing::info!(n, "recorded expired invitations"),
                     Err(e) => tracing::warn!(error = %e, "recording expired invitations failed"),
                 }
+                match store.run_disclosures().await {
+                    Ok(r) if r == embargo_store::DisclosureRun::default() => {}
+                    Ok(r) => tracing::info!(
+                        announced = r.announced,
+                        disclosed = r.disclosed,
+                        "closed reports disclosed by policy"
+                    ),
+                    Err(e) => tracing::warn!(error = %e, "disclosing closed reports failed"),
+                }
                 match store.expire_pending_reports().await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(n, "deleted unconfirmed reports past their time"),

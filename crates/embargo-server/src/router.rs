@@ -88,6 +88,10 @@ pub fn router(state: AppState) -> Router {
         .route("/advisories/{id}/reopen", post(advisories::reopen))
         .route("/advisories/{id}/publish", post(advisories::publish))
         .route("/advisories/{id}/withdraw", post(advisories::withdraw))
+        .route(
+            "/advisories/{id}/disclosure-exemption",
+            post(advisories::exempt_from_disclosure),
+        )
         .fallback(|| async { crate::error::AppError::not_found("API endpoint") });
 
     let x_request_id = HeaderName::from_static("x-request-id");

@@ -58,7 +58,7 @@ fn relation_columns() -> String {
 /// Rows the caller could possibly read: public states, or any relation.
 fn visibility_filter() -> String {
     format!(
-        "(a.state IN ('published', 'withdrawn') OR {REL_REPORTER} OR {REL_MAINTAINER} OR {REL_SECURITY_MANAGER} OR {REL_STEERING} OR {REL_COLLABORATOR})"
+        "(a.state IN ('published', 'withdrawn', 'disclosed') OR {REL_REPORTER} OR {REL_MAINTAINER} OR {REL_SECURITY_MANAGER} OR {REL_STEERING} OR {REL_COLLABORATOR})"
     )
 }
 
@@ -531,7 +531,7 @@ impl Store {
     /// advisory's row locked first: concurrent writers to one advisory take turns, each
     /// deciding on the state the previous one left. Read model, comment and event are
     /// written together or not at all.
-    async fn change<F>(
+    pub(crate) async fn change<F>(
         &self,
         actor: Actor,
         id: &AdvisoryId,
@@ -947,7 +947,7 @@ async fn decided_on(
 /// Locks one advisory's row for the rest of the transaction. The one place the two
 /// backends differ here: PostgreSQL locks the row; SQLite has one writer at a time, and a
 /// transaction that starts by writing holds that lock from its first statement.
-async fn lock_advisory(
+pub(crate) async fn lock_advisory(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     backend: crate::Backend,
     id: &AdvisoryId,

@@ -35,6 +35,7 @@ const SQLITE: &[(i64, &str)] = &[
     (11, include_str!("../migrations/sqlite/0011_inbox.sql")),
     (12, include_str!("../migrations/sqlite/0012_imports.sql")),
     (13, include_str!("../migrations/sqlite/0013_mail.sql")),
+    (14, include_str!("../migrations/sqlite/0014_disclosure.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_initial.sql")),
@@ -65,6 +66,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (11, include_str!("../migrations/postgres/0011_inbox.sql")),
     (12, include_str!("../migrations/postgres/0012_imports.sql")),
     (13, include_str!("../migrations/postgres/0013_mail.sql")),
+    (
+        14,
+        include_str!("../migrations/postgres/0014_disclosure.sql"),
+    ),
 ];
 
 /// Any key for PostgreSQL's advisory lock that serialises migrations across instances.

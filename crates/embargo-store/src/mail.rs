@@ -139,6 +139,13 @@ impl Store {
             Change::Closed { reason, .. } => (Notice::Closed { reason: *reason }, &["reporter"]),
             Change::Reopened => (Notice::Reopened, &["reporter"]),
             Change::Published => (Notice::Published, &["reporter", "collaborators"]),
+            Change::DisclosureAnnounced { on } => (
+                Notice::DisclosureScheduled {
+                    date: on.date().to_string(),
+                },
+                &["reporter"],
+            ),
+            Change::Disclosed => (Notice::Disclosed, &["reporter"]),
             Change::CollaboratorInvited { email, .. } => {
                 let place = a.place();
                 let facts = Facts {

@@ -42,6 +42,7 @@ pub struct PolicyChange {
     pub spam_block_days: Option<u32>,
     pub reports_per_hour: Option<u32>,
     pub mail_titles: Option<bool>,
+    pub disclose_closed_days: Option<u32>,
 }
 
 /// What an actor may do in an organisation, precomputed from the rule.
@@ -59,6 +60,8 @@ fn org_from_row(row: &AnyRow) -> Result<Org> {
     policy.reports_per_hour =
         u32::try_from(row.try_get::<i64, _>("reports_per_hour")?).unwrap_or(10);
     policy.mail_titles = row.try_get::<i64, _>("mail_titles")? != 0;
+    policy.disclose_closed_days =
+        u32::try_from(row.try_get::<i64, _>("disclose_closed_days")?).unwrap_or(0);
     Ok(Org {
         id: row.try_get("id")?,
         slug: Slug::parse(&row.try_get::<String, _>("slug")?)?,
@@ -209,7 +212,7 @@ impl Store {
 
     pub async fn org(&self, slug: &Slug) -> Result<Org> {
         let row = sqlx::query(
-            "SELECT id, slug, name, response_days, require_two_factor, spam_block_days, reports_per_hour, mail_titles FROM orgs WHERE slug = $1",
+            "SELECT id, slug, name, response_days, require_two_factor, spam_block_days, reports_per_hour, mail_titles, disclose_closed_days FROM orgs WHERE slug = $1",
         )
         .bind(slug.as_str())
         .fetch_optional(&self.pool)
@@ -220,7 +223,7 @@ impl Store {
 
     pub async fn orgs(&self) -> Result<Vec<Org>> {
         let rows = sqlx::query(
-            "SELECT id, slug, name, response_days, require_two_factor, spam_block_days, reports_per_hour, mail_titles FROM orgs ORDER BY slug",
+            "SELECT id, slug, name, response_days, require_two_factor, spam_block_days, reports_per_hour, mail_titles, disclose_closed_days FROM orgs ORDER BY slug",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -256,18 +259,29 @@ impl Store {
             .into());
         }
         let titles = change.mail_titles.unwrap_or(org.policy.mail_titles);
+        let disclose = change
+            .disclose_closed_days
+            .unwrap_or(org.policy.disclose_closed_days);
+        if disclose > 3650 {
+            return Err(embargo_domain::FieldError::new(
+                "disclose_closed_days",
+                "must be at most 3650 (0 keeps closed reports private)",
+            )
+            .into());
+        }
         let now = to_ms(self.now());
         let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE orgs SET response_days = $1, require_two_factor = $2, spam_block_days = $3, reports_per_hour = $4, mail_titles = $6 WHERE id = $5")
+        sqlx::query("UPDATE orgs SET response_days = $1, require_two_factor = $2, spam_block_days = $3, reports_per_hour = $4, mail_titles = $6, disclose_closed_days = $7 WHERE id = $5")
             .bind(i64::from(days))
             .bind(i64::from(two_factor))
             .bind(i64::from(block_days))
             .bind(i64::from(per_hour))
             .bind(org.id)
             .bind(i64::from(titles))
+            .bind(i64::from(disclose))
             .execute(&mut *tx)
             .await?;
-        let detail = serde_json::json!({"response_days": days, "require_two_factor": two_factor, "spam_block_days": block_days, "reports_per_hour": per_hour, "mail_titles": titles});
+        let detail = serde_json::json!({"response_days": days, "require_two_factor": two_factor, "spam_block_days": block_days, "reports_per_hour": per_hour, "mail_titles": titles, "disclose_closed_days": disclose});
         org_event(
             &mut tx,
             org.id,

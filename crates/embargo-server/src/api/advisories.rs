@@ -119,7 +119,7 @@ impl AdvisoryView {
             html_url: format!("{base}/advisories/{}", adv.id),
             osv_url: adv
                 .state
-                .is_public()
+                .is_advisory()
                 .then(|| format!("{base}/osv/v1/vulns/{}{}", st.config.osv.id_prefix, adv.id)),
             tracking,
             permissions: audience.then(|| a.permissions()),
@@ -554,6 +554,29 @@ pub async fn withdraw(
     Path(id): Path<String>,
 ) -> Result<Json<AdvisoryView>, AppError> {
     transition(st, caller, &id, Transition::Withdraw).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExemptBody {
+    reason: String,
+}
+
+/// `POST /advisories/{id}/disclosure-exemption {reason}`: keeps a closed report private
+/// although the organisation discloses closed reports (security managers).
+pub async fn exempt_from_disclosure(
+    Req(st): Req,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<ExemptBody>,
+) -> Result<Json<AdvisoryView>, AppError> {
+    let id = advisory_id(&id)?;
+    let actor = authenticated(&st, caller, &id).await?;
+    let a = st
+        .store
+        .exempt_from_disclosure(actor, &id, &b.reason)
+        .await?;
+    Ok(Json(AdvisoryView::build(&st, &a).await?))
 }
 
 #[derive(Deserialize)]

@@ -26,7 +26,7 @@ pub async fn public_advisory(st: &AppState, raw_id: &str) -> Result<Advisory, Ap
         .advisory(Actor::Anonymous, &advisory_id(raw_id)?)
         .await?
         .into_inner();
-    if !a.state.is_public() {
+    if !a.state.is_advisory() {
         return Err(AppError::not_found("advisory"));
     }
     Ok(a)

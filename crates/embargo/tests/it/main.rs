@@ -19,6 +19,7 @@ mod cli;
 mod closing;
 mod codeowners;
 mod collaborators;
+mod disclosure;
 mod flow;
 mod import;
 mod inbox;
