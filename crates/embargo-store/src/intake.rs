@@ -273,6 +273,49 @@ impl Store {
         ))
     }
 
+    /// Sends the holder of a private link a link to set a password, which makes their
+    /// account (the one the report was filed as) one they can sign in to, with every report
+    /// they filed under that address.
+    pub async fn offer_account(
+        &self,
+        token: &str,
+        password_url: impl Fn(&str) -> String,
+    ) -> Result<()> {
+        let (_, actor) = self.reporter_link(token).await?;
+        let Some(user_id) = actor.user_id() else {
+            return Err(StoreError::NotFound("advisory"));
+        };
+        let user = self
+            .user_by_id(user_id)
+            .await?
+            .ok_or(StoreError::NotFound("advisory"))?;
+        if user.has_password {
+            return Err(StoreError::Conflict(
+                "this address has an account already: sign in to see your reports".into(),
+            ));
+        }
+        let reset = self
+            .create_link_token("reset", Some(user.id), Duration::days(1))
+            .await?;
+        let now = self.now();
+        let mut tx = self.pool.begin().await?;
+        enqueue(
+            &mut tx,
+            &notify::Message {
+                to: user.email.to_string(),
+                subject: "[Embargo] Set a password for your reports".into(),
+                body: format!(
+                    "Set a password here to sign in and see every report you filed with this address (the link works once, for a day):\n{}\n",
+                    password_url(&reset)
+                ),
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Revokes a private link (by its holder).
     pub async fn revoke_reporter_link(&self, token: &str) -> Result<()> {
         let done = sqlx::query(

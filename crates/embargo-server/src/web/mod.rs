@@ -45,6 +45,7 @@ pub fn routes(max_upload: usize) -> Router<AppState> {
         .route("/r/{token}", get(reporter::show))
         .route("/r/{token}/comments", post(reporter::reply))
         .route("/r/{token}/revoke", post(reporter::revoke))
+        .route("/r/{token}/account", post(reporter::account))
         .route("/advisories", get(pages::list))
         .route("/advisories/{id}", get(advisory::show))
         .route(

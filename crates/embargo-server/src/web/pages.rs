@@ -203,11 +203,11 @@ pub async fn report_form(
 
 #[derive(Template)]
 #[template(path = "sent.html")]
-struct SentPage {
-    user: Option<Nav>,
-    heading: String,
-    message: String,
-    link: Option<String>,
+pub(crate) struct SentPage {
+    pub user: Option<Nav>,
+    pub heading: String,
+    pub message: String,
+    pub link: Option<String>,
 }
 
 pub async fn report(

@@ -98,3 +98,25 @@ pub async fn revoke(
     st.store.revoke_reporter_link(&token).await?;
     Ok(redirect("/"))
 }
+
+/// `POST /r/{token}/account`: mails a link to set a password, so that the reporter can sign
+/// in and keep every report filed under this address in one account.
+pub async fn account(
+    Req(st): Req,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    check_anonymous_form(&st, &headers, &Fields(form))?;
+    open(&st, &token).await?;
+    let base = st.config.server.public_url.clone();
+    st.store
+        .offer_account(&token, |t| format!("{base}/reset/{t}"))
+        .await?;
+    Ok(render(&super::pages::SentPage {
+        user: None,
+        heading: "Check your e-mail".into(),
+        message: "We sent a link to set a password. Once it is set, sign in with this address to see all your reports.".into(),
+        link: None,
+    }))
+}

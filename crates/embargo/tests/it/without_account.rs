@@ -99,6 +99,39 @@ async fn held_confirmed_and_linked(app: TestApp) {
         (wrong.status, &wrong.text),
         (StatusCode::NOT_FOUND, &missing.text)
     );
+    // Later the reporter makes it an account: a set-password link, then every report
+    // filed under the address is theirs when signed in.
+    app.store
+        .offer_account(&link, |t| format!("{base}/reset/{t}"))
+        .await
+        .unwrap();
+    let reset = token_from_mail(&app, "rita@example.org", "reset").await;
+    let Some(Some(uid)) = app.store.check_link_token("reset", &reset).await.unwrap() else {
+        panic!("the reset link names the reporter's account")
+    };
+    assert!(app.store.use_link_token("reset", &reset).await.unwrap());
+    app.store
+        .set_password(uid, "a long enough password")
+        .await
+        .unwrap();
+    let user = app
+        .store
+        .authenticate("rita@example.org", "a long enough password")
+        .await
+        .unwrap()
+        .expect("signs in");
+    let api = app.store.create_api_token(user.id, "mine").await.unwrap();
+    let mine = app
+        .get(&format!("/api/v1/advisories/{}", c.id), Some(&api))
+        .await;
+    assert_eq!(mine.status, StatusCode::OK);
+    assert!(
+        app.store
+            .offer_account(&link, |t| t.to_owned())
+            .await
+            .is_err(),
+        "an account already"
+    );
     app.store.revoke_reporter_link(&link).await.unwrap();
     let revoked = app.page(&format!("/r/{link}"), None).await;
     assert_eq!(
