@@ -149,8 +149,13 @@ impl CweId {
     pub fn parse(s: &str) -> Result<Self, FieldError> {
         let upper = s.trim().to_ascii_uppercase();
         match upper.strip_prefix("CWE-") {
-            Some(n) if (1..=6).contains(&n.len()) && n.chars().all(|c| c.is_ascii_digit()) => {
-                Ok(Self(upper))
+            // Written without leading zeros (`CWE-079` is CWE-79), as CVE records require.
+            Some(n)
+                if (1..=6).contains(&n.len())
+                    && n.chars().all(|c| c.is_ascii_digit())
+                    && !n.trim_start_matches('0').is_empty() =>
+            {
+                Ok(Self(format!("CWE-{}", n.trim_start_matches('0'))))
             }
             _ => Err(FieldError::new(
                 "cwe_ids",
@@ -527,6 +532,11 @@ mod tests {
             Ok("CWE-79".into())
         );
         assert!(CweId::parse("79").is_err());
+        assert_eq!(
+            CweId::parse("CWE-079").map(String::from),
+            Ok("CWE-79".into())
+        );
+        assert!(CweId::parse("CWE-0").is_err() && CweId::parse("CWE-000").is_err());
     }
 
     #[test]

@@ -96,7 +96,7 @@ fn published_container(
     cna.insert("datePublic".into(), json!(published));
     cna.insert(
         "descriptions".into(),
-        json!([{"lang": "en", "value": c.description}]),
+        json!([{"lang": "en", "value": description(&c.description, &format!("{}/advisories/{}", o.base_url, a.id))}]),
     );
     let mut affected: Vec<Value> = c.vulnerabilities.iter().map(|v| product(v, o)).collect();
     if affected.is_empty() {
@@ -172,6 +172,23 @@ fn published_container(
     Value::Object(cna)
 }
 
+/// The schema allows 4,096 characters: a longer description is cut at a line or word and
+/// points to the advisory for the rest.
+fn description(text: &str, page: &str) -> String {
+    const MAX: usize = 4096;
+    if text.chars().count() <= MAX {
+        return text.to_owned();
+    }
+    let tail = format!("\n\n[…] The full description: {page}");
+    let keep = MAX - tail.chars().count();
+    let cut: String = text.chars().take(keep).collect();
+    let at = cut
+        .rfind('\n')
+        .or_else(|| cut.rfind(' '))
+        .unwrap_or(cut.len());
+    format!("{}{tail}", cut.get(..at).unwrap_or(&cut).trim_end())
+}
+
 fn credit_type(k: CreditType) -> &'static str {
     match k {
         CreditType::Finder => "finder",
@@ -222,8 +239,10 @@ fn product(v: &Vulnerability, o: &CveOptions<'_>) -> Value {
             RangeKind::Git => "git",
             RangeKind::Ecosystem => "custom",
         };
+        // `repo` must be a URI; an scp-like address (`git@host:path`) stays out.
         if r.kind == RangeKind::Git
             && let Some(repo) = &r.repo
+            && repo.contains("://")
         {
             p.insert("repo".into(), json!(repo));
         }

@@ -91,6 +91,9 @@ pub struct PublishingConfig {
     /// The CVE Numbering Authority's organisation id (a UUID) and short name, for CVE records.
     pub cve_assigner_org_id: String,
     pub cve_assigner_short_name: String,
+    /// An armored OpenPGP secret key without passphrase that signs the CSAF documents
+    /// (`.asc` files); empty: documents are not signed.
+    pub openpgp_key_file: String,
 }
 
 impl Default for PublishingConfig {
@@ -104,6 +107,7 @@ impl Default for PublishingConfig {
             // Not a real CNA: records made before a CNA is configured say so by this nil id.
             cve_assigner_org_id: "00000000-0000-4000-8000-000000000000".into(),
             cve_assigner_short_name: "embargo".into(),
+            openpgp_key_file: String::new(),
         }
     }
 }
@@ -253,6 +257,9 @@ impl Config {
                 var: "intake.unconfirmed_days".into(),
                 message: "must be between 1 and 90".into(),
             });
+        }
+        if let Some(v) = get("EMBARGO_PUBLISHING_OPENPGP_KEY_FILE") {
+            self.publishing.openpgp_key_file = v;
         }
         if let Some(v) = get("EMBARGO_PUBLISHING_PUBLISHER_NAME") {
             self.publishing.publisher_name = v;

@@ -10,6 +10,7 @@ mod extract;
 pub mod mail;
 mod public;
 mod router;
+pub mod signing;
 mod web;
 
 use std::sync::Arc;
@@ -24,6 +25,8 @@ pub use router::router;
 pub struct AppState {
     pub store: Store,
     pub config: Arc<Config>,
+    /// Signs the CSAF provider's documents, when a key is configured.
+    pub signer: Option<Arc<signing::Signer>>,
 }
 
 /// Reads the repository's CODEOWNERS from its upstream and makes its owners maintainers.

@@ -126,6 +126,7 @@ pub fn router(state: AppState) -> Router {
         .route("/advisories/{id}/cve.json", get(public::csaf::advisory_cve))
         .route("/.well-known/csaf/provider-metadata.json", get(public::csaf::provider))
         .route("/.well-known/csaf/white/index.txt", get(public::csaf::index))
+        .route("/.well-known/csaf/openpgp/{file}", get(public::csaf::openpgp_key))
         .route("/.well-known/csaf/white/changes.csv", get(public::csaf::changes))
         .route("/.well-known/csaf/white/{year}/{file}", get(public::csaf::directory_file))
         .route("/orgs/{org}/bulletins.md", get(public::pages::org_bulletins))

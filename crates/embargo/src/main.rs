@@ -246,10 +246,19 @@ async fn serve(common: &Common, listen: Option<std::net::SocketAddr>) -> Result<
     }
     let mailer =
         Arc::new(embargo_server::mail::Mailer::from_config(&config).map_err(anyhow::Error::msg)?);
+    let signer = if config.publishing.openpgp_key_file.is_empty() {
+        None
+    } else {
+        let path = PathBuf::from(&config.publishing.openpgp_key_file);
+        Some(Arc::new(
+            embargo_server::signing::Signer::load(&path).map_err(anyhow::Error::msg)?,
+        ))
+    };
     let config = Arc::new(config);
     let state = AppState {
         store: store.clone(),
         config: config.clone(),
+        signer,
     };
     let scheduler = embargo_server::spawn_scheduler(store.clone(), config, mailer);
     let app = embargo_server::router(state);
@@ -515,6 +524,9 @@ const DEFAULT_CONFIG: &str = r#"# Embargo settings. Every key can also be set wi
 # Your CVE Numbering Authority's organisation id and short name, for CVE records.
 # cve_assigner_org_id = "00000000-0000-4000-8000-000000000000"
 # cve_assigner_short_name = "embargo"
+# An armored OpenPGP secret key (no passphrase; Ed25519 recommended) that signs the CSAF
+# documents; empty: no .asc files.
+# openpgp_key_file = ""
 
 # An organisation's policy is set per organisation (PATCH /api/v1/orgs/ORG); new ones start
 # with the seed policy: a first reply within 14 days, reports limited to 10 an hour per

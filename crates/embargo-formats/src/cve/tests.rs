@@ -289,3 +289,19 @@ fn sample_records_facts_survive() {
     }
     assert_eq!(n, 9);
 }
+
+#[test]
+fn long_descriptions_are_cut_to_the_schema_limit() {
+    let mut a = full();
+    a.content.description = "word ".repeat(3000);
+    let rec = record(&a, &OPTS).unwrap();
+    assert_valid(Schema::Cve, &rec);
+    let d = rec["containers"]["cna"]["descriptions"][0]["value"]
+        .as_str()
+        .unwrap();
+    assert!(d.chars().count() <= 4096);
+    assert!(d.ends_with(&format!(
+        "The full description: https://embargo.example/advisories/{}",
+        a.id
+    )));
+}

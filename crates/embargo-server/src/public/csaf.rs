@@ -87,11 +87,22 @@ pub async fn provider(State(st): State<AppState>) -> Result<Response, AppError> 
         .map(|a| a.updated_at)
         .max()
         .unwrap_or_else(|| st.store.now());
+    let key_url = st.signer.as_ref().map(|s| {
+        (
+            format!(
+                "{}{}/openpgp/{}.asc",
+                st.config.server.public_url,
+                embargo_formats::csaf_provider::WELL_KNOWN,
+                s.fingerprint
+            ),
+            s.fingerprint.clone(),
+        )
+    });
     let doc = provider_metadata(&ProviderOptions {
         base_url: &st.config.server.public_url,
         publisher_name: &st.config.publishing.publisher_name,
         last_updated: last,
-        openpgp_key: None,
+        openpgp_key: key_url.as_ref().map(|(u, f)| (u.as_str(), f.as_str())),
     });
     Ok(json_document(&doc))
 }
@@ -136,6 +147,8 @@ pub async fn directory_file(
         (d, Some(256))
     } else if let Some(d) = file.strip_suffix(".sha512") {
         (d, Some(512))
+    } else if let Some(d) = file.strip_suffix(".asc") {
+        (d, Some(0))
     } else {
         (file.as_str(), None)
     };
@@ -153,6 +166,13 @@ pub async fn directory_file(
     let body = csaf_bytes(&st, &a, &v, vex).ok_or_else(missing)?;
     Ok(match hash {
         None => document(body, "application/json"),
+        Some(0) => {
+            let signer = st.signer.as_ref().ok_or_else(missing)?;
+            let sig = signer
+                .sign(body.as_bytes())
+                .map_err(|e| AppError::internal(&e))?;
+            document(sig, "application/pgp-signature")
+        }
         Some(256) => document(
             sha256_file(body.as_bytes(), doc_name),
             "text/plain; charset=utf-8",
@@ -162,4 +182,21 @@ pub async fn directory_file(
             "text/plain; charset=utf-8",
         ),
     })
+}
+
+/// `GET /.well-known/csaf/openpgp/{fingerprint}.asc`: the public key the documents are
+/// signed with.
+pub async fn openpgp_key(
+    State(st): State<AppState>,
+    Path(file): Path<String>,
+) -> Result<Response, AppError> {
+    let missing = || AppError::not_found("key");
+    let signer = st.signer.as_ref().ok_or_else(missing)?;
+    if file != format!("{}.asc", signer.fingerprint) {
+        return Err(missing());
+    }
+    Ok(document(
+        signer.public_armored.clone(),
+        "application/pgp-keys",
+    ))
 }

@@ -429,6 +429,14 @@ async fn csaf_cve_and_the_provider_directory(app: TestApp) {
             );
         }
     }
+    // Without a signing key: no signatures, and the metadata names no key.
+    assert!(meta.json.get("public_openpgp_keys").is_none());
+    assert_eq!(
+        app.get(&format!("/.well-known/csaf/white/{}.asc", want[0]), None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
     // Unpublished, wrong year, wrong name: missing.
     for bad in [
         format!("{year}/{}.json", lower(&id).replace("emb", "xyz")),
@@ -505,4 +513,176 @@ async fn security_txt_passes_the_sectxt_validator() {
     let v: Value = serde_json::from_str(&report).unwrap();
     assert_eq!(v["valid"], true);
     assert_eq!(v["errors"], json!([]), "{report}");
+}
+
+/// Runs `gpg` in its own home folder.
+fn gpg(home: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new("gpg")
+        .env("GNUPGHOME", home)
+        .args([
+            "--batch",
+            "--no-tty",
+            "--pinentry-mode",
+            "loopback",
+            "--passphrase",
+            "",
+        ])
+        .args(args)
+        .output()
+        .expect("gpg runs (scripts/test installs gnupg)")
+}
+
+/// With a signing key configured, each CSAF document of the directory has a `.asc` that
+/// GnuPG verifies with the key the provider metadata names, fetched from the server.
+#[tokio::test]
+async fn csaf_documents_are_signed_with_openpgp() {
+    let Some(data) = crate::support::test_data() else {
+        return;
+    };
+    let signer_home = tempfile::tempdir().unwrap();
+    let out = gpg(
+        signer_home.path(),
+        &[
+            "--quick-gen-key",
+            "Embargo CSAF <csaf@embargo.test>",
+            "ed25519",
+            "sign",
+            "1y",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = gpg(
+        signer_home.path(),
+        &["--armor", "--export-secret-keys", "csaf@embargo.test"],
+    );
+    assert!(key.status.success());
+    let key_file = signer_home.path().join("csaf-key.asc");
+    std::fs::write(&key_file, &key.stdout).unwrap();
+
+    let key_path = key_file.display().to_string();
+    let env = [("EMBARGO_PUBLISHING_OPENPGP_KEY_FILE", key_path.as_str())];
+    let mut server = crate::support::Server::start(&env);
+    let base = server.base.clone();
+    let admin = server.user("admin@example.org", true, &env);
+    let client = reqwest::Client::new();
+    for (method, path, body) in [
+        (
+            reqwest::Method::POST,
+            "/api/v1/orgs",
+            json!({"slug": "coco", "name": "CoCo"}),
+        ),
+        (
+            reqwest::Method::PUT,
+            "/api/v1/orgs/coco/members/admin@example.org",
+            json!({"role": "security_manager"}),
+        ),
+        (
+            reqwest::Method::POST,
+            "/api/v1/orgs/coco/repos",
+            json!({"slug": "guest", "name": "Guest"}),
+        ),
+    ] {
+        let r = client
+            .request(method, format!("{base}{path}"))
+            .bearer_auth(&admin)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{path}");
+    }
+    let sample = data
+        .join("samples/osv-rustsec/RUSTSEC-2024-0338.json")
+        .display()
+        .to_string();
+    let out = server.command(
+        &["import", "--org", "coco", "--repo", "guest", &sample],
+        None,
+        &env,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let get = |path: String| {
+        let client = client.clone();
+        async move {
+            let r = client.get(path).send().await.unwrap();
+            assert_eq!(r.status(), 200, "{}", r.url());
+            r.text().await.unwrap()
+        }
+    };
+    let meta: Value =
+        serde_json::from_str(&get(format!("{base}/.well-known/csaf/provider-metadata.json")).await)
+            .unwrap();
+    assert_valid(Schema::CsafProvider, &meta);
+    let key_url = meta["public_openpgp_keys"][0]["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let fingerprint = meta["public_openpgp_keys"][0]["fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let listed = gpg(
+        signer_home.path(),
+        &["--with-colons", "--fingerprint", "csaf@embargo.test"],
+    );
+    assert!(
+        String::from_utf8_lossy(&listed.stdout).contains(&fingerprint),
+        "the metadata names the key's fingerprint"
+    );
+
+    // A verifier that knows only the served public key.
+    let verifier = tempfile::tempdir().unwrap();
+    let public = verifier.path().join("key.asc");
+    std::fs::write(&public, get(key_url).await).unwrap();
+    assert!(
+        gpg(verifier.path(), &["--import", public.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let index = get(format!("{base}/.well-known/csaf/white/index.txt")).await;
+    let paths: Vec<&str> = index.lines().collect();
+    assert_eq!(paths.len(), 2, "{index}");
+    for path in paths {
+        let doc = verifier.path().join("doc.json");
+        let sig = verifier.path().join("doc.json.asc");
+        std::fs::write(
+            &doc,
+            get(format!("{base}/.well-known/csaf/white/{path}")).await,
+        )
+        .unwrap();
+        std::fs::write(
+            &sig,
+            get(format!("{base}/.well-known/csaf/white/{path}.asc")).await,
+        )
+        .unwrap();
+        let v = gpg(
+            verifier.path(),
+            &["--verify", sig.to_str().unwrap(), doc.to_str().unwrap()],
+        );
+        assert!(
+            v.status.success(),
+            "{path}: {}",
+            String::from_utf8_lossy(&v.stderr)
+        );
+        // A changed document no longer verifies.
+        std::fs::write(&doc, b"{}").unwrap();
+        assert!(
+            !gpg(
+                verifier.path(),
+                &["--verify", sig.to_str().unwrap(), doc.to_str().unwrap()]
+            )
+            .status
+            .success()
+        );
+    }
+    server.stop();
 }

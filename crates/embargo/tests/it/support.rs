@@ -110,6 +110,7 @@ impl TestApp {
         let router = embargo_server::router(AppState {
             store: store.clone(),
             config: Arc::new(config),
+            signer: None,
         });
         Self {
             router,
