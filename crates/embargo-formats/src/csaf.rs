@@ -399,6 +399,16 @@ fn document(a: &Advisory, o: &CsafOptions<'_>, vex: bool) -> Option<Value> {
         vuln.insert("cwe".into(), json!({"id": first.as_str(), "name": name}));
     }
     vuln.insert("notes".into(), json!(vnotes));
+    if !c.credits.is_empty() {
+        let acks: Vec<Value> = c
+            .credits
+            .iter()
+            .map(|cr| {
+                json!({"names": [cr.name], "summary": cr.kind.osv().to_lowercase().replace('_', " ")})
+            })
+            .collect();
+        vuln.insert("acknowledgments".into(), json!(acks));
+    }
     vuln.insert("release_date".into(), json!(ts(published)));
     if !status.is_empty() {
         vuln.insert("product_status".into(), Value::Object(status));

@@ -183,6 +183,10 @@ fn both_documents_are_valid() {
         v["ids"][1],
         json!({"system_name": "GHSA", "text": "GHSA-abcd-efgh-ijkl"})
     );
+    assert_eq!(
+        v["acknowledgments"][1],
+        json!({"names": ["Bob Fixer"], "summary": "remediation developer"})
+    );
     // The v3.1 score with its computed values; v4.0 as a note.
     let s = crate::cvss::parse(a.content.cvss_vectors[0].as_str()).unwrap();
     assert_eq!(
