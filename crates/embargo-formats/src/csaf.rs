@@ -13,7 +13,6 @@ use embargo_domain::advisory::{Advisory, State, Vulnerability};
 use embargo_domain::affected::{End, RangeKind};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::csaf_provider::{WELL_KNOWN, WHITE, directory_path};
 use crate::{cvss, cwe};
@@ -27,14 +26,6 @@ pub struct CsafOptions<'a> {
     pub base_url: &'a str,
     /// The vendor of the affected products: the advisory organisation's name.
     pub vendor: &'a str,
-}
-
-fn ts(t: OffsetDateTime) -> String {
-    t.to_offset(time::UtcOffset::UTC)
-        .replace_nanosecond(0)
-        .unwrap_or(t)
-        .format(&Rfc3339)
-        .unwrap_or_default()
 }
 
 /// The tracking id of the advisory document, and of the VEX document.
@@ -292,7 +283,7 @@ fn document(a: &Advisory, o: &CsafOptions<'_>, vex: bool) -> Option<Value> {
     let revisions: Vec<Value> = history
         .iter()
         .enumerate()
-        .map(|(i, (at, summary))| json!({"number": (i + 1).to_string(), "date": ts(*at), "summary": summary}))
+        .map(|(i, (at, summary))| json!({"number": (i + 1).to_string(), "date": crate::utc_seconds(*at), "summary": summary}))
         .collect();
     let current = history.last().map_or(published, |(at, _)| *at);
     let mut notes = vec![json!({"category": "summary", "title": "Summary", "text": c.headline()})];
@@ -300,7 +291,7 @@ fn document(a: &Advisory, o: &CsafOptions<'_>, vex: bool) -> Option<Value> {
         notes.push(json!({
             "category": "general",
             "title": "Withdrawn",
-            "text": format!("This advisory was withdrawn on {}.", ts(a.withdrawn_at.unwrap_or(current))),
+            "text": format!("This advisory was withdrawn on {}.", crate::utc_seconds(a.withdrawn_at.unwrap_or(current))),
         }));
     }
     let mut references = vec![
@@ -338,8 +329,8 @@ fn document(a: &Advisory, o: &CsafOptions<'_>, vex: bool) -> Option<Value> {
             "status": "final",
             "version": history.len().to_string(),
             "revision_history": revisions,
-            "initial_release_date": ts(published),
-            "current_release_date": ts(current),
+            "initial_release_date": crate::utc_seconds(published),
+            "current_release_date": crate::utc_seconds(current),
             "generator": {"engine": {"name": "Embargo", "version": env!("CARGO_PKG_VERSION")}},
         },
     });
@@ -409,7 +400,7 @@ fn document(a: &Advisory, o: &CsafOptions<'_>, vex: bool) -> Option<Value> {
             .collect();
         vuln.insert("acknowledgments".into(), json!(acks));
     }
-    vuln.insert("release_date".into(), json!(ts(published)));
+    vuln.insert("release_date".into(), json!(crate::utc_seconds(published)));
     if !status.is_empty() {
         vuln.insert("product_status".into(), Value::Object(status));
     }

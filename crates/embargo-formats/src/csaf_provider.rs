@@ -5,20 +5,11 @@
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256, Sha512};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 /// Where the provider's documents live, under the server's public URL.
 pub const WELL_KNOWN: &str = "/.well-known/csaf";
 /// The folder of TLP:WHITE documents (CSAF 2.0 section 7.1.13).
 pub const WHITE: &str = "white";
-
-fn ts(t: OffsetDateTime) -> String {
-    t.to_offset(time::UtcOffset::UTC)
-        .replace_nanosecond(0)
-        .unwrap_or(t)
-        .format(&Rfc3339)
-        .unwrap_or_default()
-}
 
 /// What the provider says about itself.
 pub struct ProviderOptions<'a> {
@@ -36,7 +27,7 @@ pub fn provider_metadata(o: &ProviderOptions<'_>) -> Value {
     let mut doc = json!({
         "canonical_url": format!("{base}{WELL_KNOWN}/provider-metadata.json"),
         "distributions": [{"directory_url": format!("{base}{WELL_KNOWN}/{WHITE}")}],
-        "last_updated": ts(o.last_updated),
+        "last_updated": crate::utc_seconds(o.last_updated),
         "list_on_CSAF_aggregators": true,
         "metadata_version": "2.0",
         "mirror_on_CSAF_aggregators": true,
@@ -81,7 +72,7 @@ pub fn changes_csv(entries: &[(String, OffsetDateTime)]) -> String {
         out.push_str(&format!(
             "\"{}\",\"{}\"\n",
             path.replace('"', "\"\""),
-            ts(*at)
+            crate::utc_seconds(*at)
         ));
     }
     out

@@ -4,8 +4,6 @@
 use embargo_domain::advisory::{Advisory, CreditType, State, Vulnerability};
 use embargo_domain::affected::{End, RangeKind};
 use serde_json::{Value, json};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::{cvss, cwe};
 
@@ -22,14 +20,6 @@ pub struct CveOptions<'a> {
     pub base_url: &'a str,
 }
 
-fn ts(t: OffsetDateTime) -> String {
-    t.to_offset(time::UtcOffset::UTC)
-        .replace_nanosecond(0)
-        .unwrap_or(t)
-        .format(&Rfc3339)
-        .unwrap_or_default()
-}
-
 /// The CVE record: `PUBLISHED` for a published advisory, `REJECTED` for a withdrawn one;
 /// `None` without a CVE id or before publication.
 pub fn record(a: &Advisory, o: &CveOptions<'_>) -> Option<Value> {
@@ -37,8 +27,8 @@ pub fn record(a: &Advisory, o: &CveOptions<'_>) -> Option<Value> {
         return None;
     }
     let cve = a.content.cve_id.as_ref()?;
-    let updated = ts(a.updated_at);
-    let published = ts(a.published_at.unwrap_or(a.updated_at));
+    let updated = crate::utc_seconds(a.updated_at);
+    let published = crate::utc_seconds(a.published_at.unwrap_or(a.updated_at));
     let provider = json!({
         "orgId": o.assigner_org_id,
         "shortName": o.assigner_short_name,
@@ -56,7 +46,7 @@ pub fn record(a: &Advisory, o: &CveOptions<'_>) -> Option<Value> {
             m.insert("state".into(), json!("REJECTED"));
             m.insert(
                 "dateRejected".into(),
-                json!(ts(a.withdrawn_at.unwrap_or(a.updated_at))),
+                json!(crate::utc_seconds(a.withdrawn_at.unwrap_or(a.updated_at))),
             );
         }
         json!({

@@ -3,8 +3,6 @@
 use embargo_domain::advisory::{Advisory, Package, State, Vulnerability};
 use embargo_domain::affected::AffectedRange;
 use serde_json::{Value, json};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 /// The OSV schema version the records follow.
 pub const SCHEMA_VERSION: &str = "1.7.0";
@@ -17,13 +15,6 @@ pub struct OsvOptions<'a> {
     pub id_prefix: &'a str,
     /// Where the advisory's public page lives (`https://embargo.example.org`), no trailing slash.
     pub base_url: &'a str,
-}
-
-fn ts(t: OffsetDateTime) -> String {
-    // OSV asks for RFC 3339 in UTC with a `Z`.
-    t.to_offset(time::UtcOffset::UTC)
-        .format(&Rfc3339)
-        .unwrap_or_default()
 }
 
 /// The OSV id of an advisory.
@@ -40,13 +31,13 @@ pub fn record(advisory: &Advisory, opts: &OsvOptions<'_>) -> Option<Value> {
     let mut rec = serde_json::Map::new();
     rec.insert("schema_version".into(), json!(SCHEMA_VERSION));
     rec.insert("id".into(), json!(osv_id(advisory, opts)));
-    rec.insert("modified".into(), json!(ts(advisory.updated_at)));
+    rec.insert("modified".into(), json!(crate::utc(advisory.updated_at)));
     if let Some(p) = advisory.published_at {
-        rec.insert("published".into(), json!(ts(p)));
+        rec.insert("published".into(), json!(crate::utc(p)));
     }
     if advisory.state == State::Withdrawn {
         let at = advisory.withdrawn_at.unwrap_or(advisory.updated_at);
-        rec.insert("withdrawn".into(), json!(ts(at)));
+        rec.insert("withdrawn".into(), json!(crate::utc(at)));
     }
     let mut aliases = vec![json!(advisory.id.as_str())];
     if let Some(cve) = &c.cve_id {

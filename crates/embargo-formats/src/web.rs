@@ -5,15 +5,8 @@ use std::fmt::Write as _;
 
 use embargo_domain::advisory::{Advisory, State};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::cvss;
-
-fn ts(t: OffsetDateTime) -> String {
-    t.to_offset(time::UtcOffset::UTC)
-        .format(&Rfc3339)
-        .unwrap_or_default()
-}
 
 /// Escapes text for XML content and attribute values; drops characters XML 1.0 forbids.
 pub fn xml_escape(s: &str) -> String {
@@ -56,7 +49,7 @@ pub fn atom(advisories: &[Advisory], o: &FeedOptions<'_>) -> String {
         .unwrap_or(o.now);
     let _ = writeln!(out, "  <id>{}</id>", xml_escape(o.self_url));
     let _ = writeln!(out, "  <title>{}</title>", xml_escape(o.title));
-    let _ = writeln!(out, "  <updated>{}</updated>", ts(updated));
+    let _ = writeln!(out, "  <updated>{}</updated>", crate::utc(updated));
     let _ = writeln!(
         out,
         "  <link rel=\"self\" type=\"application/atom+xml\" href=\"{}\"/>",
@@ -107,9 +100,9 @@ pub fn atom(advisories: &[Advisory], o: &FeedOptions<'_>) -> String {
         out.push_str("  <entry>\n");
         let _ = writeln!(out, "    <id>{}</id>", xml_escape(&page));
         let _ = writeln!(out, "    <title>{}</title>", xml_escape(&title));
-        let _ = writeln!(out, "    <updated>{}</updated>", ts(a.updated_at));
+        let _ = writeln!(out, "    <updated>{}</updated>", crate::utc(a.updated_at));
         if let Some(p) = a.published_at {
-            let _ = writeln!(out, "    <published>{}</published>", ts(p));
+            let _ = writeln!(out, "    <published>{}</published>", crate::utc(p));
         }
         let _ = writeln!(
             out,
@@ -167,7 +160,7 @@ pub fn security_txt(s: &SecurityTxt<'_>) -> String {
     let _ = writeln!(
         out,
         "Expires: {}",
-        ts(s.expires.replace_nanosecond(0).unwrap_or(s.expires))
+        crate::utc(s.expires.replace_nanosecond(0).unwrap_or(s.expires))
     );
     if let Some(e) = s.encryption {
         let _ = writeln!(out, "Encryption: {}", line(e));

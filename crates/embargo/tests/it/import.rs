@@ -11,40 +11,8 @@ async fn import_command() {
     let mut server = Server::start(&[]);
     let base = server.base.clone();
     let admin = server.user("admin@example.org", true, &[]);
+    crate::support::coco_over_http(&base, &admin, "admin@example.org").await;
     let client = reqwest::Client::new();
-    let steps = [
-        (
-            reqwest::Method::POST,
-            "/api/v1/orgs",
-            r#"{"slug": "coco", "name": "CoCo"}"#,
-        ),
-        (
-            reqwest::Method::PUT,
-            "/api/v1/orgs/coco/members/admin@example.org",
-            r#"{"role": "security_manager"}"#,
-        ),
-        (
-            reqwest::Method::POST,
-            "/api/v1/orgs/coco/repos",
-            r#"{"slug": "guest", "name": "Guest"}"#,
-        ),
-    ];
-    for (method, path, body) in steps {
-        let r = client
-            .request(method, format!("{base}{path}"))
-            .bearer_auth(&admin)
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        let status = r.status();
-        assert!(
-            status.is_success(),
-            "{path}: {status} {}",
-            r.text().await.unwrap()
-        );
-    }
     let dir = tempfile::tempdir().unwrap();
     let yaml = dir.path().join("osv.yaml");
     std::fs::write(

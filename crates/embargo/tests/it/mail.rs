@@ -24,16 +24,7 @@ impl Sink {
     fn start() -> Option<Self> {
         use std::io::BufRead;
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let python = root.join("target/tools/venv/bin/python");
-        if !python.exists() {
-            assert!(
-                std::env::var("CI").map_or(true, |v| v != "true"),
-                "{} is missing; CI requires aiosmtpd (scripts/tools-venv)",
-                python.display()
-            );
-            eprintln!("!!! SKIPPING: aiosmtpd is not installed (run scripts/tools-venv)");
-            return None;
-        }
+        let python = crate::support::oracle("target/tools/venv/bin/python", "PyPI aiosmtpd")?;
         let dir = tempfile::tempdir().unwrap();
         let mut child = std::process::Command::new(python)
             .arg(root.join("scripts/smtp-sink.py"))
@@ -143,48 +134,22 @@ fn link(text: &str, kind: &str) -> String {
         .to_owned()
 }
 
-async fn setup(server: &Server, client: &reqwest::Client) -> (String, String) {
+async fn setup(server: &Server) -> (String, String) {
     let base = &server.base;
     let admin = server.user("admin@example.org", true, &[]);
     let sm = server.user("sm@example.org", false, &[]);
     server.user("maintainer@example.org", false, &[]);
-    for (method, path, body) in [
-        (
-            reqwest::Method::POST,
-            "/api/v1/orgs".to_owned(),
-            json!({"slug": "coco", "name": "CoCo"}),
-        ),
-        (
+    crate::support::coco_over_http(base, &admin, "sm@example.org").await;
+    crate::support::api_steps(
+        base,
+        &admin,
+        &[(
             reqwest::Method::PUT,
-            "/api/v1/orgs/coco/members/sm@example.org".into(),
-            json!({"role": "security_manager"}),
-        ),
-        (
-            reqwest::Method::PUT,
-            "/api/v1/orgs/coco/members/admin@example.org".into(),
-            json!({"role": "security_manager"}),
-        ),
-        (
-            reqwest::Method::POST,
-            "/api/v1/orgs/coco/repos".into(),
-            json!({"slug": "guest", "name": "Guest"}),
-        ),
-        (
-            reqwest::Method::PUT,
-            "/api/v1/orgs/coco/repos/guest/maintainers/maintainer@example.org".into(),
+            "/api/v1/orgs/coco/repos/guest/maintainers/maintainer@example.org",
             json!({}),
-        ),
-    ] {
-        let r = client
-            .request(method, format!("{base}{path}"))
-            .bearer_auth(&admin)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let s = r.status();
-        assert!(s.is_success(), "{path}: {s} {}", r.text().await.unwrap());
-    }
+        )],
+    )
+    .await;
     (admin, sm)
 }
 
@@ -225,7 +190,7 @@ async fn smtp_confirmation_private_link_and_no_secrets_in_mail() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let (_admin, sm) = setup(&server, &client).await;
+    let (_admin, sm) = setup(&server).await;
 
     // Filed without an account: 202, and nobody sees it yet.
     let r = client
@@ -386,7 +351,7 @@ async fn smtp_confirmation_private_link_and_no_secrets_in_mail() {
 async fn without_a_relay_messages_land_in_the_outbox() {
     let mut server = Server::start(&[]);
     let client = reqwest::Client::new();
-    setup(&server, &client).await;
+    setup(&server).await;
     let r = client
         .post(format!("{}/api/v1/orgs/coco/advisories", server.base))
         .json(&json!({"title": "t", "description": "d", "reporter_email": "rita@example.org"}))

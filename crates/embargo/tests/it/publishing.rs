@@ -263,14 +263,12 @@ async fn text_documents(app: TestApp) {
 /// `scripts/tools-node` installs it.
 fn bsi_csaf_validator(docs: &[(&str, &str)]) {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    if !root.join("target/tools/node/.installed").exists() {
-        assert!(
-            std::env::var("CI").map_or(true, |v| v != "true"),
-            "the CSAF validator library is missing; CI requires it (scripts/tools-node)"
-        );
-        eprintln!(
-            "!!! SKIPPING: the CSAF validator library is not installed (run scripts/tools-node)"
-        );
+    if crate::support::oracle(
+        "target/tools/node/.installed",
+        "BSI's CSAF validator library",
+    )
+    .is_none()
+    {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -470,16 +468,9 @@ on_both_backends!(
 #[tokio::test]
 async fn security_txt_passes_the_sectxt_validator() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let python = root.join("target/tools/venv/bin/python");
-    if !python.exists() {
-        assert!(
-            std::env::var("CI").map_or(true, |v| v != "true"),
-            "{} is missing; CI requires sectxt (scripts/tools-venv)",
-            python.display()
-        );
-        eprintln!("!!! SKIPPING: sectxt is not installed (run scripts/tools-venv)");
+    let Some(python) = crate::support::oracle("target/tools/venv/bin/python", "PyPI sectxt") else {
         return;
-    }
+    };
     let mut server = crate::support::Server::start(&[
         ("EMBARGO_SERVER_PUBLIC_URL", "https://embargo.test"),
         (
@@ -568,33 +559,8 @@ async fn csaf_documents_are_signed_with_openpgp() {
     let mut server = crate::support::Server::start(&env);
     let base = server.base.clone();
     let admin = server.user("admin@example.org", true, &env);
+    crate::support::coco_over_http(&base, &admin, "admin@example.org").await;
     let client = reqwest::Client::new();
-    for (method, path, body) in [
-        (
-            reqwest::Method::POST,
-            "/api/v1/orgs",
-            json!({"slug": "coco", "name": "CoCo"}),
-        ),
-        (
-            reqwest::Method::PUT,
-            "/api/v1/orgs/coco/members/admin@example.org",
-            json!({"role": "security_manager"}),
-        ),
-        (
-            reqwest::Method::POST,
-            "/api/v1/orgs/coco/repos",
-            json!({"slug": "guest", "name": "Guest"}),
-        ),
-    ] {
-        let r = client
-            .request(method, format!("{base}{path}"))
-            .bearer_auth(&admin)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success(), "{path}");
-    }
     let sample = data
         .join("samples/osv-rustsec/RUSTSEC-2024-0338.json")
         .display()

@@ -586,3 +586,77 @@ impl Drop for Server {
 pub async fn postgres_database_for_binary() -> String {
     fresh_postgres_database().await
 }
+
+/// A test oracle that `scripts/test` installs under `target/tools` (the venv's Python, the
+/// npm CSAF validator): its path, or `None` outside CI when it is missing, said loudly.
+/// Under `CI=true` a missing oracle fails the test.
+pub fn oracle(relative: &str, what: &str) -> Option<PathBuf> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(relative);
+    if path.exists() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var("CI").map_or(true, |v| v != "true"),
+        "{} is missing; CI requires {what} (scripts/test installs it)",
+        path.display()
+    );
+    eprintln!(
+        "!!! SKIPPING: {what} is not installed ({} is missing)",
+        path.display()
+    );
+    None
+}
+
+/// Runs API calls against a real server as `token`; each must succeed.
+pub async fn api_steps(base: &str, token: &str, steps: &[(reqwest::Method, &str, Value)]) {
+    let client = reqwest::Client::new();
+    for (method, path, body) in steps {
+        let r = client
+            .request(method.clone(), format!("{base}{path}"))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        assert!(
+            status.is_success(),
+            "{path}: {status} {}",
+            r.text().await.unwrap()
+        );
+    }
+}
+
+/// Organisation `coco` (with `sm` as its security manager) and repository `guest`, over HTTP.
+pub async fn coco_over_http(base: &str, admin: &str, sm_email: &str) {
+    use reqwest::Method;
+    api_steps(
+        base,
+        admin,
+        &[
+            (
+                Method::POST,
+                "/api/v1/orgs",
+                json!({"slug": "coco", "name": "CoCo"}),
+            ),
+            (
+                Method::PUT,
+                &format!("/api/v1/orgs/coco/members/{sm_email}"),
+                json!({"role": "security_manager"}),
+            ),
+            (
+                Method::PUT,
+                "/api/v1/orgs/coco/members/admin@example.org",
+                json!({"role": "security_manager"}),
+            ),
+            (
+                Method::POST,
+                "/api/v1/orgs/coco/repos",
+                json!({"slug": "guest", "name": "Guest"}),
+            ),
+        ],
+    )
+    .await;
+}
