@@ -55,6 +55,19 @@ struct Recipient {
     audience: Audience,
 }
 
+/// Rows of `id, email` as recipients.
+fn recipients(rows: &[sqlx::any::AnyRow], audience: Audience) -> Result<Vec<Recipient>> {
+    rows.iter()
+        .map(|r| {
+            Ok(Recipient {
+                id: r.try_get("id")?,
+                email: r.try_get("email")?,
+                audience,
+            })
+        })
+        .collect()
+}
+
 impl Store {
     /// Turns the events since the last run into queued messages; returns how many messages.
     /// Safe to run on several instances at once: the cursor row is locked for the run.
@@ -201,15 +214,7 @@ impl Store {
         .bind(repo_id.unwrap_or(-1))
         .fetch_all(&mut **tx)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Recipient {
-                    id: r.try_get("id")?,
-                    email: r.try_get("email")?,
-                    audience: Audience::Triager,
-                })
-            })
-            .collect()
+        recipients(&rows, Audience::Triager)
     }
 
     async fn collaborators_of(
@@ -226,15 +231,7 @@ impl Store {
         .bind(to_ms(self.now()))
         .fetch_all(&mut **tx)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Recipient {
-                    id: r.try_get("id")?,
-                    email: r.try_get("email")?,
-                    audience: Audience::Collaborator,
-                })
-            })
-            .collect()
+        recipients(&rows, Audience::Collaborator)
     }
 
     async fn reporter_of(

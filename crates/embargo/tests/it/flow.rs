@@ -332,10 +332,10 @@ on_both_backends!(
 
 /// The schema check itself can fail: a record without `modified` is refused.
 #[test]
-#[should_panic(expected = "not valid against the schema")]
+#[should_panic(expected = "not valid against its schema")]
 fn the_osv_schema_check_catches_a_bad_record() {
     if crate::support::test_data().is_none() {
-        panic!("not valid against the schema (data missing: nothing to check)");
+        panic!("not valid against its schema (data missing: nothing to check)");
     }
     assert_valid_osv(&json!({"id": "x_EMB-2222-2222-2222", "schema_version": "1.7.0"}));
 }

@@ -394,43 +394,11 @@ impl World {
 }
 
 /// The shared test data folder (schemas, samples), or `None` outside CI when it is absent.
-pub fn test_data() -> Option<PathBuf> {
-    let dir = std::env::var("EMBARGO_TEST_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "test data folder {} is missing; CI requires it",
-            dir.display()
-        );
-    }
-    eprintln!(
-        "!!! SKIPPING: test data folder {} is missing (set EMBARGO_TEST_DATA)",
-        dir.display()
-    );
-    None
-}
+pub use embargo_formats::schemas::test_data;
 
 /// Validates `doc` against the OSV schema of the shared data; panics with every error.
 pub fn assert_valid_osv(doc: &Value) {
-    let Some(dir) = test_data() else { return };
-    let schema: Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.join("schemas/osv/schema.json")).unwrap(),
-    )
-    .unwrap();
-    let validator = jsonschema::validator_for(&schema).expect("OSV schema compiles");
-    let errors: Vec<String> = validator
-        .iter_errors(doc)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "OSV record is not valid against the schema:\n{}\n{doc:#}",
-        errors.join("\n")
-    );
+    embargo_formats::schemas::assert_valid(embargo_formats::schemas::Schema::Osv, doc);
 }
 
 /// The real `embargo` binary, serving on a free port from its own data folder; stopped
