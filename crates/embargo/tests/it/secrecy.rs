@@ -79,7 +79,10 @@ async fn unpublished_text_leaks_nowhere(app: TestApp) {
         Method::PATCH,
         &format!("/api/v1/advisories/{id}"),
         Some(&w.sm),
-        Some(json!({"summary": format!("{MARKER} in the summary")})),
+        Some(json!({
+            "summary": format!("{MARKER} in the summary"),
+            "vulnerabilities": [{"package": {"ecosystem": "crates.io", "name": "guest"}, "vulnerable_version_range": "< 0.15.0", "patched_versions": "0.15.0"}],
+        })),
     )
     .await;
     // The audience sees it: the marker is really there to be found.
@@ -112,6 +115,45 @@ async fn unpublished_text_leaks_nowhere(app: TestApp) {
         "/api/v1/orgs/coco".to_owned(),
         "/api/v1/orgs/coco/repos".to_owned(),
     ];
+    // The published documents, feeds and directories: not even the audience finds an
+    // unpublished advisory there.
+    let documents = [
+        format!("/advisories/{id}/osv.json"),
+        format!("/advisories/{id}/csaf.json"),
+        format!("/advisories/{id}/vex.json"),
+        format!("/advisories/{id}/cve.json"),
+        format!("/advisories/{id}/bulletin.md"),
+        "/orgs/coco/bulletins.md?release=0.15.0".to_owned(),
+        "/feeds/advisories.atom".to_owned(),
+        "/orgs/coco/advisories.atom".to_owned(),
+        "/.well-known/csaf/provider-metadata.json".to_owned(),
+        "/.well-known/csaf/white/index.txt".to_owned(),
+        "/.well-known/csaf/white/changes.csv".to_owned(),
+        "/.well-known/security.txt".to_owned(),
+        "/orgs/coco/SECURITY.md".to_owned(),
+    ];
+    for who in outsiders.iter().cloned().chain([Some(w.sm.clone())]) {
+        for p in &documents {
+            let r = app.get(p, who.as_deref()).await;
+            assert!(
+                !r.text.contains(MARKER) && !r.text.contains(&id),
+                "{p} as {who:?} leaks: {}",
+                r.text
+            );
+        }
+        let q = app
+            .post(
+                "/osv/v1/query",
+                who.as_deref(),
+                json!({"package": {"name": "guest", "ecosystem": "crates.io"}}),
+            )
+            .await;
+        assert!(
+            !q.text.contains(MARKER) && !q.text.contains(&id),
+            "OSV query leaks: {}",
+            q.text
+        );
+    }
     let pages = [
         "/".to_owned(),
         "/advisories".to_owned(),
@@ -177,6 +219,21 @@ async fn unpublished_text_leaks_nowhere(app: TestApp) {
         .status,
         200
     );
+    // The checks above could find it: once published it is in the feed and the query API.
+    assert!(
+        app.get("/feeds/advisories.atom", None)
+            .await
+            .text
+            .contains(&id)
+    );
+    let q = app
+        .post(
+            "/osv/v1/query",
+            None,
+            json!({"package": {"name": "x", "ecosystem": "npm"}, "version": "1.0.0"}),
+        )
+        .await;
+    assert!(q.text.contains(&id), "{}", q.text);
     assert!(
         app.get(&format!("/api/v1/advisories/{id}"), None)
             .await
