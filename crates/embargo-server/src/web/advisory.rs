@@ -204,6 +204,25 @@ pub async fn comment(
     after(&st, &caller, &id, r).await
 }
 
+/// `POST /advisories/{id}/disclosure-exemption`: keeps a closed report private.
+pub async fn exempt_from_disclosure(
+    Req(st): Req,
+    headers: HeaderMap,
+    caller: WebCaller,
+    Path(id): Path<String>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let f = Fields(form);
+    check_session_form(&st, &headers, &caller, &f)?;
+    let aid = advisory_id(&id)?;
+    let r = st
+        .store
+        .exempt_from_disclosure(caller.actor, &aid, f.get("reason"))
+        .await
+        .map(|_| ());
+    after(&st, &caller, &id, r).await
+}
+
 pub async fn transition(
     Req(st): Req,
     headers: HeaderMap,

@@ -54,6 +54,10 @@ pub fn routes(max_upload: usize) -> Router<AppState> {
         )
         .route("/advisories/{id}/comments", post(advisory::comment))
         .route("/advisories/{id}/state", post(advisory::transition))
+        .route(
+            "/advisories/{id}/disclosure-exemption",
+            post(advisory::exempt_from_disclosure),
+        )
         .route("/advisories/{id}/audit", get(advisory::audit))
         .route(
             "/advisories/{id}/attachments",
@@ -73,6 +77,7 @@ pub fn routes(max_upload: usize) -> Router<AppState> {
         )
         .route("/invitations", get(collaborators::list))
         .route("/orgs/{org}", get(orgs::show))
+        .route("/orgs/{org}/policy", post(orgs::set_policy))
         .route(
             "/orgs/{org}/repos/{repo}/upstream",
             post(orgs::set_upstream),

@@ -100,3 +100,45 @@ pub async fn sync(
         Err(e) => Err(e.into()),
     }
 }
+
+/// `POST /orgs/{org}/policy`: the policy form (administrators and security managers).
+pub async fn set_policy(
+    Req(st): Req,
+    headers: HeaderMap,
+    caller: WebCaller,
+    Path(org): Path<String>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let f = Fields(form);
+    check_session_form(&st, &headers, &caller, &f)?;
+    let o = slug(&org, "organisation")?;
+    let number = |field: &str| -> Result<u32, embargo_domain::FieldError> {
+        f.get(field)
+            .trim()
+            .parse()
+            .map_err(|_| embargo_domain::FieldError::new(field, "must be a whole number"))
+    };
+    let change = (|| {
+        Ok::<_, embargo_domain::FieldError>(embargo_store::PolicyChange {
+            response_days: Some(number("response_days")?),
+            require_two_factor: Some(f.get("require_two_factor") == "on"),
+            spam_block_days: Some(number("spam_block_days")?),
+            reports_per_hour: Some(number("reports_per_hour")?),
+            mail_titles: Some(f.get("mail_titles") == "on"),
+            disclose_closed_days: Some(number("disclose_closed_days")?),
+        })
+    })();
+    let result = match change {
+        Ok(c) => st.store.set_policy(caller.actor, &o, c).await,
+        Err(e) => Err(embargo_store::StoreError::Invalid(e)),
+    };
+    match result {
+        Ok(_) => Ok(redirect(&format!("/orgs/{o}"))),
+        Err(embargo_store::StoreError::Invalid(e)) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            render(&page(&st, &caller, &org, None, Some(e.to_string())).await?),
+        )
+            .into_response()),
+        Err(e) => Err(e.into()),
+    }
+}

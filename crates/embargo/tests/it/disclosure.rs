@@ -173,3 +173,91 @@ async fn closed_reports_are_disclosed_by_policy(app: TestApp) {
 }
 
 on_both_backends!(closed_reports_are_disclosed_by_policy);
+
+/// The same settings and the exemption through the pages' forms.
+async fn policy_and_exemption_through_forms(app: TestApp) {
+    use axum::body::Body;
+    use axum::http::{Request, header};
+    let w = World::new(&app).await;
+    let cookie = app.session_cookie(&w.sm).await;
+    let get = |path: String| {
+        let (app, cookie) = (&app, cookie.clone());
+        async move {
+            app.request(
+                Request::get(path)
+                    .header(header::COOKIE, cookie)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+        }
+    };
+    let page = get("/orgs/coco".into()).await;
+    assert!(page.text.contains("Change the policy"), "{}", page.text);
+    let csrf = crate::web::csrf_in(&page.text);
+    let fields = |disclose: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("response_days", "10".to_owned()),
+            ("spam_block_days", "30".to_owned()),
+            ("reports_per_hour", "10".to_owned()),
+            ("mail_titles", "on".to_owned()),
+            ("disclose_closed_days", disclose.to_owned()),
+        ]
+    };
+    let post = |path: &str, f: Vec<(&'static str, String)>| {
+        let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        crate::web::form(path, Some(&cookie), &pairs)
+    };
+    let bad = app.request(post("/orgs/coco/policy", fields("soon"))).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.text.contains("disclose_closed_days"), "{}", bad.text);
+    let ok = app.request(post("/orgs/coco/policy", fields("60"))).await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.text);
+    let org = app.get("/api/v1/orgs/coco", Some(&w.sm)).await;
+    assert_eq!(
+        org.json["policy"]["disclose_closed_days"], 60,
+        "{}",
+        org.text
+    );
+    assert_eq!(org.json["policy"]["mail_titles"], true);
+    assert_eq!(org.json["policy"]["response_days"], 10);
+    // A maintainer sees no policy form.
+    assert!(
+        !app.page("/orgs/coco", Some(&w.maintainer))
+            .await
+            .text
+            .contains("Change the policy")
+    );
+
+    let id = w.file(&app, "Closed and kept").await;
+    let r = app
+        .post(
+            &format!("/api/v1/advisories/{id}/close"),
+            Some(&w.sm),
+            json!({"reason": "wont_fix"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let page = get(format!("/advisories/{id}")).await;
+    assert!(page.text.contains("Keep private"), "{}", page.text);
+    let r = app
+        .request(post(
+            &format!("/advisories/{id}/disclosure-exemption"),
+            vec![("csrf", csrf.clone()), ("reason", "vendor asked".into())],
+        ))
+        .await;
+    assert!(
+        r.status.is_redirection() || r.status.is_success(),
+        "{}",
+        r.status
+    );
+    let page = get(format!("/advisories/{id}")).await;
+    assert!(
+        page.text.contains("Kept private: vendor asked"),
+        "{}",
+        page.text
+    );
+}
+
+on_both_backends!(policy_and_exemption_through_forms);

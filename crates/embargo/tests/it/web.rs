@@ -6,7 +6,7 @@ use axum::http::{Method, Request, StatusCode, header};
 
 use crate::support::{Resp, TestApp, World, on_both_backends};
 
-fn form(path: &str, cookie: Option<&str>, fields: &[(&str, &str)]) -> Request<Body> {
+pub fn form(path: &str, cookie: Option<&str>, fields: &[(&str, &str)]) -> Request<Body> {
     let body: String = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(fields)
         .finish();
@@ -29,7 +29,7 @@ fn set_cookies(r: &Resp) -> Vec<String> {
 }
 
 /// The value of `name="csrf"` in a page.
-fn csrf_in(html: &str) -> String {
+pub fn csrf_in(html: &str) -> String {
     let i = html.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
     html[i..].split('"').next().unwrap().to_owned()
 }
