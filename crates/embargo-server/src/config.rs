@@ -240,6 +240,23 @@ impl Config {
         if let Some(v) = get("EMBARGO_OSV_ID_PREFIX") {
             self.osv.id_prefix = v;
         }
+        // The OSV schema takes `x_` or a prefix registered with OSV followed by `-`.
+        let p = &self.osv.id_prefix;
+        let ok = p == "x_"
+            || (p.len() >= 3
+                && p.len() <= 20
+                && p.ends_with('-')
+                && p.trim_end_matches('-')
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-'));
+        if !ok {
+            return Err(ConfigError::Env {
+                var: "osv.id_prefix".into(),
+                message: format!(
+                    "'{p}' is not an OSV id prefix: use x_, or the prefix OSV registered for you followed by '-' (such as 'CURL-')"
+                ),
+            });
+        }
         if let Some(v) = get("EMBARGO_MAIL_SMTP_URL") {
             self.mail.smtp_url = v;
         }
@@ -308,6 +325,21 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn osv_prefixes_the_schema_takes() {
+        for (prefix, ok) in [
+            ("x_", true),
+            ("CURL-", true),
+            ("x", false),
+            ("", false),
+            ("A B-", false),
+        ] {
+            let mut c = Config::default();
+            c.osv.id_prefix = prefix.into();
+            assert_eq!(c.apply_env(|_| None).is_ok(), ok, "{prefix:?}");
+        }
+    }
 
     #[test]
     fn environment_overrides_file() {
