@@ -181,6 +181,18 @@ struct Draft {
 }
 
 impl Draft {
+    /// Related ids are other vulnerabilities, not this one: they may not become aliases, and
+    /// the model has no place for them.
+    fn left_out_related<'a>(&mut self, related: impl Iterator<Item = &'a str>) {
+        let related: Vec<&str> = related.filter(|r| !r.trim().is_empty()).collect();
+        if !related.is_empty() {
+            self.warnings.push(format!(
+                "related: left out {} (Embargo records no related advisories)",
+                related.join(", ")
+            ));
+        }
+    }
+
     fn finish(
         mut self,
         format: SourceFormat,
@@ -215,7 +227,8 @@ impl Draft {
         let mut aliases = vec![self.id.clone()];
         for a in std::mem::take(&mut self.aliases) {
             let a = a.trim().to_owned();
-            if a.is_empty() || aliases.contains(&a) {
+            let is_the_cve = cve_id.as_ref().is_some_and(|c| c.as_str() == a);
+            if a.is_empty() || is_the_cve || aliases.contains(&a) {
                 continue;
             }
             if cve_id.is_none()
@@ -236,7 +249,7 @@ impl Draft {
                 Ok(p)
                     if cvss_vectors
                         .iter()
-                        .any(|o| o.version().starts_with(&p.version()[..1])) =>
+                        .any(|o| o.version().chars().next() == p.version().chars().next()) =>
                 {
                     self.warnings.push(format!(
                         "left out a second CVSS v{} vector {v}",
@@ -347,6 +360,7 @@ fn osv(v: &Value, format: SourceFormat) -> Result<Imported, ImportError> {
         .filter_map(Value::as_str)
         .map(str::to_owned)
         .collect();
+    d.left_out_related(array_at(v, "related").iter().filter_map(Value::as_str));
     for s in array_at(v, "severity") {
         match (str_at(s, "type"), str_at(s, "score")) {
             (Some("CVSS_V3" | "CVSS_V4"), Some(score)) => d.vectors.push(score.to_owned()),
@@ -569,6 +583,9 @@ struct RustSecDoc {
     advisory: RustSecAdvisory,
     #[serde(default)]
     versions: RustSecVersions,
+    /// Affected functions, operating systems and architectures: the model has no place.
+    #[serde(default)]
+    affected: Option<toml::Table>,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -588,6 +605,9 @@ struct RustSecAdvisory {
     withdrawn: Option<String>,
     #[serde(default)]
     references: Vec<String>,
+    /// `notice`, `unmaintained`, `unsound`: RustSec's OSV export keeps these as records too.
+    #[serde(default)]
+    informational: Option<String>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -633,9 +653,23 @@ fn rustsec(text: &str) -> Result<Imported, ImportError> {
         id: a.id.clone(),
         summary: (!title.is_empty()).then_some(title),
         details,
-        aliases: a.aliases.into_iter().chain(a.related).collect(),
+        aliases: a.aliases,
         ..Draft::default()
     };
+    d.left_out_related(a.related.iter().map(String::as_str));
+    if let Some(kind) = a.informational.as_deref() {
+        d.warnings.push(format!(
+            "advisory.informational: '{}' is imported as an advisory like any other",
+            cut(kind, 40)
+        ));
+    }
+    if let Some(affected) = doc.affected.filter(|t| !t.is_empty()) {
+        let keys: Vec<&str> = affected.keys().map(String::as_str).collect();
+        d.warnings.push(format!(
+            "affected: left out {} (Embargo records affected versions only)",
+            keys.join(", ")
+        ));
+    }
     if let Some(c) = a.cvss {
         d.vectors.push(c);
     }

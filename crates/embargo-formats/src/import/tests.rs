@@ -66,8 +66,9 @@ fn osv_samples_round_trip() {
     let mut seen = 0;
     let mut total = 0;
     for dir in ["samples/osv-rustsec", "samples/osv-go"] {
-        let paths = files(&data.join(dir), ".json");
-        total += paths.len();
+        // Every file of the directory, whatever its name: none may be passed over.
+        total += std::fs::read_dir(data.join(dir)).unwrap().count();
+        let paths = files(&data.join(dir), "");
         for path in paths {
             let name = path.display().to_string();
             let original: Value = serde_json::from_slice(&read(&path)).unwrap();
@@ -125,7 +126,10 @@ fn osv_samples_round_trip() {
             seen += 1;
         }
     }
-    assert_eq!(seen, total);
+    assert_eq!(
+        seen, total,
+        "samples read / files in the sample directories"
+    );
     assert!(
         total >= 40,
         "expected the RustSec and Go samples, found {total}"
@@ -152,6 +156,92 @@ fn events_by_type(affected: &Value) -> BTreeMap<String, Vec<String>> {
     out
 }
 
+/// Pairs whose export differs from the converter's OSV because of the exporter (`osv.rs`), not
+/// the import, as `(pair, field)`: each is reported and must still differ, so a fixed
+/// exporter makes its entry fail until it is removed. None at present.
+const KNOWN_EXPORTER_DIFFERENCES: &[(&str, &str)] = &[];
+
+/// Where our OSV of one GHSA input differs from the converter's, field by field.
+fn ghsa_differences(out: &Value, expected: &Value) -> Vec<(String, String)> {
+    let mut diffs: Vec<(String, String)> = Vec::new();
+    let mut differ = |field: &str, what: String| diffs.push((field.to_owned(), what));
+    let aliases = strs(&out["aliases"]);
+    if !aliases.contains(&expected["id"].as_str().unwrap().to_owned()) {
+        differ("id", format!("{} not among {aliases:?}", expected["id"]));
+    }
+    for a in strs(&expected["aliases"]) {
+        if !aliases.contains(&a) {
+            differ("aliases", format!("{a} not among {aliases:?}"));
+        }
+    }
+    for key in ["summary", "details", "published", "modified"] {
+        if out[key] != expected[key] {
+            differ(key, format!("{} != {}", out[key], expected[key]));
+        }
+    }
+    let withdrawn = expected.get("withdrawn").filter(|w| !w.is_null());
+    if out.get("withdrawn") != withdrawn {
+        differ(
+            "withdrawn",
+            format!("{:?} != {withdrawn:?}", out.get("withdrawn")),
+        );
+    }
+    let exp_aff = expected["affected"].as_array().unwrap();
+    let out_aff = out["affected"].as_array().unwrap();
+    if out_aff.len() != exp_aff.len() {
+        differ(
+            "affected",
+            format!("{} entries != {}", out_aff.len(), exp_aff.len()),
+        );
+    }
+    for e in exp_aff {
+        let Some(o) = out_aff.iter().find(|o| o["package"] == e["package"]) else {
+            differ("affected.package", format!("no {}", e["package"]));
+            continue;
+        };
+        let (ours, theirs) = (events_by_type(o), events_by_type(e));
+        if ours != theirs {
+            differ(
+                "affected.ranges.events",
+                format!("{}: {ours:?} != {theirs:?}", e["package"]),
+            );
+        }
+        let (ours, theirs) = (
+            strs(o.get("versions").unwrap_or(&json!([]))),
+            strs(&e["versions"]),
+        );
+        if ours != theirs {
+            differ(
+                "affected.versions",
+                format!("{}: {ours:?} != {theirs:?}", e["package"]),
+            );
+        }
+    }
+    // References: the same addresses with the same types.
+    let refs = |v: &Value| {
+        let mut r: Vec<(String, String)> = v["references"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["type"].as_str().unwrap().to_owned(),
+                    r["url"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        r.sort();
+        r
+    };
+    let ours = refs(out);
+    for r in refs(expected) {
+        if !ours.contains(&r) {
+            differ("references", format!("{r:?} not among {ours:?}"));
+        }
+    }
+    diffs
+}
+
 /// Each GHSA input becomes the OSV the forge's converter made of it.
 #[test]
 fn ghsa_becomes_the_expected_osv() {
@@ -161,78 +251,34 @@ fn ghsa_becomes_the_expected_osv() {
         .into_iter()
         .filter(|p| !p.to_string_lossy().ends_with(".osv.json"))
         .collect();
+    // Every file is an input or its expected OSV: none is passed over.
+    assert_eq!(inputs.len() * 2, std::fs::read_dir(&dir).unwrap().count());
     assert!(inputs.len() >= 10, "{}", inputs.len());
+    let mut unexpected = Vec::new();
+    let mut known_seen = Vec::new();
     for input in inputs {
-        let name = input.display().to_string();
+        let pair = input.file_stem().unwrap().to_string_lossy().into_owned();
         let expected: Value =
             serde_json::from_slice(&read(&input.with_extension("osv.json"))).unwrap();
-        let imported = parse(&read(&input)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let imported = parse(&read(&input)).unwrap_or_else(|e| panic!("{pair}: {e}"));
         assert_eq!(imported.format, SourceFormat::Ghsa);
         let out = record(&advisory(&imported), &OPTS).unwrap();
         assert_valid(Schema::Osv, &out);
-        let aliases = strs(&out["aliases"]);
+        for (field, what) in ghsa_differences(&out, &expected) {
+            if KNOWN_EXPORTER_DIFFERENCES.contains(&(pair.as_str(), field.as_str())) {
+                eprintln!("known exporter difference, {pair}: {field}: {what}");
+                known_seen.push((pair.clone(), field));
+            } else {
+                unexpected.push(format!("{pair}: {field}: {what}"));
+            }
+        }
+    }
+    assert!(unexpected.is_empty(), "{}", unexpected.join("\n"));
+    for (pair, field) in KNOWN_EXPORTER_DIFFERENCES {
         assert!(
-            aliases.contains(&expected["id"].as_str().unwrap().to_owned()),
-            "{name}"
+            known_seen.iter().any(|(p, f)| p == pair && f == field),
+            "{pair}: {field} no longer differs; remove it from KNOWN_EXPORTER_DIFFERENCES"
         );
-        for a in strs(&expected["aliases"]) {
-            assert!(aliases.contains(&a), "{name}: {a}");
-        }
-        for key in ["summary", "details", "published", "modified"] {
-            assert_eq!(out[key], expected[key], "{name}: {key}");
-        }
-        assert_eq!(
-            out.get("withdrawn"),
-            expected.get("withdrawn").filter(|w| !w.is_null()),
-            "{name}: withdrawn"
-        );
-        let exp_aff = expected["affected"].as_array().unwrap();
-        let out_aff = out["affected"].as_array().unwrap();
-        assert_eq!(
-            out_aff.len(),
-            exp_aff.len(),
-            "{name}: affected entries {out_aff:?}"
-        );
-        for e in exp_aff {
-            let o = out_aff
-                .iter()
-                .find(|o| o["package"] == e["package"])
-                .unwrap_or_else(|| panic!("{name}: no {}", e["package"]));
-            assert_eq!(
-                events_by_type(o),
-                events_by_type(e),
-                "{name}: events of {}",
-                e["package"]
-            );
-            assert_eq!(
-                strs(o.get("versions").unwrap_or(&json!([]))),
-                strs(&e["versions"]),
-                "{name}: versions"
-            );
-        }
-        // References: the same addresses with the same types.
-        let refs = |v: &Value| {
-            let mut r: Vec<(String, String)> = v["references"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|r| {
-                    (
-                        r["type"].as_str().unwrap().to_owned(),
-                        r["url"].as_str().unwrap().to_owned(),
-                    )
-                })
-                .collect();
-            r.sort();
-            r
-        };
-        let ours = refs(&out);
-        for r in refs(&expected) {
-            assert!(
-                ours.contains(&r),
-                "{name}: reference {r:?} missing from {ours:?}"
-            );
-        }
     }
 }
 
@@ -399,6 +445,11 @@ fn refusals_name_the_problem() {
         (br#"{"ghsaId": "GHSA-1", "updatedAt": "2026-01-01T00:00:00Z", "vulnerabilities": {"nodes": [{"package": {"ecosystem": "NPM", "name": "p"}, "vulnerableVersionRange": "~> 1"}]}}"#, "vulnerabilities[0].vulnerable_version_range"),
         (b"```toml\n[advisory]\nid = \"RUSTSEC-1\"\n", "not closed"),
         (b"```toml\n[advisory]\nid = \"RUSTSEC-1\"\n```\n# T\n", "front matter"),
+        (br#"{"id": "X-1", "modified": "2026-01-01T00:00:00Z", "published": "2026-13-01"}"#, "published: '2026-13-01' is not an RFC 3339 time"),
+        (br#"{"id": "X-1", "modified": "2026-01-01T00:00:00Z", "withdrawn": 5}"#, "withdrawn: is not a time"),
+        (br#"{"ghsaId": "GHSA-1", "summary": "s"}"#, "updatedAt: is missing"),
+        (b"```toml\n[advisory]\nid = \"RUSTSEC-2024-0001\"\npackage = \"p\"\ndate = \"24 April\"\n```\n# T\n", "advisory.date: '24 April' is not a date"),
+        (b"```toml\n[advisory]\nid = \"RUSTSEC-2024-0001\"\npackage = \"p\"\ndate = \"2024-04-24\"\n\n[versions]\npatched = [\"1.2.3 or later\"]\n```\n# T\n", "versions: '1.2.3 or later' is not a version requirement"),
     ];
     for (input, want) in cases {
         let e = parse(input).map(|i| i.source_id).unwrap_err();
@@ -408,8 +459,17 @@ fn refusals_name_the_problem() {
             String::from_utf8_lossy(input)
         );
     }
-    let big = vec![b' '; MAX_BYTES + 1];
-    assert!(parse(&big).unwrap_err().message.contains("the limit is"));
+    let big = vec![b' '; 5 << 20];
+    let e = parse(&big).map(|i| i.source_id).unwrap_err();
+    assert_eq!(
+        e.message,
+        "is 5242880 bytes; the limit is 4194304 bytes (4 MiB)"
+    );
+    // Just at the limit the size is no reason: this one fails for what it is.
+    let e = parse(&vec![b' '; MAX_BYTES])
+        .map(|i| i.source_id)
+        .unwrap_err();
+    assert!(e.message.contains("not a format Embargo reads"), "{e}");
 }
 
 #[test]
@@ -421,4 +481,113 @@ fn dropped_parts_are_warned_about() {
     assert_eq!(i.warnings.len(), 3, "{:?}", i.warnings);
     assert!(i.content.cvss_vectors.is_empty() && i.content.references.is_empty());
     assert_eq!(i.content.title, "d");
+}
+
+/// A record that reads but whose content fails the model's checks is refused as a whole, with
+/// the check's field.
+#[test]
+fn content_checks_refuse_the_whole_record() {
+    let long = json!({"id": "X-1", "modified": "2026-01-01T00:00:00Z",
+        "details": "x".repeat(limits::DESCRIPTION + 1)});
+    let e = parse(long.to_string().as_bytes())
+        .map(|i| i.source_id)
+        .unwrap_err();
+    assert!(e.message.starts_with("description: "), "{e}");
+
+    let entry = json!({"package": {"ecosystem": "npm", "name": "p"},
+        "ranges": [{"type": "SEMVER", "events": [{"introduced": "0"}]}]});
+    let many = json!({"id": "X-1", "modified": "2026-01-01T00:00:00Z", "details": "d",
+        "affected": vec![entry; limits::VULNERABILITIES + 1]});
+    let e = parse(many.to_string().as_bytes())
+        .map(|i| i.source_id)
+        .unwrap_err();
+    assert!(
+        e.message.starts_with("vulnerabilities: has 65 entries"),
+        "{e}"
+    );
+
+    let credit = json!({"id": "X-1", "modified": "2026-01-01T00:00:00Z", "details": "d",
+        "credits": [{"name": "n".repeat(limits::CREDIT_NAME + 1)}]});
+    let e = parse(credit.to_string().as_bytes())
+        .map(|i| i.source_id)
+        .unwrap_err();
+    assert!(e.message.starts_with("credits[0].name: "), "{e}");
+}
+
+/// The forge's REST shape (`ghsa_id`, `vulnerabilities[]`, snake case) reads as the GraphQL one.
+#[test]
+fn ghsa_rest_shape() {
+    let rest = json!({
+        "ghsa_id": "GHSA-abcd-efgh-ijkl",
+        "cve_id": "CVE-2024-1234",
+        "summary": "Path traversal in Foo_Bar.baz",
+        "description": "Details.",
+        "published_at": "2024-01-02T03:04:05Z",
+        "updated_at": "2024-02-03T04:05:06Z",
+        "withdrawn_at": null,
+        "identifiers": [{"type": "GHSA", "value": "GHSA-abcd-efgh-ijkl"},
+                        {"type": "CVE", "value": "CVE-2024-1234"}],
+        "references": ["https://example.org/fix", "https://example.org/fix"],
+        "vulnerabilities": [{
+            "package": {"ecosystem": "pip", "name": "Foo_Bar..baz"},
+            "vulnerable_version_range": ">= 1.0, < 1.4.2",
+            "first_patched_version": "1.4.2"
+        }],
+        "cvss_severities": {
+            "cvss_v3": {"vector_string": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N", "score": 7.5},
+            "cvss_v4": {"vector_string": null, "score": null}
+        },
+        "cwes": [{"cwe_id": "CWE-22", "name": "Path traversal"}],
+        "credits": [{"user": {"login": "finder"}, "type": "finder"},
+                    {"user": {"login": "helper"}, "type": "other"}]
+    });
+    let i = parse(rest.to_string().as_bytes()).unwrap();
+    assert_eq!(i.format, SourceFormat::Ghsa);
+    assert_eq!(i.source_id, "GHSA-abcd-efgh-ijkl");
+    assert_eq!(i.content.aliases, ["GHSA-abcd-efgh-ijkl"]);
+    assert_eq!(
+        i.content.cve_id.as_ref().map(|c| c.as_str()),
+        Some("CVE-2024-1234")
+    );
+    assert_eq!(i.content.references.len(), 1);
+    assert_eq!(i.content.cvss_vectors.len(), 1);
+    assert_eq!(i.content.cwe_ids.len(), 1);
+    assert_eq!(i.content.credits[0].kind, CreditType::Finder);
+    assert_eq!(i.content.credits[1].kind, CreditType::Other);
+    let v = &i.content.vulnerabilities[0];
+    assert_eq!(v.package.ecosystem.as_str(), "PyPI");
+    assert_eq!(v.package.name.as_str(), "foo-bar-baz");
+    assert_eq!(v.patched_versions.as_deref(), Some("1.4.2"));
+    assert_eq!(i.published.map(|t| t.unix_timestamp()), Some(1_704_164_645));
+    assert_eq!(i.modified.unix_timestamp(), 1_706_933_106);
+    assert_eq!(i.withdrawn, None);
+    // The forge syntax becomes OSV events through the model, as for the GraphQL shape.
+    let out = record(&advisory(&i), &OPTS).unwrap();
+    assert_valid(Schema::Osv, &out);
+    assert_eq!(
+        out["affected"][0]["ranges"][0]["events"],
+        json!([{"introduced": "1.0"}, {"fixed": "1.4.2"}])
+    );
+}
+
+/// RustSec fields the model has no place for are named in the warnings, never turned into
+/// something else (related ids are other vulnerabilities, not aliases).
+#[test]
+fn rustsec_left_out_parts_are_warned_about() {
+    let text = RUSTSEC
+        .replace(
+            "cvss = ",
+            "related = [\"RUSTSEC-2024-0001\"]\ninformational = \"unsound\"\ncvss = ",
+        )
+        .replace(
+            "[versions]",
+            "[affected]\nfunctions = { \"cosmwasm_std::Uint256::pow\" = [\"< 1.4.4\"] }\n\n[versions]",
+        );
+    let i = parse(text.as_bytes()).unwrap();
+    assert!(!i.content.aliases.iter().any(|a| a == "RUSTSEC-2024-0001"));
+    let w = i.warnings.join("\n");
+    assert!(w.contains("related: left out RUSTSEC-2024-0001"), "{w}");
+    assert!(w.contains("advisory.informational: 'unsound'"), "{w}");
+    assert!(w.contains("affected: left out functions"), "{w}");
+    assert_eq!(i.warnings.len(), 3, "{w}");
 }
