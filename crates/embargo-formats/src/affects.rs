@@ -272,6 +272,27 @@ mod tests {
     }
 
     #[test]
+    fn commits_named_by_git_ranges() {
+        let (a, b) = ("a".repeat(40), "b".repeat(40));
+        let mut v = vuln("Go", None, None);
+        v.ranges = vec![AffectedRange {
+            kind: RangeKind::Git,
+            repo: Some("https://example.org/r".into()),
+            events: vec![
+                RangeEvent::Introduced(a.clone()),
+                RangeEvent::Fixed(b.clone()),
+            ],
+        }];
+        assert!(commit_affected(&v, &a));
+        assert!(
+            !commit_affected(&v, &b),
+            "the fixing commit is not affected"
+        );
+        assert!(!commit_affected(&v, &"c".repeat(40)));
+        assert!(!version_affected(&v, &a), "commits are not versions");
+    }
+
+    #[test]
     fn generic_order() {
         let mut list = [
             "1.10",

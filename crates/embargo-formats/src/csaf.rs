@@ -76,57 +76,9 @@ struct PackageProducts {
     fixed: Vec<Product>,
 }
 
-/// The purl type of an ecosystem.
-fn purl_type(ecosystem: &str) -> Option<&'static str> {
-    Some(match ecosystem {
-        "crates.io" => "cargo",
-        "npm" => "npm",
-        "PyPI" => "pypi",
-        "Go" => "golang",
-        "Maven" => "maven",
-        "RubyGems" => "gem",
-        "NuGet" => "nuget",
-        "Packagist" => "composer",
-        "Hex" => "hex",
-        "Pub" => "pub",
-        _ => return None,
-    })
-}
-
-/// Percent-encodes a purl segment (RFC 3986 unreserved characters stay).
-fn enc(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// The package URL of a package (and version).
-pub fn purl(ecosystem: &str, name: &str, version: Option<&str>) -> Option<String> {
-    let kind = purl_type(ecosystem)?;
-    let path = match kind {
-        "maven" => {
-            let (group, artifact) = name.split_once(':')?;
-            format!("{}/{}", enc(group), enc(artifact))
-        }
-        "pypi" => enc(&name.to_lowercase().replace('_', "-")),
-        "golang" | "npm" | "composer" => name.split('/').map(enc).collect::<Vec<_>>().join("/"),
-        _ => enc(name),
-    };
-    Some(match version {
-        Some(v) => format!("pkg:{kind}/{path}@{}", enc(v)),
-        None => format!("pkg:{kind}/{path}"),
-    })
-}
-
 /// The `vers:` scheme of a range.
 fn vers_scheme(kind: RangeKind, ecosystem: &str) -> &'static str {
-    match (kind, purl_type(ecosystem)) {
+    match (kind, crate::purl::purl_type(ecosystem)) {
         (RangeKind::Semver, _) => "semver",
         (_, Some("pypi")) => "pypi",
         (_, Some("maven")) => "maven",
@@ -189,7 +141,7 @@ fn products(vulns: &[Vulnerability], vendor: &str) -> Vec<PackageProducts> {
                 let product = Product {
                     id: next_id(),
                     name: format!("{vendor} {name} {vers}"),
-                    purl: purl(eco, name, None),
+                    purl: crate::purl::build(eco, name, None),
                 };
                 entry.affected.push((product, fix.clone(), true));
                 if let Some(f) = fix
@@ -201,7 +153,7 @@ fn products(vulns: &[Vulnerability], vendor: &str) -> Vec<PackageProducts> {
                     entry.fixed.push(Product {
                         id: next_id(),
                         name: format!("{vendor} {name} {f}"),
-                        purl: purl(eco, name, Some(&f)),
+                        purl: crate::purl::build(eco, name, Some(&f)),
                     });
                 }
             }
@@ -211,7 +163,7 @@ fn products(vulns: &[Vulnerability], vendor: &str) -> Vec<PackageProducts> {
                 Product {
                     id: next_id(),
                     name: format!("{vendor} {name} {x}"),
-                    purl: purl(eco, name, Some(&x)),
+                    purl: crate::purl::build(eco, name, Some(&x)),
                 },
                 None,
                 false,

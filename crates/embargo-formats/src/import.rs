@@ -454,18 +454,6 @@ fn ghsa_ecosystem(s: &str) -> Result<Ecosystem, FieldError> {
     Ecosystem::parse(name)
 }
 
-/// PyPI names as PEP 503 normalises them (and the forge's converter writes them).
-fn pep503(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for c in name.chars() {
-        let c = if "-_.".contains(c) { '-' } else { c };
-        if !(c == '-' && out.ends_with('-')) {
-            out.push(c.to_ascii_lowercase());
-        }
-    }
-    out
-}
-
 /// An advisory of the forge's database, in its GraphQL (`ghsaId`) or REST (`ghsa_id`) shape.
 fn ghsa(v: &Value) -> Result<Imported, ImportError> {
     let id = str_at(v, "ghsaId")
@@ -548,7 +536,7 @@ fn ghsa(v: &Value) -> Result<Imported, ImportError> {
             .map_err(|e| err(format!("{field}.package.{e}")))?;
         let raw_name = str_at(pkg, "name").unwrap_or_default();
         let name = if ecosystem.as_str() == "PyPI" {
-            pep503(raw_name)
+            crate::purl::pep503(raw_name)
         } else {
             raw_name.to_owned()
         };

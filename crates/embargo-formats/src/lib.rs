@@ -26,6 +26,7 @@ pub mod cwe;
 pub mod import;
 pub mod markdown;
 pub mod osv;
+pub mod purl;
 pub mod web;
 
 #[cfg(any(test, feature = "schema-check"))]

@@ -52,23 +52,8 @@ impl Store {
         let submitted = report.cvss_score.clone();
         let content = report.clone().into_content()?;
         crate::advisories::check_cvss(&content, submitted.as_ref())?;
-        let blocked: Option<i64> = sqlx::query_scalar(
-            "SELECT MAX(until_at) FROM blocks WHERE org_id = $1 AND email = $2 AND lifted_at IS NULL AND until_at > $3",
-        )
-        .bind(org.id)
-        .bind(email.as_str())
-        .bind(to_ms(self.now()))
-        .fetch_one(&self.pool)
-        .await?;
-        if let Some(until) = blocked {
-            let until = crate::clock::from_ms(until);
-            return Err(StoreError::Forbidden(format!(
-                "a report from this address to this organisation was closed as spam: it can file again from {} {:02}:{:02} UTC",
-                until.date(),
-                until.hour(),
-                until.minute()
-            )));
-        }
+        self.refuse_if_blocked(org.id, None, Some(email.as_str()))
+            .await?;
         let now = self.now();
         let recent: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM pending_reports WHERE email = $1 AND created_at > $2",

@@ -113,7 +113,8 @@ impl Store {
                 )
                 .await?;
             for (r, m) in messages {
-                if Some(r) == actor {
+                // Nobody is told of their own action.
+                if r.is_some() && r == actor {
                     continue;
                 }
                 enqueue(&mut tx, &m, now).await?;
@@ -138,7 +139,7 @@ impl Store {
         repo_id: Option<i64>,
         titles: bool,
         base_url: &str,
-    ) -> Result<Vec<(i64, Message)>> {
+    ) -> Result<Vec<(Option<i64>, Message)>> {
         let (notice, groups): (Notice, &[&str]) = match change {
             Change::Reported { .. } => (Notice::NewReport, &["triagers"]),
             Change::Transferred { .. } => (Notice::Transferred, &["triagers"]),
@@ -168,7 +169,8 @@ impl Store {
                     base_url,
                 };
                 let m = notify::compose(&Notice::Invited, &facts, email, Audience::Collaborator);
-                return Ok(vec![(-1, m)]);
+                // The invitee may have no account yet: an address, no user id.
+                return Ok(vec![(None, m)]);
             }
             _ => return Ok(Vec::new()),
         };
@@ -194,7 +196,12 @@ impl Store {
         };
         Ok(recipients
             .into_iter()
-            .map(|r| (r.id, notify::compose(&notice, &facts, &r.email, r.audience)))
+            .map(|r| {
+                (
+                    Some(r.id),
+                    notify::compose(&notice, &facts, &r.email, r.audience),
+                )
+            })
             .collect())
     }
 
@@ -332,14 +339,5 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(())
-    }
-
-    /// Messages not sent yet (for operators and tests).
-    pub async fn unsent_mail(&self) -> Result<i64> {
-        Ok(
-            sqlx::query_scalar("SELECT COUNT(*) FROM mail_queue WHERE sent_at IS NULL")
-                .fetch_one(&self.pool)
-                .await?,
-        )
     }
 }

@@ -78,6 +78,36 @@ pub(crate) async fn after_change(
 }
 
 impl Store {
+    /// Refuses a filing from a sender (account, or address without one) blocked for spam,
+    /// saying until when.
+    pub(crate) async fn refuse_if_blocked(
+        &self,
+        org_id: i64,
+        user_id: Option<i64>,
+        email: Option<&str>,
+    ) -> Result<()> {
+        let until: Option<i64> = sqlx::query_scalar(
+            "SELECT MAX(until_at) FROM blocks WHERE org_id = $1 AND lifted_at IS NULL AND until_at > $4
+             AND (user_id = $2 OR email = $3 OR email = (SELECT email FROM users WHERE id = $2))",
+        )
+        .bind(org_id)
+        .bind(user_id.unwrap_or(-1))
+        .bind(email.unwrap_or_default())
+        .bind(to_ms(self.now()))
+        .fetch_one(&self.pool)
+        .await?;
+        if let Some(until) = until {
+            let until = from_ms(until);
+            return Err(StoreError::Forbidden(format!(
+                "a report from this sender to this organisation was closed as spam: reports can be filed again from {} {:02}:{:02} UTC",
+                until.date(),
+                until.hour(),
+                until.minute()
+            )));
+        }
+        Ok(())
+    }
+
     /// Refuses a filing from a blocked sender, or one over the hourly limit.
     pub(crate) async fn check_may_file(
         &self,
@@ -86,24 +116,8 @@ impl Store {
         per_hour: u32,
     ) -> Result<()> {
         let now = self.now();
-        let until: Option<i64> = sqlx::query_scalar(
-            "SELECT MAX(until_at) FROM blocks WHERE org_id = $1 AND (user_id = $2 OR email = (SELECT email FROM users WHERE id = $2))
-             AND lifted_at IS NULL AND until_at > $3",
-        )
-        .bind(org_id)
-        .bind(reporter_id)
-        .bind(to_ms(now))
-        .fetch_one(&self.pool)
-        .await?;
-        if let Some(until) = until {
-            let until = from_ms(until);
-            return Err(StoreError::Forbidden(format!(
-                "a report of yours to this organisation was closed as spam: you can file again from {} {:02}:{:02} UTC",
-                until.date(),
-                until.hour(),
-                until.minute()
-            )));
-        }
+        self.refuse_if_blocked(org_id, Some(reporter_id), None)
+            .await?;
         let hour_ago = to_ms(now - Duration::hours(1));
         let limit = i64::from(per_hour.max(1));
         // Per account, and per address (from the access log, which records where filings came from).

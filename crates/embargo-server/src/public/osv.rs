@@ -89,63 +89,8 @@ enum Wanted {
     },
 }
 
-/// purl types and the OSV ecosystem each names.
-const PURL_TYPES: &[(&str, &str)] = &[
-    ("cargo", "crates.io"),
-    ("npm", "npm"),
-    ("pypi", "PyPI"),
-    ("golang", "Go"),
-    ("maven", "Maven"),
-    ("gem", "RubyGems"),
-    ("nuget", "NuGet"),
-    ("composer", "Packagist"),
-    ("hex", "Hex"),
-    ("pub", "Pub"),
-    ("swift", "SwiftURL"),
-    ("hackage", "Hackage"),
-    ("cran", "CRAN"),
-];
-
 fn field(f: &str, m: &str) -> FieldError {
     FieldError::new(f, m)
-}
-
-/// `pkg:TYPE/NAMESPACE/NAME@VERSION` into ecosystem, name and version.
-fn parse_purl(purl: &str) -> Result<(Ecosystem, String, Option<String>), FieldError> {
-    let bad = |m: &str| field("package.purl", m);
-    let rest = purl
-        .strip_prefix("pkg:")
-        .ok_or_else(|| bad("is not a package URL; it starts with 'pkg:'"))?;
-    let rest = rest.split(['?', '#']).next().unwrap_or_default();
-    let (kind, path) = rest
-        .split_once('/')
-        .ok_or_else(|| bad("has no name after its type"))?;
-    let eco = PURL_TYPES
-        .iter()
-        .find(|(t, _)| t.eq_ignore_ascii_case(kind))
-        .and_then(|(_, e)| Ecosystem::parse(e).ok())
-        .ok_or_else(|| bad("has a package type this server does not know"))?;
-    let (path, version) = match path.rsplit_once('@') {
-        Some((p, v)) if !p.is_empty() => (p, Some(decode(v))),
-        _ => (path, None),
-    };
-    let name = match eco.as_str() {
-        // Maven names are `group:artifact`; npm scopes are kept with their `@`.
-        "Maven" => decode(path).replacen('/', ":", 1),
-        _ => decode(path),
-    };
-    if name.is_empty() {
-        return Err(bad("has an empty name"));
-    }
-    Ok((eco, name, version))
-}
-
-/// Percent-decoding of a purl part (`%40scope` → `@scope`).
-fn decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
 }
 
 fn check(q: Query) -> Result<Wanted, FieldError> {
@@ -183,7 +128,7 @@ fn check(q: Query) -> Result<Wanted, FieldError> {
         if purl.len() > MAX {
             return Err(field("package.purl", "is longer than 1024 characters"));
         }
-        let (eco, name, in_purl) = parse_purl(&purl)?;
+        let (eco, name, in_purl) = embargo_formats::purl::parse(&purl, "package.purl")?;
         if in_purl.is_some() && q.version.is_some() {
             return Err(field(
                 "version",
@@ -211,25 +156,6 @@ fn check(q: Query) -> Result<Wanted, FieldError> {
     })
 }
 
-/// PyPI names compare after PEP 503 normalisation; others exactly.
-fn same_name(eco: &Ecosystem, stored: &str, asked: &str) -> bool {
-    if eco.as_str() == "PyPI" {
-        let norm = |s: &str| {
-            let mut out = String::new();
-            for c in s.chars() {
-                let c = if "-_.".contains(c) { '-' } else { c };
-                if !(c == '-' && out.ends_with('-')) {
-                    out.push(c.to_ascii_lowercase());
-                }
-            }
-            out
-        };
-        norm(stored) == norm(asked)
-    } else {
-        stored == asked
-    }
-}
-
 fn matches(v: &Vulnerability, wanted: &Wanted) -> bool {
     match wanted {
         Wanted::Commit(c) => commit_affected(v, c),
@@ -240,7 +166,11 @@ fn matches(v: &Vulnerability, wanted: &Wanted) -> bool {
         } => {
             let eco_ok = ecosystem.as_ref().is_none_or(|e| *e == v.package.ecosystem);
             eco_ok
-                && same_name(&v.package.ecosystem, v.package.name.as_str(), name)
+                && embargo_formats::purl::same_package(
+                    &v.package.ecosystem,
+                    v.package.name.as_str(),
+                    name,
+                )
                 && version
                     .as_deref()
                     .is_none_or(|ver| version_affected(v, ver))
@@ -309,27 +239,4 @@ pub async fn querybatch(
         })
         .collect();
     Ok(Json(json!({ "results": results })))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn purls() {
-        let (e, n, v) = parse_purl("pkg:cargo/guest-components@0.14.0").unwrap();
-        assert_eq!(
-            (e.as_str(), n.as_str(), v.as_deref()),
-            ("crates.io", "guest-components", Some("0.14.0"))
-        );
-        let (e, n, v) = parse_purl("pkg:npm/%40scope/name@1.0.0").unwrap();
-        assert_eq!(
-            (e.as_str(), n.as_str(), v.as_deref()),
-            ("npm", "@scope/name", Some("1.0.0"))
-        );
-        let (e, n, _) = parse_purl("pkg:maven/org.x/core@1.2?type=jar").unwrap();
-        assert_eq!((e.as_str(), n.as_str()), ("Maven", "org.x:core"));
-        assert!(parse_purl("cargo/x").is_err());
-        assert!(parse_purl("pkg:unknown/x").is_err());
-    }
 }

@@ -318,6 +318,16 @@ struct ConfirmPage {
     token: String,
 }
 
+/// A confirmation link that leads nowhere, and what the reporter can do about it.
+fn stale_confirmation() -> PageError {
+    PageError(crate::error::AppError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "this confirmation link was used already or has expired: if you confirmed the report, \
+         its private link was mailed to you; otherwise file the report again",
+    ))
+}
+
 /// `GET /confirm/{token}`: asks to confirm (a button, so that mail scanners opening links do
 /// not confirm reports by themselves).
 pub async fn confirm_form(
@@ -326,7 +336,7 @@ pub async fn confirm_form(
     axum::extract::Path(token): axum::extract::Path<String>,
 ) -> Result<Response, PageError> {
     if token.len() > 128 || !st.store.pending_exists(&token).await? {
-        return Err(PageError(crate::error::AppError::not_found("report")));
+        return Err(stale_confirmation());
     }
     let (csrf, new) = super::auth::anon_csrf(&headers)?;
     Ok(super::auth::with_anon_cookie(
@@ -349,13 +359,17 @@ pub async fn confirm(
 ) -> Result<Response, PageError> {
     super::check_anonymous_form(&st, &headers, &Fields(form))?;
     if token.len() > 128 {
-        return Err(PageError(crate::error::AppError::not_found("report")));
+        return Err(stale_confirmation());
     }
     let base = st.config.server.public_url.clone();
-    let c = st
+    let c = match st
         .store
         .confirm_report(&token, |t| format!("{base}/r/{t}"))
-        .await?;
+        .await
+    {
+        Err(embargo_store::StoreError::NotFound(_)) => return Err(stale_confirmation()),
+        other => other?,
+    };
     Ok(redirect(&format!("/r/{}", c.link_token)))
 }
 

@@ -242,6 +242,12 @@ async fn smtp_confirmation_private_link_and_no_secrets_in_mail() {
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("used already or has expired")
+    );
 
     // The reporter gets the private link; the triagers hear of the report, unasked.
     let mail = sink.wait_for("rita@example.org", "Your private link").await;

@@ -146,6 +146,24 @@ async fn held_confirmed_and_linked(app: TestApp) {
             .unwrap()
             .is_none()
     );
+    // Closed as spam: the address is blocked from filing again, and is told until when.
+    let r = app
+        .post(
+            &format!("/api/v1/advisories/{}/close", c.id),
+            Some(&w.sm),
+            json!({"reason": "spam"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = app
+        .post(
+            "/api/v1/orgs/coco/advisories",
+            None,
+            json!({"title": "again", "description": "d", "reporter_email": "rita@example.org"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    assert!(r.text.contains("can be filed again from"), "{}", r.text);
 }
 
 async fn held_reports_expire(app: TestApp) {
