@@ -8,20 +8,87 @@
 use serde::Serialize;
 
 use crate::advisory::State;
+use crate::ids::AdvisoryKey;
 use crate::types::OrgRole;
 
 /// Who is asking.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Actor {
     Anonymous,
-    User { id: i64, admin: bool },
+    User {
+        id: i64,
+        admin: bool,
+    },
+    /// Whoever holds a reporter's private link (`/r/{token}`): the reporter of that one
+    /// report and nothing more, whatever accounts the reporter's address has. `user` is the
+    /// account the report was filed as (the author of what the link writes); `advisory` the
+    /// report the link opens. Made from a link that is not revoked, for one request.
+    ReporterLink {
+        user: i64,
+        advisory: AdvisoryKey,
+    },
+    /// Embargo itself, doing scheduled work: it acts through the same change path and
+    /// checks as a person, and events and the access log name the task.
+    System(SystemTask),
+}
+
+/// Work Embargo does by itself, on a schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SystemTask {
+    /// Publishing an advisory marked ready when its embargo ends, and ending the embargo.
+    ScheduledPublication,
+    /// Disclosing a closed report under the organisation's policy.
+    Disclosure,
+    /// Recording that an invitation ran out.
+    InvitationExpiry,
+}
+
+impl SystemTask {
+    /// How events and the access log name it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::ScheduledPublication => "scheduled publication",
+            Self::Disclosure => "disclosure policy",
+            Self::InvitationExpiry => "invitation expiry",
+        }
+    }
+
+    /// The actions the task may take, and nothing else.
+    fn may(self, action: Action) -> bool {
+        match self {
+            Self::ScheduledPublication => {
+                matches!(action, Action::Publish | Action::NegotiateEmbargo)
+            }
+            Self::Disclosure => action == Action::Disclose,
+            Self::InvitationExpiry => false,
+        }
+    }
 }
 
 impl Actor {
+    /// Who is writing: the author of comments and events.
     pub fn user_id(&self) -> Option<i64> {
         match self {
-            Self::Anonymous => None,
+            Self::Anonymous | Self::System(_) => None,
             Self::User { id, .. } => Some(*id),
+            Self::ReporterLink { user, .. } => Some(*user),
+        }
+    }
+
+    /// The signed-in account whose roles and memberships count; `None` for the public and
+    /// for a private link, which carries no role.
+    pub fn account_id(&self) -> Option<i64> {
+        match self {
+            Self::User { id, .. } => Some(*id),
+            Self::Anonymous | Self::ReporterLink { .. } | Self::System(_) => None,
+        }
+    }
+
+    /// The scheduled task acting, if it is one.
+    pub fn system_task(&self) -> Option<SystemTask> {
+        match self {
+            Self::System(t) => Some(*t),
+            _ => None,
         }
     }
 }
@@ -83,10 +150,27 @@ pub enum Action {
     Transfer,
     /// Keep a closed report from being disclosed under the organisation's policy.
     ExemptFromDisclosure,
+    /// See who is invited to the advisory (names, addresses, organisations): the audience
+    /// only, even once a closed report is disclosed.
+    ReadCollaborators,
+    /// Read the files attached to it (proofs of concept): the audience only, even once a
+    /// closed report is disclosed.
+    ReadAttachments,
+    /// Attach a file.
+    Attach,
+    /// Propose, accept, reject or end an embargo (the organisation's triagers, and invited
+    /// downstream participants for their organisation).
+    NegotiateEmbargo,
+    /// Set one of the case's flags (vendor aware, fix ready, ...).
+    SetCaseFlag,
+    /// Mark the advisory ready to publish itself when its embargo ends.
+    MarkReady,
+    /// Make a closed report public under the organisation's policy (scheduled work only).
+    Disclose,
 }
 
 impl Action {
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 22] = [
         Action::Read,
         Action::ReadThread,
         Action::Comment,
@@ -102,6 +186,13 @@ impl Action {
         Action::InternalNotes,
         Action::Transfer,
         Action::ExemptFromDisclosure,
+        Action::ReadCollaborators,
+        Action::ReadAttachments,
+        Action::Attach,
+        Action::NegotiateEmbargo,
+        Action::SetCaseFlag,
+        Action::MarkReady,
+        Action::Disclose,
     ];
 
     /// The states in which the action makes sense at all, whoever asks.
@@ -112,9 +203,16 @@ impl Action {
             | Action::ReadThread
             | Action::ReadEvents
             | Action::Revoke
-            | Action::InternalNotes => true,
+            | Action::InternalNotes
+            | Action::ReadCollaborators
+            | Action::ReadAttachments => true,
             // A disclosed thread is a public record: nobody writes in it any more.
-            Action::Comment => state != Disclosed,
+            Action::Comment | Action::Attach => state != Disclosed,
+            // Embargoes are negotiated before publication.
+            Action::NegotiateEmbargo => matches!(state, Triage | Draft),
+            Action::SetCaseFlag => matches!(state, Triage | Draft | Published),
+            Action::MarkReady => state == Draft,
+            Action::Disclose => state == Closed,
             Action::ExemptFromDisclosure => state == Closed,
             Action::Edit => matches!(state, Triage | Draft),
             Action::Accept => state == Triage,
@@ -131,7 +229,11 @@ impl Action {
     fn role_may(self, rel: Relations) -> bool {
         match self {
             Action::Read => true,
-            Action::ReadThread | Action::Comment => rel.in_audience(),
+            Action::ReadThread
+            | Action::Comment
+            | Action::ReadCollaborators
+            | Action::ReadAttachments
+            | Action::Attach => rel.in_audience(),
             Action::InternalNotes => rel.is_triager(),
             Action::Edit
             | Action::Accept
@@ -139,11 +241,16 @@ impl Action {
             | Action::Invite
             | Action::Revoke
             | Action::Transfer => rel.maintainer || rel.security_manager,
+            Action::NegotiateEmbargo => rel.maintainer || rel.security_manager || rel.collaborator,
+            Action::SetCaseFlag => rel.maintainer || rel.security_manager,
             Action::Reopen
             | Action::Publish
             | Action::Withdraw
             | Action::ReadEvents
-            | Action::ExemptFromDisclosure => rel.security_manager,
+            | Action::ExemptFromDisclosure
+            | Action::MarkReady => rel.security_manager,
+            // Only scheduled work discloses ([`SystemTask`]).
+            Action::Disclose => false,
         }
     }
 }
@@ -186,6 +293,18 @@ pub fn decide(rel: Relations, action: Action, state: State) -> Decision {
     Decision::Allow
 }
 
+/// The rule for scheduled work: a task may take its own actions, in the states where they
+/// make sense, and nothing else; it never reads for anyone.
+pub fn decide_system(task: SystemTask, action: Action, state: State) -> Decision {
+    if !task.may(action) {
+        Decision::Forbidden
+    } else if !action.allowed_in(state) {
+        Decision::Conflict
+    } else {
+        Decision::Allow
+    }
+}
+
 /// What the actor may do to one advisory, precomputed for pages and API answers.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Permissions {
@@ -202,6 +321,12 @@ pub struct Permissions {
     pub can_read_internal_notes: bool,
     pub can_transfer: bool,
     pub can_exempt_from_disclosure: bool,
+    pub can_read_collaborators: bool,
+    pub can_read_attachments: bool,
+    pub can_attach: bool,
+    pub can_negotiate_embargo: bool,
+    pub can_set_case_flag: bool,
+    pub can_mark_ready: bool,
 }
 
 impl Permissions {
@@ -221,6 +346,12 @@ impl Permissions {
             can_read_internal_notes: may(Action::InternalNotes),
             can_transfer: may(Action::Transfer),
             can_exempt_from_disclosure: may(Action::ExemptFromDisclosure),
+            can_read_collaborators: may(Action::ReadCollaborators),
+            can_read_attachments: may(Action::ReadAttachments),
+            can_attach: may(Action::Attach),
+            can_negotiate_embargo: may(Action::NegotiateEmbargo),
+            can_set_case_flag: may(Action::SetCaseFlag),
+            can_mark_ready: may(Action::MarkReady),
         }
     }
 }
@@ -257,6 +388,8 @@ pub enum OrgAction {
     FileReport,
     /// Change the organisation's policy settings.
     ManagePolicy,
+    /// See the organisation's response record (aggregates over its private reports).
+    ReadRecord,
 }
 
 /// The organisation rule. Organisations and their repositories are public (a reporter must
@@ -268,9 +401,20 @@ pub fn decide_org(actor: Actor, rel: OrgRelations, action: OrgAction) -> Decisio
     let sm = rel.role == Some(OrgRole::SecurityManager) && rel.two_factor_ok;
     let ok = match action {
         OrgAction::Create => rel.admin,
-        OrgAction::ManageMembers | OrgAction::ManagePolicy => rel.admin || sm,
-        OrgAction::ManageRepos => sm,
+        // Administrators manage every organisation (its people, repositories and policy),
+        // though its advisories stay need-to-know.
+        OrgAction::ManageMembers | OrgAction::ManagePolicy | OrgAction::ManageRepos => {
+            rel.admin || sm
+        }
         OrgAction::FileReport => true,
+        // Aggregates over private reports: their triagers only, not administrators.
+        OrgAction::ReadRecord => {
+            rel.two_factor_ok
+                && matches!(
+                    rel.role,
+                    Some(OrgRole::SecurityManager | OrgRole::SteeringCommittee)
+                )
+        }
     };
     if ok {
         Decision::Allow
@@ -427,6 +571,13 @@ mod tests {
             Decision::Forbidden
         );
         assert_eq!(decide(sm, Action::InternalNotes, d), Decision::Allow);
+        // Who was invited, and the files, stay with the audience.
+        for a in [Action::ReadCollaborators, Action::ReadAttachments] {
+            assert_eq!(decide(NOBODY, a, d), Decision::Forbidden, "{a:?}");
+            assert_eq!(decide(reporter, a, d), Decision::Allow, "{a:?}");
+            assert_eq!(decide(sm, a, d), Decision::Allow, "{a:?}");
+        }
+        assert_eq!(decide(reporter, Action::Attach, d), Decision::Conflict);
         for a in [
             Action::Edit,
             Action::Accept,
@@ -455,6 +606,52 @@ mod tests {
     }
 
     #[test]
+    fn scheduled_work_does_its_own_task_only() {
+        use SystemTask::*;
+        assert_eq!(
+            decide_system(ScheduledPublication, Action::Publish, State::Draft),
+            Decision::Allow
+        );
+        assert_eq!(
+            decide_system(ScheduledPublication, Action::Publish, State::Published),
+            Decision::Conflict
+        );
+        for a in Action::ALL {
+            if !matches!(a, Action::Publish | Action::NegotiateEmbargo) {
+                assert_eq!(
+                    decide_system(ScheduledPublication, a, State::Draft),
+                    Decision::Forbidden,
+                    "{a:?}"
+                );
+            }
+            if a != Action::Disclose {
+                assert_eq!(
+                    decide_system(Disclosure, a, State::Closed),
+                    Decision::Forbidden,
+                    "{a:?}"
+                );
+            }
+            assert_eq!(
+                decide_system(InvitationExpiry, a, State::Draft),
+                Decision::Forbidden
+            );
+        }
+        assert_eq!(
+            decide_system(Disclosure, Action::Disclose, State::Closed),
+            Decision::Allow
+        );
+        // Nobody discloses by hand.
+        let sm = Relations {
+            security_manager: true,
+            ..NOBODY
+        };
+        assert_eq!(
+            decide(sm, Action::Disclose, State::Closed),
+            Decision::Forbidden
+        );
+    }
+
+    #[test]
     fn admins_need_a_role_to_read() {
         assert_eq!(
             decide(NOBODY, Action::Read, State::Triage),
@@ -468,7 +665,7 @@ mod tests {
         };
         assert_eq!(
             decide_org(admin, none, OrgAction::ManageRepos),
-            Decision::Forbidden
+            Decision::Allow
         );
         assert_eq!(decide_org(admin, none, OrgAction::Create), Decision::Allow);
         assert_eq!(

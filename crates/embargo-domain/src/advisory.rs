@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 
 use crate::FieldError;
 use crate::affected::{self, AffectedRange, RangeEvent, RangeKind};
+use crate::embargo::{CaseFlag, CaseState, Embargo, EmbargoAction};
 use crate::error::check_text;
 use crate::ids::AdvisoryId;
 use crate::types::{
@@ -688,6 +689,20 @@ pub enum Change {
     },
     /// The closed report became public under the disclosure policy.
     Disclosed,
+    /// A participant proposed, accepted, rejected or ended an embargo: the embargo after it.
+    EmbargoChanged {
+        action: EmbargoAction,
+        party: String,
+        embargo: Embargo,
+    },
+    /// One of the case's flags was set.
+    CaseFlagSet {
+        flag: CaseFlag,
+    },
+    /// Marked ready (or not) to publish itself when its embargo ends.
+    ReadyChanged {
+        ready: bool,
+    },
 }
 
 impl Change {
@@ -725,6 +740,9 @@ impl Change {
             Self::DisclosureAnnounced { .. } => "disclosure_announced",
             Self::DisclosureExempted { .. } => "disclosure_exempted",
             Self::Disclosed => "disclosed",
+            Self::EmbargoChanged { .. } => "embargo_changed",
+            Self::CaseFlagSet { .. } => "case_flag_set",
+            Self::ReadyChanged { .. } => "ready_changed",
         }
     }
 }
@@ -772,6 +790,19 @@ pub struct Advisory {
     pub public_history: Vec<PublicRevision>,
     /// Counts the events applied; every change makes a new revision.
     pub revision: i64,
+    /// When its public content last changed (publication, a public edit, withdrawal; for an
+    /// import, the source's `modified`). `None` before publication.
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub public_updated_at: Option<OffsetDateTime>,
+    /// The embargo negotiated for it.
+    #[serde(default)]
+    pub embargo: Embargo,
+    /// Vultron's case flags set so far.
+    #[serde(default)]
+    pub case: CaseState,
+    /// The fix is released: publish when the embargo ends.
+    #[serde(default)]
+    pub ready: bool,
 }
 
 /// One public revision of an advisory.
@@ -815,6 +846,27 @@ impl Advisory {
         }
     }
 
+    /// When the public content last changed: the last public revision (publication, a change
+    /// made while public, withdrawal). What only the audience sees (comments, internal notes,
+    /// invitations) never moves it, so public documents do not betray that triagers wrote
+    /// something. Before publication, the last change of any kind.
+    pub fn public_modified_at(&self) -> OffsetDateTime {
+        self.public_updated_at.unwrap_or_else(|| {
+            // Stored before the field existed: the latest public revision.
+            self.public_history
+                .iter()
+                .map(|r| r.at)
+                .max()
+                .unwrap_or(self.updated_at)
+        })
+    }
+
+    /// The public revision number: how many public revisions there are (0 before
+    /// publication). `revision` counts every event and is for the audience.
+    pub fn public_revision(&self) -> i64 {
+        i64::try_from(self.public_history.len()).unwrap_or(i64::MAX)
+    }
+
     /// The advisory a `Reported` event creates.
     pub fn reported(filing: Filing, content: Content, at: OffsetDateTime) -> Self {
         Self {
@@ -838,6 +890,10 @@ impl Advisory {
             first_response_at: None,
             response_due_at: filing.response_due_at,
             revision: 1,
+            public_updated_at: None,
+            embargo: Embargo::default(),
+            case: CaseState::default(),
+            ready: false,
         }
     }
 
@@ -853,6 +909,7 @@ impl Advisory {
         a.published_at = Some(facts.published_at);
         a.first_response_at = Some(facts.published_at);
         a.updated_at = facts.modified_at;
+        a.public_updated_at = Some(facts.modified_at);
         a.withdrawn_at = facts.withdrawn_at;
         a.public_history.push(PublicRevision {
             at: facts.published_at,
@@ -960,11 +1017,22 @@ impl Advisory {
             Change::DisclosureAnnounced { on } => self.disclosure_announced_for = Some(*on),
             Change::DisclosureExempted { reason } => self.disclosure_exempt = Some(reason.clone()),
             Change::Disclosed => self.state = State::Disclosed,
+            Change::EmbargoChanged { embargo, .. } => self.embargo = embargo.clone(),
+            Change::CaseFlagSet { flag } => self.case.set(*flag, &crate::rfc3339(at)),
+            Change::ReadyChanged { ready } => self.ready = *ready,
             Change::Transferred { to, .. } => self.repo = Some(to.clone()),
         }
         if change.changes_advisory() {
             self.updated_at = at;
             self.revision += 1;
+        }
+        let public_change = match change {
+            Change::Published | Change::Withdrawn => true,
+            Change::Edited { .. } => self.state.is_public(),
+            _ => false,
+        };
+        if public_change {
+            self.public_updated_at = Some(at);
         }
     }
 

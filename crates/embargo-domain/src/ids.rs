@@ -66,7 +66,23 @@ impl AdvisoryId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The id as a small fixed-size value, for `Copy` types such as an actor bound to one
+    /// advisory.
+    pub fn key(&self) -> AdvisoryKey {
+        let mut k = [0u8; ID_LEN];
+        for (slot, b) in k.iter_mut().zip(self.0.bytes()) {
+            *slot = b;
+        }
+        AdvisoryKey(k)
+    }
 }
+
+const ID_LEN: usize = PREFIX.len() + 14;
+
+/// An [`AdvisoryId`] by value: equal exactly when the ids are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AdvisoryKey([u8; ID_LEN]);
 
 impl fmt::Display for AdvisoryId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

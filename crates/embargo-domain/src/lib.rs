@@ -8,11 +8,20 @@ pub mod access;
 pub mod advisory;
 pub mod affected;
 pub mod codeowners;
+pub mod embargo;
 pub mod error;
 pub mod ids;
 pub mod notify;
 pub mod policy;
+pub mod record;
 pub mod types;
 pub mod version_range;
 
 pub use error::FieldError;
+
+/// An instant as RFC 3339 text, in UTC.
+pub fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}

@@ -31,6 +31,15 @@ pub enum Notice {
     },
     /// A closed report was disclosed (to the reporter).
     Disclosed,
+    /// The embargo's terms changed (to everyone in the audience): what happened, in words.
+    EmbargoChanged {
+        what: String,
+    },
+    /// The exploit is public or attacks are observed while an embargo runs (to the
+    /// security managers): the embargo should end early.
+    EmbargoAtRisk {
+        why: String,
+    },
 }
 
 /// Who a message goes to, which decides the link it gives.
@@ -131,6 +140,17 @@ pub fn compose(notice: &Notice, facts: &Facts<'_>, to: &str, audience: Audience)
             format!(
                 "Following the organisation's policy, this closed report and its thread \
                  (without internal notes) will be made public on {date}."
+            ),
+        ),
+        Notice::EmbargoChanged { what } => (
+            format!("Embargo: {about}"),
+            format!("The embargo changed: {what}."),
+        ),
+        Notice::EmbargoAtRisk { why } => (
+            format!("End the embargo early? {about}"),
+            format!(
+                "The case now says {why} while the embargo runs. An embargo protects nobody \
+                 then: consider ending it now and publishing."
             ),
         ),
     };

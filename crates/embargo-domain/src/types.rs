@@ -365,9 +365,12 @@ impl ReferenceUrl {
     }
 }
 
-/// Where a repository's upstream lives: an `https://`, `http://`, `ssh://` or `git://` URL,
-/// an scp-like `user@host:path`, or an absolute local path. Nothing that `git` would take as
-/// an option or a remote helper.
+/// Where a repository's upstream lives, as git names it: an `https://` URL, or (where an
+/// administrator allows it) an `http://` URL, a `file://` URL or an absolute local path.
+/// Nothing that `git` would take as an option or a remote helper. Which of these the server
+/// actually reaches is its network rule (`embargo_server::net`): `https://` on public hosts
+/// unless `[network] allow` says more. `ssh://`, `git://` and `user@host:path` are still read
+/// (rows stored before that rule) but never fetched.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Upstream(String);
@@ -379,26 +382,39 @@ impl Upstream {
         let f = |m: &str| FieldError::new("upstream", m.to_owned());
         if s.is_empty() || s.len() > 1024 {
             return Err(f(
-                "give a git URL or an absolute path, at most 1,024 characters",
+                "give an https:// address of the git repository, at most 1,024 characters",
             ));
         }
-        if s.starts_with('-')
-            || s.contains("::")
-            || s.chars().any(|c| c.is_control() || c.is_whitespace())
-        {
+        if s.starts_with('-') || s.chars().any(|c| c.is_control() || c.is_whitespace()) {
             return Err(f("is not a git URL or path that Embargo fetches"));
         }
-        let url_like = ["https://", "http://", "ssh://", "git://"]
-            .iter()
-            .any(|p| s.starts_with(p));
+        if let Some(scheme) = ["https", "http", "file", "ssh", "git"]
+            .into_iter()
+            .find(|p| s.strip_prefix(p).is_some_and(|r| r.starts_with("://")))
+        {
+            // A URL: `::` inside it (an IPv6 address) is no remote helper.
+            let url = url::Url::parse(s).map_err(|e| f(&format!("is not a URL ({e})")))?;
+            let host = url.host_str().is_some_and(|h| !h.is_empty());
+            return match scheme {
+                "file" if host => Err(f(
+                    "a file:// URL names a local path and no host: file:///srv/git/repo.git",
+                )),
+                "file" => Ok(Self(s.to_owned())),
+                _ if !host => Err(f("has no host")),
+                _ => Ok(Self(s.to_owned())),
+            };
+        }
+        if s.contains("::") {
+            return Err(f("is not a git URL or path that Embargo fetches"));
+        }
         let scp_like = !s.contains("://")
             && s.split_once(':')
                 .is_some_and(|(host, _)| host.contains('@') && !host.contains('/'));
-        if url_like || scp_like || s.starts_with('/') {
+        if scp_like || s.starts_with('/') {
             Ok(Self(s.to_owned()))
         } else {
             Err(f(
-                "must be an https://, http://, ssh:// or git:// URL, user@host:path, or an absolute path",
+                "must be an https:// address of the git repository (or, where an administrator allows it, an http:// or file:// URL or an absolute path)",
             ))
         }
     }
@@ -575,6 +591,9 @@ mod tests {
             "git@github.com:org/repo.git",
             "/srv/git/guest.git",
             "ssh://git@host/x",
+            "file:///srv/git/guest.git",
+            "https://[2001:db8::1]/x",
+            "http://127.0.0.1:3000/x.git",
         ] {
             assert!(Upstream::parse(good).is_ok(), "{good}");
         }
@@ -585,6 +604,10 @@ mod tests {
             "relative/path",
             "file::x",
             "https://a b",
+            "https://",
+            "https://[::1/x",
+            "file://host/etc",
+            "ftp://example.org/x",
         ] {
             assert!(Upstream::parse(bad).is_err(), "{bad}");
         }

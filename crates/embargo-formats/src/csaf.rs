@@ -9,7 +9,7 @@
 //! - Versions are integers counted from the advisory's public history (1 = publication).
 //! - `GIT` ranges (commits) are not products: they appear in the OSV record only.
 
-use embargo_domain::advisory::{Advisory, State, Vulnerability};
+use embargo_domain::advisory::{Advisory, PublicRevision, State, Vulnerability};
 use embargo_domain::affected::{End, RangeKind};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -401,6 +401,47 @@ pub fn advisory(a: &Advisory, o: &CsafOptions<'_>) -> Option<Value> {
 /// an action statement for every affected product.
 pub fn vex(a: &Advisory, o: &CsafOptions<'_>) -> Option<Value> {
     document(a, o, true)
+}
+
+/// The pre-notification of an embargoed advisory: its security advisory as it is planned to
+/// be published at `planned` (the embargo's end), for the advisory's audience only:
+/// `distribution.tlp.label` `AMBER`, status `interim`, served from `url`.
+pub fn pre_notification(
+    a: &Advisory,
+    o: &CsafOptions<'_>,
+    planned: OffsetDateTime,
+    url: &str,
+) -> Option<Value> {
+    let mut future = a.clone();
+    future.state = State::Published;
+    future.published_at = Some(planned);
+    future.public_history = vec![PublicRevision {
+        at: planned,
+        summary: "Planned publication at the end of the embargo".into(),
+    }];
+    let mut doc = document(&future, o, false)?;
+    let d = doc.get_mut("document")?.as_object_mut()?;
+    d.insert(
+        "distribution".into(),
+        json!({
+            "text": format!(
+                "Embargoed until {}: for the advisory's invited participants only, not to be shared further.",
+                crate::utc_seconds(planned)
+            ),
+            "tlp": {"label": "AMBER"},
+        }),
+    );
+    if let Some(t) = d.get_mut("tracking").and_then(Value::as_object_mut) {
+        t.insert("status".into(), json!("interim"));
+    }
+    if let Some(first) = d
+        .get_mut("references")
+        .and_then(Value::as_array_mut)
+        .and_then(|r| r.first_mut())
+    {
+        *first = json!({"category": "self", "summary": "This document", "url": url});
+    }
+    Some(doc)
 }
 
 #[cfg(test)]

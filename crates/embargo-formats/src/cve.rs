@@ -27,8 +27,8 @@ pub fn record(a: &Advisory, o: &CveOptions<'_>) -> Option<Value> {
         return None;
     }
     let cve = a.content.cve_id.as_ref()?;
-    let updated = crate::utc_seconds(a.updated_at);
-    let published = crate::utc_seconds(a.published_at.unwrap_or(a.updated_at));
+    let updated = crate::utc_seconds(a.public_modified_at());
+    let published = crate::utc_seconds(a.published_at.unwrap_or(a.public_modified_at()));
     let provider = json!({
         "orgId": o.assigner_org_id,
         "shortName": o.assigner_short_name,
@@ -46,7 +46,9 @@ pub fn record(a: &Advisory, o: &CveOptions<'_>) -> Option<Value> {
             m.insert("state".into(), json!("REJECTED"));
             m.insert(
                 "dateRejected".into(),
-                json!(crate::utc_seconds(a.withdrawn_at.unwrap_or(a.updated_at))),
+                json!(crate::utc_seconds(
+                    a.withdrawn_at.unwrap_or(a.public_modified_at())
+                )),
             );
         }
         json!({

@@ -18,6 +18,7 @@ pub(crate) fn utc_seconds(t: OffsetDateTime) -> String {
 }
 
 pub mod affects;
+pub mod chart;
 pub mod csaf;
 pub mod csaf_provider;
 pub mod cve;

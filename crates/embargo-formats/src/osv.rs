@@ -31,12 +31,17 @@ pub fn record(advisory: &Advisory, opts: &OsvOptions<'_>) -> Option<Value> {
     let mut rec = serde_json::Map::new();
     rec.insert("schema_version".into(), json!(SCHEMA_VERSION));
     rec.insert("id".into(), json!(osv_id(advisory, opts)));
-    rec.insert("modified".into(), json!(crate::utc(advisory.updated_at)));
+    rec.insert(
+        "modified".into(),
+        json!(crate::utc(advisory.public_modified_at())),
+    );
     if let Some(p) = advisory.published_at {
         rec.insert("published".into(), json!(crate::utc(p)));
     }
     if advisory.state == State::Withdrawn {
-        let at = advisory.withdrawn_at.unwrap_or(advisory.updated_at);
+        let at = advisory
+            .withdrawn_at
+            .unwrap_or(advisory.public_modified_at());
         rec.insert("withdrawn".into(), json!(crate::utc(at)));
     }
     let mut aliases = vec![json!(advisory.id.as_str())];

@@ -44,7 +44,7 @@ pub fn atom(advisories: &[Advisory], o: &FeedOptions<'_>) -> String {
     );
     let updated = advisories
         .iter()
-        .map(|a| a.updated_at)
+        .map(Advisory::public_modified_at)
         .max()
         .unwrap_or(o.now);
     let _ = writeln!(out, "  <id>{}</id>", xml_escape(o.self_url));
@@ -100,7 +100,11 @@ pub fn atom(advisories: &[Advisory], o: &FeedOptions<'_>) -> String {
         out.push_str("  <entry>\n");
         let _ = writeln!(out, "    <id>{}</id>", xml_escape(&page));
         let _ = writeln!(out, "    <title>{}</title>", xml_escape(&title));
-        let _ = writeln!(out, "    <updated>{}</updated>", crate::utc(a.updated_at));
+        let _ = writeln!(
+            out,
+            "    <updated>{}</updated>",
+            crate::utc(a.public_modified_at())
+        );
         if let Some(p) = a.published_at {
             let _ = writeln!(out, "    <published>{}</published>", crate::utc(p));
         }

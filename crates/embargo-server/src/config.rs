@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::net::NetworkPolicy;
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -16,6 +18,7 @@ pub struct Config {
     pub publishing: PublishingConfig,
     pub mail: MailConfig,
     pub intake: IntakeConfig,
+    pub network: NetworkConfig,
     /// Where the SQLite database (and later, attachments and keys) live.
     #[serde(skip)]
     pub data_dir: PathBuf,
@@ -55,6 +58,16 @@ impl Default for MailConfig {
             from: "Embargo <embargo@localhost>".into(),
         }
     }
+}
+
+/// What outgoing connections may reach besides `https://` on public addresses (the rule is
+/// `net::NetworkPolicy`; every outgoing connection obeys it).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NetworkConfig {
+    /// `host` or `host:port` (reached at any address, over http too) and absolute path
+    /// prefixes (local repositories under them).
+    pub allow: Vec<String>,
 }
 
 /// Reports filed without an account.
@@ -128,6 +141,10 @@ pub struct ServerConfig {
     /// The address users reach Embargo at; links in pages and documents use it, and session
     /// cookies are `Secure` when it is `https`.
     pub public_url: String,
+    /// True when neither `public_url` nor `listen` was set, so that links built from
+    /// `public_url` merely assume the default address; the command line says so.
+    #[serde(skip)]
+    pub public_url_assumed: bool,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -155,6 +172,7 @@ impl Default for Config {
             publishing: PublishingConfig::default(),
             mail: MailConfig::default(),
             intake: IntakeConfig::default(),
+            network: NetworkConfig::default(),
             data_dir: PathBuf::from("embargo-data"),
         }
     }
@@ -165,6 +183,7 @@ impl Default for ServerConfig {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: String::new(),
+            public_url_assumed: false,
         }
     }
 }
@@ -209,6 +228,8 @@ impl Config {
         config.data_dir = data_dir.to_owned();
         config.apply_env(|k| std::env::var(k).ok())?;
         if config.server.public_url.is_empty() {
+            config.server.public_url_assumed =
+                config.server.listen == ServerConfig::default().listen;
             config.server.public_url = format!("http://{}", config.server.listen);
         }
         config.server.public_url = config.server.public_url.trim_end_matches('/').to_owned();
@@ -275,6 +296,14 @@ impl Config {
                 message: "must be between 1 and 90".into(),
             });
         }
+        if let Some(v) = get("EMBARGO_NETWORK_ALLOW") {
+            self.network.allow = v
+                .split(',')
+                .map(|c| c.trim().to_owned())
+                .filter(|c| !c.is_empty())
+                .collect();
+        }
+        self.network_policy()?;
         if let Some(v) = get("EMBARGO_PUBLISHING_OPENPGP_KEY_FILE") {
             self.publishing.openpgp_key_file = v;
         }
@@ -317,6 +346,14 @@ impl Config {
         }
     }
 
+    /// The rule for outgoing connections, from `[network] allow`.
+    pub fn network_policy(&self) -> Result<NetworkPolicy, ConfigError> {
+        NetworkPolicy::new(&self.network.allow).map_err(|message| ConfigError::Env {
+            var: "network.allow".into(),
+            message,
+        })
+    }
+
     pub fn secure_cookies(&self) -> bool {
         self.server.public_url.starts_with("https://")
     }
@@ -339,6 +376,23 @@ mod tests {
             c.osv.id_prefix = prefix.into();
             assert_eq!(c.apply_env(|_| None).is_ok(), ok, "{prefix:?}");
         }
+    }
+
+    #[test]
+    fn network_allow_list() {
+        let mut c: Config =
+            toml::from_str("[network]\nallow = [\"git.internal\", \"/srv/git\"]\n").unwrap();
+        c.apply_env(|_| None).unwrap();
+        assert_eq!(c.network.allow, ["git.internal", "/srv/git"]);
+        c.apply_env(|k| {
+            (k == "EMBARGO_NETWORK_ALLOW").then(|| "127.0.0.1:3000, ,[::1]:8443".to_owned())
+        })
+        .unwrap();
+        assert_eq!(c.network.allow, ["127.0.0.1:3000", "[::1]:8443"]);
+        let err = c
+            .apply_env(|k| (k == "EMBARGO_NETWORK_ALLOW").then(|| "srv/git".to_owned()))
+            .unwrap_err();
+        assert!(err.to_string().contains("'srv/git'"), "{err}");
     }
 
     #[test]

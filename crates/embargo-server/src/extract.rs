@@ -119,19 +119,43 @@ where
                 "send the body as Content-Type: application/json",
             ));
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                AppError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    "the request body is larger than the limit of 1 MiB",
-                )
-            } else {
-                AppError::bad_request(format!("the request body could not be read: {e}"))
-            }
-        })?;
-        parse_json(&bytes).map(ApiJson)
+        read_json(req, state).await.map(ApiJson)
     }
+}
+
+/// A JSON body whatever its content type says: OSV clients in the wild post their queries
+/// without `Content-Type: application/json`, and the public OSV API takes them. Only for
+/// public, read-only endpoints (a cross-site form cannot change anything through them).
+pub struct AnyJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for AnyJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
+        read_json(req, state).await.map(AnyJson)
+    }
+}
+
+async fn read_json<S: Send + Sync, T: DeserializeOwned>(
+    req: Request,
+    state: &S,
+) -> Result<T, AppError> {
+    let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            AppError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "the request body is larger than the limit of 1 MiB",
+            )
+        } else {
+            AppError::bad_request(format!("the request body could not be read: {e}"))
+        }
+    })?;
+    parse_json(&bytes)
 }
 
 fn strip_position(msg: String) -> String {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use embargo_store::{QueuedMail, Store};
 use lettre::message::Mailbox;
-use lettre::message::header::ContentType;
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::config::Config;
@@ -44,10 +44,12 @@ impl Mailer {
         let to: Mailbox =
             m.to.parse()
                 .map_err(|e| format!("recipient is not an address ({e})"))?;
-        Message::builder()
-            .from(self.from.clone())
-            .to(to)
-            .subject(m.subject.clone())
+        let builder = Message::builder().from(self.from.clone()).to(to);
+        let builder = match encoded_subject(&m.subject)? {
+            Some(h) => builder.raw_header(h),
+            None => builder.subject(m.subject.clone()),
+        };
+        builder
             .header(ContentType::TEXT_PLAIN)
             // lettre picks the transfer encoding: 7bit, or quoted-printable for long lines.
             .body(m.body.clone())
@@ -67,6 +69,31 @@ impl Mailer {
             }
         }
     }
+}
+
+/// The `Subject` header, when lettre's own would not show exactly the text given: lettre
+/// leaves ASCII words as they are, so a title typed as `=?utf-8?b?...?=` would reach the
+/// reader decoded, as text nobody typed. Such a subject is sent whole as RFC 2047 encoded
+/// words, which decode to what was typed.
+fn encoded_subject(subject: &str) -> Result<Option<HeaderValue>, String> {
+    if !subject.contains("=?") {
+        return Ok(None);
+    }
+    let mut encoded = String::new();
+    {
+        let mut w = email_encoding::headers::writer::EmailWriter::new(
+            &mut encoded,
+            "Subject: ".len(),
+            0,
+            false,
+        );
+        email_encoding::headers::rfc2047::encode(subject, &mut w).map_err(|e| e.to_string())?;
+    }
+    Ok(Some(HeaderValue::dangerous_new_pre_encoded(
+        HeaderName::new_from_ascii_str("Subject"),
+        subject.to_owned(),
+        encoded,
+    )))
 }
 
 /// One round: new events become messages, due messages are delivered. Returns how many
@@ -105,6 +132,45 @@ pub async fn deliver(store: &Store, mailer: &Mailer, base_url: &str) -> usize {
                 tracing::warn!(error = %e, "recording a delivery failed");
                 return delivered;
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn subject_as_read(mailer: &Mailer, subject: &str) -> String {
+        let m = QueuedMail {
+            id: 1,
+            to: "someone@example.org".into(),
+            subject: subject.into(),
+            body: "text".into(),
+            attempts: 0,
+        };
+        let raw = mailer.message(&m).unwrap().formatted();
+        let parsed = mail_parser::MessageParser::default()
+            .parse(&raw)
+            .expect("the message parses");
+        parsed.subject().unwrap_or_default().to_owned()
+    }
+
+    /// What a mail reader shows is what was typed, even when the title is itself an
+    /// encoded word (here `Bcc: evil@example.org` in base64).
+    #[test]
+    fn subjects_show_what_was_typed() {
+        let mailer = Mailer {
+            transport: Transport::Outbox(std::env::temp_dir()),
+            from: "embargo@example.org".parse().unwrap(),
+        };
+        for typed in [
+            "New report EMB-1 (org/repo): =?utf-8?b?QmNjOiBldmlsQGV4YW1wbGUub3Jn?=",
+            "=?utf-8?q?Bcc=3A_x?= and =?ISO-8859-1?B?SGk=?=",
+            "Grüße =?utf-8?b?eA==?= ünd a long tail that goes on and on and on past the fold of seventy-eight characters",
+            "Plain ASCII title",
+            "Schöne Grüße",
+        ] {
+            assert_eq!(subject_as_read(&mailer, typed), typed);
         }
     }
 }

@@ -11,7 +11,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-use crate::api::{account, advisories, attachments, collaborators, orgs};
+use crate::api::{account, advisories, attachments, clock, collaborators, orgs};
 use crate::{AppState, BODY_LIMIT, public, web};
 
 pub fn router(state: AppState) -> Router {
@@ -62,6 +62,13 @@ pub fn router(state: AppState) -> Router {
             get(advisories::comments).post(advisories::comment),
         )
         .route("/advisories/{id}/events", get(advisories::events))
+        .route("/advisories/{id}/embargo", post(clock::embargo))
+        .route("/advisories/{id}/ready", post(clock::ready))
+        .route("/advisories/{id}/case", post(clock::case))
+        .route(
+            "/advisories/{id}/pre-notification.json",
+            get(clock::pre_notification),
+        )
         .route("/advisories/{id}/audit", get(advisories::audit))
         .route(
             "/advisories/{id}/collaborators",

@@ -38,7 +38,7 @@ const REL_NEEDS_TWO_FACTOR: &str = "EXISTS (SELECT 1 FROM org_members om JOIN or
 const REL_COLLABORATOR: &str = "EXISTS (SELECT 1 FROM collaborators c WHERE c.advisory_id = a.id AND c.user_id = $1 AND c.accepted_at IS NOT NULL AND c.revoked_at IS NULL)";
 const COLLABORATOR_UNTIL: &str = "(SELECT MAX(COALESCE(c.expires_at, 9223372036854775807)) FROM collaborators c WHERE c.advisory_id = a.id AND c.user_id = $1 AND c.accepted_at IS NOT NULL AND c.revoked_at IS NULL)";
 
-fn relation_columns() -> String {
+pub(crate) fn relation_columns() -> String {
     [
         (REL_REPORTER, "rel_reporter"),
         (REL_MAINTAINER, "rel_maintainer"),
@@ -63,7 +63,7 @@ fn visibility_filter() -> String {
 }
 
 /// The relations in a row, at time `now` (an invitation past its expiry gives none).
-fn relations_from_row(row: &AnyRow, now: OffsetDateTime) -> Result<Relations> {
+pub(crate) fn relations_from_row(row: &AnyRow, now: OffsetDateTime) -> Result<Relations> {
     let flag = |c: &str| -> Result<bool> { Ok(row.try_get::<i64, _>(c)? != 0) };
     let until: Option<i64> = row.try_get("rel_collaborator_until")?;
     Ok(Relations {
@@ -152,8 +152,10 @@ pub(crate) fn seal_doc(keys: &Keyring, advisory: &Advisory) -> Result<String> {
     }
 }
 
+/// The account whose relations are computed: -1 (nobody) for the public and for a private
+/// link, whose one relation is checked apart ([`decided_on`]).
 fn caller_id(actor: Actor) -> i64 {
-    actor.user_id().unwrap_or(-1)
+    actor.account_id().unwrap_or(-1)
 }
 
 /// A state change a triager asks for.
@@ -428,6 +430,12 @@ impl Store {
                 _ => break,
             }
         }
+        // Public documents list by public change: an internal note must not reorder them.
+        out.sort_by(|a, b| {
+            b.public_modified_at()
+                .cmp(&a.public_modified_at())
+                .then_with(|| a.id.as_str().cmp(b.id.as_str()))
+        });
         Ok(out)
     }
 
@@ -584,7 +592,7 @@ impl Store {
                     "INSERT INTO comments (advisory_id, author_id, body, created_at, internal) VALUES ($1, $2, $3, $4, $5) RETURNING id",
                 )
                 .bind(next.id.as_str())
-                .bind(caller_id(actor))
+                .bind(actor.user_id().unwrap_or(-1))
                 .bind(self.keys.seal(&comment_aad(next.id.as_str()), body)?)
                 .bind(to_ms(now))
                 .bind(i64::from(internal))
@@ -644,6 +652,16 @@ impl Store {
                 },
                 Transition::Reopen => Change::Reopened,
                 Transition::Publish => {
+                    let e = &current.get().embargo;
+                    if !e.state.allows_publication() {
+                        return Err(StoreError::Conflict(format!(
+                            "the embargo is {}{}: publication waits until it ends or is ended (or the proposal is rejected)",
+                            e.state.as_str(),
+                            e.ends_at
+                                .map(|t| format!(" until {}", embargo_domain::embargo::format_instant(t)))
+                                .unwrap_or_default()
+                        )));
+                    }
                     current.get().check_publishable()?;
                     Change::Published
                 }
@@ -842,7 +860,7 @@ impl Store {
             self.audit_read(actor, "read_events", id).await?;
         }
         let rows = sqlx::query(
-            "SELECT e.id, e.kind, u.email, e.data, e.at FROM events e LEFT JOIN users u ON u.id = e.actor_id
+            "SELECT e.id, e.kind, COALESCE(u.email, 'Embargo (' || e.system_actor || ')') AS email, e.data, e.at FROM events e LEFT JOIN users u ON u.id = e.actor_id
              WHERE e.advisory_id = $1 ORDER BY e.id",
         )
         .bind(id.as_str())
@@ -935,7 +953,29 @@ async fn decided_on(
         return Err(StoreError::NotFound("advisory"));
     };
     let advisory = advisory_from_row(keys, &row)?;
-    let rel = relations_from_row(&row, now)?;
+    if let Actor::System(task) = actor {
+        // Scheduled work takes its own actions only, by the rule for it.
+        if let Some(e) = StoreError::from_decision(
+            embargo_domain::access::decide_system(task, action, advisory.state),
+            "advisory",
+            verb,
+        ) {
+            return Err(e);
+        }
+        return Ok(Authorized::new(advisory, Relations::default()));
+    }
+    let mut rel = relations_from_row(&row, now)?;
+    if let Actor::ReporterLink {
+        user,
+        advisory: linked,
+    } = actor
+    {
+        // A private link is the reporter of the one report it opens; no other relation.
+        rel = Relations {
+            reporter: linked == advisory.id.key() && advisory.reporter_id == user,
+            ..Relations::default()
+        };
+    }
     if let Some(e) =
         StoreError::from_decision(decide(rel, action, advisory.state), "advisory", verb)
     {
@@ -988,17 +1028,28 @@ impl Store {
             Change::Commented { comment_id, .. } => serde_json::json!({ "comment_id": comment_id }),
             _ => serde_json::json!({}),
         };
+        let detail = match actor.system_task() {
+            Some(task) => {
+                let mut d = detail;
+                if let Some(o) = d.as_object_mut() {
+                    o.insert("by".into(), task.label().into());
+                }
+                d
+            }
+            None => detail,
+        };
         crate::audit::append(tx, at, actor, origin, change.kind(), Some(id), &detail).await?;
         let data =
             serde_json::to_string(change).map_err(|e| StoreError::Internal(e.to_string()))?;
         let data = keys.seal(&event_aad(id.as_str()), &data)?;
-        sqlx::query("INSERT INTO events (advisory_id, org_id, actor_id, kind, data, at) VALUES ($1, $2, $3, $4, $5, $6)")
+        sqlx::query("INSERT INTO events (advisory_id, org_id, actor_id, kind, data, at, system_actor) VALUES ($1, $2, $3, $4, $5, $6, $7)")
             .bind(id.as_str())
             .bind(org_id)
             .bind(actor.user_id())
             .bind(change.kind())
             .bind(data)
             .bind(to_ms(at))
+            .bind(actor.system_task().map(|t| t.label()))
             .execute(&mut **tx)
             .await?;
         Ok(())

@@ -101,7 +101,7 @@ impl Store {
             serde_json::to_string(&meta).map_err(|e| StoreError::Internal(e.to_string()))?;
         let place = aad(id.as_str(), &attachment_id);
         let (mut tx, _) = self
-            .begin_decided(actor, id, Action::Comment, "attach files to")
+            .begin_decided(actor, id, Action::Attach, "attach files to")
             .await?;
         sqlx::query("INSERT INTO attachments (id, advisory_id, uploader_id, size, meta, data, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
             .bind(&attachment_id)
@@ -186,8 +186,13 @@ impl Store {
 
     /// The attachments of an advisory (its audience).
     pub async fn attachments(&self, actor: Actor, id: &AdvisoryId) -> Result<Vec<Attachment>> {
-        self.decided(actor, id, Action::ReadThread, "read the attachments of")
-            .await?;
+        self.decided(
+            actor,
+            id,
+            Action::ReadAttachments,
+            "read the attachments of",
+        )
+        .await?;
         Ok(self
             .attachment_rows(id, None, false)
             .await?
@@ -204,7 +209,12 @@ impl Store {
         attachment_id: &str,
     ) -> Result<(Attachment, Vec<u8>)> {
         let a = self
-            .decided(actor, id, Action::ReadThread, "read the attachments of")
+            .decided(
+                actor,
+                id,
+                Action::ReadAttachments,
+                "read the attachments of",
+            )
             .await?;
         let found = self.attachment_rows(id, Some(attachment_id), true).await?;
         let Some((meta, Some(bytes))) = found.into_iter().next() else {

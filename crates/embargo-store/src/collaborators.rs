@@ -195,8 +195,13 @@ impl Store {
 
     /// The people invited to an advisory, for its audience.
     pub async fn collaborators(&self, actor: Actor, id: &AdvisoryId) -> Result<Vec<Collaborator>> {
-        self.decided(actor, id, Action::ReadThread, "see who is invited to")
-            .await?;
+        self.decided(
+            actor,
+            id,
+            Action::ReadCollaborators,
+            "see who is invited to",
+        )
+        .await?;
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM collaborators WHERE advisory_id = $1 ORDER BY id"
         )))
@@ -247,7 +252,7 @@ impl Store {
              WHERE c.user_id = $1 AND c.accepted_at IS NULL AND c.revoked_at IS NULL AND (c.expires_at IS NULL OR c.expires_at > $2)
              ORDER BY c.id",
         )
-        .bind(actor.user_id().unwrap_or(-1))
+        .bind(actor.account_id().unwrap_or(-1))
         .bind(to_ms(self.now()))
         .fetch_all(&self.pool)
         .await?;
@@ -402,7 +407,8 @@ impl Store {
             let change = Change::CollaboratorExpired {
                 collaborator_id: r.try_get("id")?,
             };
-            self.insert_event(&mut tx, &id, org_id, Actor::Anonymous, &change, now)
+            let system = Actor::System(embargo_domain::access::SystemTask::InvitationExpiry);
+            self.insert_event(&mut tx, &id, org_id, system, &change, now)
                 .await?;
         }
         tx.commit().await?;

@@ -6,6 +6,14 @@
 //! value is `enc1:<id>:<hex of 24-byte nonce and ciphertext>`, bound to its place (table,
 //! column, advisory) by the associated data, so a value moved to another row does not open.
 //! The file is re-read when it changes, so `embargo keys rotate` works beside a running server.
+//!
+//! It also holds the *audit key*, `audit <64 hex digits>`, which keys the access log's hash
+//! chain (see `audit.rs`). Unlike the sealing keys it never changes: a rotation writes it back
+//! unchanged, or the chain written before would no longer verify. A key file from before the
+//! audit key has no such line; its audit key is then derived from its first sealing key
+//! (HMAC-SHA256 with a fixed label), so every copy of that file agrees on it without writing
+//! anything, and the first rotation writes the derived key out as the `audit` line before the
+//! first sealing key is retired.
 
 use std::path::{Path, PathBuf};
 use std::sync::RwLock;
@@ -13,6 +21,7 @@ use std::time::SystemTime;
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use sha2::{Digest, Sha256};
 
 use crate::secrets::{hex, random_bytes};
 use crate::{Result, StoreError};
@@ -25,9 +34,11 @@ struct Key {
     bytes: [u8; 32],
 }
 
-#[derive(Clone, Default)]
+#[derive(Clone)]
 struct Keys {
     keys: Vec<Key>,
+    /// Keys the access log's chain; survives rotation.
+    audit: [u8; 32],
     /// The file's modification time and length when read: a change of either means another
     /// process rewrote it (mtime alone can miss two writes within one clock tick).
     modified: Option<(SystemTime, u64)>,
@@ -58,8 +69,39 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-fn parse_keys(text: &str, path: &Path) -> Result<Vec<Key>> {
+/// HMAC-SHA256 (RFC 2104) of the concatenated `parts`.
+pub(crate) fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    let mut block = [0u8; 64];
+    let hashed;
+    let key = if key.len() > block.len() {
+        hashed = Sha256::digest(key);
+        hashed.as_slice()
+    } else {
+        key
+    };
+    for (b, k) in block.iter_mut().zip(key) {
+        *b = *k;
+    }
+    let mut inner = Sha256::new();
+    inner.update(block.map(|b| b ^ 0x36));
+    for part in parts {
+        inner.update(part);
+    }
+    let mut outer = Sha256::new();
+    outer.update(block.map(|b| b ^ 0x5c));
+    outer.update(inner.finalize());
+    outer.finalize().into()
+}
+
+/// The audit key of a key file without an `audit` line: derived from its first key, under a
+/// label no other use of that key shares.
+fn derived_audit_key(first: &Key) -> [u8; 32] {
+    hmac_sha256(&first.bytes, &[b"embargo audit chain key v1"])
+}
+
+fn parse_keys(text: &str, path: &Path) -> Result<Keys> {
     let mut keys = Vec::new();
+    let mut audit = None;
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
@@ -67,12 +109,26 @@ fn parse_keys(text: &str, path: &Path) -> Result<Vec<Key>> {
         }
         let bad = || {
             StoreError::Internal(format!(
-                "{} line {}: expected 'v1 ID HEXKEY'",
+                "{} line {}: expected 'v1 ID HEXKEY' or 'audit HEXKEY'",
                 path.display(),
                 n + 1
             ))
         };
         let mut parts = line.split_whitespace();
+        if line.starts_with("audit") {
+            let (Some("audit"), Some(k), None) = (parts.next(), parts.next(), parts.next()) else {
+                return Err(bad());
+            };
+            let bytes: [u8; 32] = unhex(k).and_then(|b| b.try_into().ok()).ok_or_else(bad)?;
+            if audit.replace(bytes).is_some() {
+                return Err(StoreError::Internal(format!(
+                    "{} line {}: a second audit key (a key file holds one)",
+                    path.display(),
+                    n + 1
+                )));
+            }
+            continue;
+        }
         let (Some("v1"), Some(id), Some(k), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {
@@ -84,13 +140,18 @@ fn parse_keys(text: &str, path: &Path) -> Result<Vec<Key>> {
             bytes,
         });
     }
-    if keys.is_empty() {
+    let Some(first) = keys.first() else {
         return Err(StoreError::Internal(format!(
             "{} holds no key",
             path.display()
         )));
-    }
-    Ok(keys)
+    };
+    let audit = audit.unwrap_or_else(|| derived_audit_key(first));
+    Ok(Keys {
+        keys,
+        audit,
+        modified: None,
+    })
 }
 
 fn modified(path: &Path) -> Option<(SystemTime, u64)> {
@@ -98,13 +159,16 @@ fn modified(path: &Path) -> Option<(SystemTime, u64)> {
     Some((m.modified().ok()?, m.len()))
 }
 
-/// Writes the key file atomically with owner-only permissions.
-fn write_keys(path: &Path, keys: &[Key]) -> Result<()> {
+/// Writes the key file atomically with owner-only permissions; the audit key always goes
+/// with it, so a rotation cannot lose it.
+fn write_keys(path: &Path, keys: &[Key], audit: &[u8; 32]) -> Result<()> {
     let io = |e: std::io::Error| StoreError::Internal(format!("writing {}: {e}", path.display()));
     let mut text = String::from(
         "# Embargo's encryption keys. Keep this file secret, and back it up apart from the database:\n\
-         # without it, unpublished reports cannot be read. The last line is the current key.\n",
+         # without it, unpublished reports cannot be read. The last line is the current key.\n\
+         # The audit line keys the access log's chain: it never changes, keep it.\n",
     );
+    text.push_str(&format!("audit {}\n", hex(audit)));
     for k in keys {
         text.push_str(&format!("v1 {} {}\n", k.id, hex(&k.bytes)));
     }
@@ -134,6 +198,7 @@ impl Keyring {
             path: None,
             keys: RwLock::new(Keys {
                 keys: vec![key],
+                audit: random_bytes::<32>()?,
                 modified: None,
             }),
         })
@@ -144,13 +209,13 @@ impl Keyring {
         let text = std::fs::read_to_string(path).map_err(|e| {
             StoreError::Internal(format!("cannot read the key file {}: {e}", path.display()))
         })?;
-        let keys = parse_keys(&text, path)?;
+        let keys = Keys {
+            modified: modified(path),
+            ..parse_keys(&text, path)?
+        };
         Ok(Self {
             path: Some(path.to_owned()),
-            keys: RwLock::new(Keys {
-                keys,
-                modified: modified(path),
-            }),
+            keys: RwLock::new(keys),
         })
     }
 
@@ -170,7 +235,7 @@ impl Keyring {
             id: "k1".into(),
             bytes: random_bytes::<32>()?,
         };
-        write_keys(path, std::slice::from_ref(&key))?;
+        write_keys(path, std::slice::from_ref(&key), &random_bytes::<32>()?)?;
         Self::load(path)
     }
 
@@ -181,7 +246,9 @@ impl Keyring {
             .path
             .as_ref()
             .ok_or_else(|| StoreError::Internal("this keyring has no file".into()))?;
-        let mut keys = self.snapshot()?.keys;
+        let Keys {
+            mut keys, audit, ..
+        } = self.snapshot()?;
         let next = keys
             .iter()
             .filter_map(|k| k.id.strip_prefix('k')?.parse::<u64>().ok())
@@ -193,7 +260,7 @@ impl Keyring {
             id: id.clone(),
             bytes: random_bytes::<32>()?,
         });
-        write_keys(path, &keys)?;
+        write_keys(path, &keys, &audit)?;
         self.reload()?;
         Ok(id)
     }
@@ -204,11 +271,11 @@ impl Keyring {
             .path
             .as_ref()
             .ok_or_else(|| StoreError::Internal("this keyring has no file".into()))?;
-        let keys = self.snapshot()?.keys;
+        let Keys { keys, audit, .. } = self.snapshot()?;
         let Some(current) = keys.last() else {
             return Ok(0);
         };
-        write_keys(path, std::slice::from_ref(current))?;
+        write_keys(path, std::slice::from_ref(current), &audit)?;
         self.reload()?;
         Ok(keys.len() - 1)
     }
@@ -218,15 +285,15 @@ impl Keyring {
             let text = std::fs::read_to_string(path).map_err(|e| {
                 StoreError::Internal(format!("cannot read the key file {}: {e}", path.display()))
             })?;
-            let keys = parse_keys(&text, path)?;
+            let keys = Keys {
+                modified: modified(path),
+                ..parse_keys(&text, path)?
+            };
             let mut w = self
                 .keys
                 .write()
                 .map_err(|_| StoreError::Internal("keyring lock".into()))?;
-            *w = Keys {
-                keys,
-                modified: modified(path),
-            };
+            *w = keys;
         }
         Ok(())
     }
@@ -248,6 +315,11 @@ impl Keyring {
             .read()
             .map(|k| k.clone())
             .map_err(|_| StoreError::Internal("keyring lock".into()))
+    }
+
+    /// The key of the access log's chain (never the database's to hold).
+    pub(crate) fn audit_key(&self) -> Result<[u8; 32]> {
+        Ok(self.snapshot()?.audit)
     }
 
     /// The id of the key that seals new values.
@@ -412,5 +484,73 @@ mod tests {
             Keyring::create(&path).is_err(),
             "never overwrites a key file"
         );
+    }
+
+    #[test]
+    fn hmac_matches_rfc_4231() {
+        // Test cases 1, 2 and 6 (a key longer than the block).
+        assert_eq!(
+            hex(&hmac_sha256(&[0x0b; 20], &[b"Hi There"])),
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"
+        );
+        assert_eq!(
+            hex(&hmac_sha256(
+                b"Jefe",
+                &[b"what do ya want ", b"for nothing?"]
+            )),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        assert_eq!(
+            hex(&hmac_sha256(
+                &[0xaa; 131],
+                &[b"Test Using Larger Than Block-Size Key - Hash Key First"]
+            )),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+        );
+    }
+
+    #[test]
+    fn the_audit_key_survives_rotation() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("embargo.key");
+        let k = Keyring::create(&path).unwrap();
+        let audit = k.audit_key().unwrap();
+        assert!(
+            std::fs::read_to_string(&path)
+                .unwrap()
+                .contains(&hex(&audit))
+        );
+        k.add_key().unwrap();
+        assert_eq!(Keyring::load(&path).unwrap().audit_key().unwrap(), audit);
+        k.retire_old_keys().unwrap();
+        assert_eq!(Keyring::load(&path).unwrap().audit_key().unwrap(), audit);
+        assert_ne!(
+            Keyring::ephemeral().unwrap().audit_key().unwrap(),
+            audit,
+            "each key file has its own"
+        );
+    }
+
+    #[test]
+    fn an_old_key_file_derives_its_audit_key_and_keeps_it_through_rotation() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("embargo.key");
+        let first = "11".repeat(32);
+        std::fs::write(&path, format!("# old\nv1 k1 {first}\n")).unwrap();
+        let k = Keyring::load(&path).unwrap();
+        let derived = k.audit_key().unwrap();
+        assert_eq!(
+            derived,
+            hmac_sha256(&[0x11; 32], &[b"embargo audit chain key v1"])
+        );
+        // Another copy of the same file agrees, without anything written.
+        assert_eq!(Keyring::load(&path).unwrap().audit_key().unwrap(), derived);
+        k.add_key().unwrap();
+        k.retire_old_keys().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains(&first), "the first key is retired");
+        assert_eq!(Keyring::load(&path).unwrap().audit_key().unwrap(), derived);
+        std::fs::write(&path, format!("{text}audit {}\n", "22".repeat(32))).unwrap();
+        assert!(Keyring::load(&path).is_err(), "one audit key a file");
     }
 }

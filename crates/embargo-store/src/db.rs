@@ -36,6 +36,19 @@ const SQLITE: &[(i64, &str)] = &[
     (12, include_str!("../migrations/sqlite/0012_imports.sql")),
     (13, include_str!("../migrations/sqlite/0013_mail.sql")),
     (14, include_str!("../migrations/sqlite/0014_disclosure.sql")),
+    (
+        15,
+        include_str!("../migrations/sqlite/0015_sign_in_limits.sql"),
+    ),
+    (
+        16,
+        include_str!("../migrations/sqlite/0016_audit_keyed.sql"),
+    ),
+    (
+        17,
+        include_str!("../migrations/sqlite/0017_intake_limits.sql"),
+    ),
+    (18, include_str!("../migrations/sqlite/0018_jobs.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_initial.sql")),
@@ -70,6 +83,19 @@ const POSTGRES: &[(i64, &str)] = &[
         14,
         include_str!("../migrations/postgres/0014_disclosure.sql"),
     ),
+    (
+        15,
+        include_str!("../migrations/postgres/0015_sign_in_limits.sql"),
+    ),
+    (
+        16,
+        include_str!("../migrations/postgres/0016_audit_keyed.sql"),
+    ),
+    (
+        17,
+        include_str!("../migrations/postgres/0017_intake_limits.sql"),
+    ),
+    (18, include_str!("../migrations/postgres/0018_jobs.sql")),
 ];
 
 /// Any key for PostgreSQL's advisory lock that serialises migrations across instances.
@@ -185,4 +211,19 @@ async fn run_migrations(conn: &mut sqlx::AnyConnection, backend: Backend) -> Res
         tracing::info!(version, "applied database migration");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    /// Migrations run in list order and the last one is the schema version: the list must
+    /// be strictly increasing, or a database would skip one or refuse to open.
+    #[test]
+    fn migrations_are_in_order() {
+        for list in [super::SQLITE, super::POSTGRES] {
+            let versions: Vec<i64> = list.iter().map(|(v, _)| *v).collect();
+            let expected: Vec<i64> = (1..=i64::try_from(versions.len()).unwrap_or(0)).collect();
+            assert_eq!(versions, expected);
+        }
+        assert_eq!(super::SQLITE.len(), super::POSTGRES.len());
+    }
 }

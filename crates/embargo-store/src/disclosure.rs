@@ -8,16 +8,16 @@
 //! the advisory's row lock.
 
 use embargo_domain::FieldError;
-use embargo_domain::access::{Action, Actor};
+use embargo_domain::access::{Action, Actor, SystemTask};
 use embargo_domain::advisory::{Advisory, Change, State, limits};
 use embargo_domain::error::check_text;
 use embargo_domain::ids::AdvisoryId;
 use sqlx::Row;
 use time::{Duration, OffsetDateTime};
 
-use crate::advisories::{lock_advisory, open_doc, seal_doc};
-use crate::clock::to_ms;
 use crate::{Authorized, Result, Store, StoreError};
+
+const NOT_DUE: &str = "no disclosure step is due";
 
 /// How long ahead the reporter is told.
 pub const NOTICE: Duration = Duration::days(7);
@@ -70,37 +70,26 @@ impl Store {
         Ok(run)
     }
 
-    /// One scheduled step for one advisory, decided on what is stored under its lock.
+    /// One scheduled step for one advisory, decided on what is stored under its lock,
+    /// through the change path as the disclosure policy (a system actor).
     async fn system_step(&self, id: &AdvisoryId, days: u32) -> Result<Option<Change>> {
-        let mut tx = self.pool.begin().await?;
-        lock_advisory(&mut tx, self.backend, id).await?;
-        let row = sqlx::query("SELECT doc, org_id, revision FROM advisories WHERE id = $1")
-            .bind(id.as_str())
-            .fetch_one(&mut *tx)
-            .await?;
-        let current = open_doc(&self.keys, id.as_str(), &row.try_get::<String, _>("doc")?)?;
         let now = self.now();
-        let Some(change) = due(&current, days, now) else {
-            return Ok(None);
-        };
-        let mut next = current.clone();
-        next.apply(&change, now);
-        sqlx::query(
-            "UPDATE advisories SET doc = $1, state = $2, revision = $3, updated_at = $4 WHERE id = $5 AND revision = $6",
-        )
-        .bind(seal_doc(&self.keys, &next)?)
-        .bind(next.state.as_str())
-        .bind(next.revision)
-        .bind(to_ms(next.updated_at))
-        .bind(id.as_str())
-        .bind(current.revision)
-        .execute(&mut *tx)
-        .await?;
-        let org_id: i64 = row.try_get("org_id")?;
-        self.insert_event(&mut tx, id, org_id, Actor::Anonymous, &change, now)
-            .await?;
-        tx.commit().await?;
-        Ok(Some(change))
+        let result = self
+            .change(
+                Actor::System(SystemTask::Disclosure),
+                id,
+                Action::Disclose,
+                "disclose",
+                None,
+                |current| due(current.get(), days, now).ok_or(StoreError::Conflict(NOT_DUE.into())),
+            )
+            .await;
+        match result {
+            Ok((_, change)) => Ok(Some(change)),
+            // Not due, or another instance took the step (the state moved on).
+            Err(StoreError::Conflict(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Keeps a closed report from being disclosed (security managers), with a reason.

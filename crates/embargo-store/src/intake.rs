@@ -19,6 +19,21 @@ use crate::{Result, Store, StoreError};
 /// Confirmation mails one address may be sent in an hour (so the form cannot be used to
 /// flood someone's mailbox).
 const CONFIRMATIONS_PER_HOUR: i64 = 3;
+/// Unconfirmed reports one client address may file in an hour, whatever addresses it gives
+/// (so the form cannot be used to mail strangers).
+const UNCONFIRMED_PER_CLIENT_PER_HOUR: i64 = 5;
+/// Unconfirmed reports one organisation takes in an hour, from everyone.
+const UNCONFIRMED_PER_ORG_PER_HOUR: i64 = 60;
+/// Unconfirmed reports that may wait at once for one organisation.
+const UNCONFIRMED_WAITING_PER_ORG: i64 = 500;
+
+/// Refuses with a 429 saying what to do.
+fn too_many(what: &'static str, retry_after_secs: u64) -> StoreError {
+    StoreError::RateLimited {
+        what,
+        retry_after_secs,
+    }
+}
 
 fn pending_aad(token_hash: &str) -> String {
     format!("pending_reports.report:{token_hash}")
@@ -55,19 +70,6 @@ impl Store {
         self.refuse_if_blocked(org.id, None, Some(email.as_str()))
             .await?;
         let now = self.now();
-        let recent: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM pending_reports WHERE email = $1 AND created_at > $2",
-        )
-        .bind(email.as_str())
-        .bind(to_ms(now - Duration::hours(1)))
-        .fetch_one(&self.pool)
-        .await?;
-        if recent >= CONFIRMATIONS_PER_HOUR {
-            return Err(StoreError::RateLimited {
-                what: "this address has reports waiting for confirmation; confirm those first",
-                retry_after_secs: 3600,
-            });
-        }
         let token = new_token("")?;
         let hash = token_hash(&token);
         let sealed = self.keys.seal(
@@ -79,8 +81,13 @@ impl Store {
             None => org.slug.to_string(),
         };
         let mut tx = self.pool.begin().await?;
+        // The limits are counted and the report held under one lock, so that no burst of
+        // parallel requests passes them.
+        self.lock_intake(&mut tx).await?;
+        self.check_unconfirmed_limits(&mut tx, org.id, email)
+            .await?;
         sqlx::query(
-            "INSERT INTO pending_reports (token_hash, email, org_id, repo_id, report, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO pending_reports (token_hash, email, org_id, repo_id, report, created_at, expires_at, origin) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(&hash)
         .bind(email.as_str())
@@ -89,6 +96,7 @@ impl Store {
         .bind(sealed)
         .bind(to_ms(now))
         .bind(to_ms(now + Duration::days(i64::from(days))))
+        .bind(self.origin())
         .execute(&mut *tx)
         .await?;
         crate::audit::append(
@@ -108,6 +116,88 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        Ok(())
+    }
+
+    /// Serialises account-less filing: PostgreSQL takes a transaction-scoped advisory lock;
+    /// SQLite has one writer, and a transaction whose first statement writes holds it.
+    async fn lock_intake(&self, tx: &mut sqlx::Transaction<'_, sqlx::Any>) -> Result<()> {
+        const INTAKE_LOCK: i64 = 0x0065_6d62_696e_7461;
+        let sql = match self.backend {
+            crate::Backend::Postgres => "SELECT pg_advisory_xact_lock($1)",
+            // Matches no row (no report is held at that time); the write takes the lock.
+            crate::Backend::Sqlite => {
+                "UPDATE pending_reports SET origin = origin WHERE created_at = $1"
+            }
+        };
+        sqlx::query(sql)
+            .bind(INTAKE_LOCK)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Refuses (429 with a time to wait) when the address, the client or the organisation has
+    /// had too many reports held for confirmation, or too many wait already.
+    async fn check_unconfirmed_limits(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        org_id: i64,
+        email: &Email,
+    ) -> Result<()> {
+        let now = self.now();
+        let hour_ago = to_ms(now - Duration::hours(1));
+        let by_email: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pending_reports WHERE email = $1 AND created_at > $2",
+        )
+        .bind(email.as_str())
+        .bind(hour_ago)
+        .fetch_one(&mut **tx)
+        .await?;
+        if by_email >= CONFIRMATIONS_PER_HOUR {
+            return Err(too_many(
+                "this address has reports waiting for confirmation; confirm those first",
+                3600,
+            ));
+        }
+        if let Some(origin) = self.origin() {
+            let by_client: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM pending_reports WHERE origin = $1 AND created_at > $2",
+            )
+            .bind(origin)
+            .bind(hour_ago)
+            .fetch_one(&mut **tx)
+            .await?;
+            if by_client >= UNCONFIRMED_PER_CLIENT_PER_HOUR {
+                return Err(too_many(
+                    "too many reports were filed without an account from your network; confirm those first, or sign in",
+                    3600,
+                ));
+            }
+        }
+        let (recent, waiting): (i64, i64) = {
+            let row = sqlx::query(
+                "SELECT CAST(COALESCE(SUM(CASE WHEN created_at > $2 THEN 1 ELSE 0 END), 0) AS BIGINT) AS recent,
+                        CAST(COUNT(*) AS BIGINT) AS waiting
+                 FROM pending_reports WHERE org_id = $1 AND expires_at > $3",
+            )
+            .bind(org_id)
+            .bind(hour_ago)
+            .bind(to_ms(now))
+            .fetch_one(&mut **tx)
+            .await?;
+            (row.try_get("recent")?, row.try_get("waiting")?)
+        };
+        if recent >= UNCONFIRMED_PER_ORG_PER_HOUR || waiting >= UNCONFIRMED_WAITING_PER_ORG {
+            return Err(too_many(
+                "this organisation has too many reports waiting for confirmation; sign in to file, or try again later",
+                if recent >= UNCONFIRMED_PER_ORG_PER_HOUR {
+                    3600
+                } else {
+                    6 * 3600
+                },
+            ));
+        }
         Ok(())
     }
 
@@ -249,13 +339,11 @@ impl Store {
         .await?
         .ok_or(StoreError::NotFound("advisory"))?;
         let id = AdvisoryId::parse(&row.try_get::<String, _>("advisory_id")?)?;
-        Ok((
-            id,
-            Actor::User {
-                id: row.try_get("user_id")?,
-                admin: false,
-            },
-        ))
+        let actor = Actor::ReporterLink {
+            user: row.try_get("user_id")?,
+            advisory: id.key(),
+        };
+        Ok((id, actor))
     }
 
     /// Sends the holder of a private link a link to set a password, which makes their

@@ -21,9 +21,12 @@ mod db;
 mod disclosure;
 mod imports;
 mod intake;
+mod jobs;
 mod mail;
 mod orgs;
+mod record;
 mod rotation;
+mod schedule;
 pub mod secrets;
 mod spam;
 mod two_factor;
@@ -45,9 +48,11 @@ pub use db::Backend;
 pub use disclosure::DisclosureRun;
 pub use imports::{IMPORTER_EMAIL, ImportOutcome};
 pub use intake::Confirmed;
+pub use jobs::{Job, JobStatus, LEASE as JOB_LEASE};
 pub use mail::{MAX_ATTEMPTS, QueuedMail};
 pub use orgs::{Org, OrgPermissions, PolicyChange, Repo};
 pub use rotation::Rotation;
+pub use schedule::{SweepRun, embargo_needs_attention};
 pub use spam::Block;
 pub use two_factor::TotpEnrolment;
 pub use users::{Session, User, check_password as users_check_password};
@@ -149,6 +154,8 @@ pub struct Store {
     /// Where the current request comes from, for the access log.
     origin: Option<Arc<str>>,
     keys: Arc<crypto::Keyring>,
+    /// The access log's key and head file.
+    audit: Arc<audit::Trail>,
 }
 
 impl Store {
@@ -157,13 +164,16 @@ impl Store {
     pub async fn open(url: &str, clock: Arc<dyn Clock>, keys: KeySource) -> Result<Self> {
         let (pool, backend) = db::connect(url).await?;
         db::migrate(&pool, backend).await?;
+        let head_file = keys.audit_head_file();
         let keys = Arc::new(open_keyring(&pool, keys).await?);
+        let audit = audit::Trail::open(&pool, &keys, head_file).await?;
         Ok(Self {
             pool,
             backend,
             clock,
             origin: None,
             keys,
+            audit,
         })
     }
 

@@ -6,11 +6,14 @@
 //! the repository's maintainers and the organisation's security managers and steering
 //! committee — always, without any "watching"; a reply to the reporter, the triagers and
 //! the collaborators; an internal note to the triagers only; closing, reopening and
-//! publication to the reporter. Nobody is told of their own action.
+//! publication to the reporter. Nobody is told of their own action, and nobody is told of
+//! what the access rule would not let them read (`may_be_told`).
 
+use embargo_domain::access::{Action, Decision, decide};
 use embargo_domain::advisory::{Advisory, Change};
 use embargo_domain::notify::{self, Audience, Facts, Message, Notice};
-use sqlx::Row;
+// Dynamic SQL here is assembled only from the advisories module's constants.
+use sqlx::{AssertSqlSafe, Row};
 use time::{Duration, OffsetDateTime};
 
 use crate::advisories::event_aad;
@@ -45,6 +48,28 @@ pub(crate) async fn enqueue(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// An embargo change in words, with unambiguous instants.
+fn embargo_words(
+    action: embargo_domain::embargo::EmbargoAction,
+    party: &str,
+    e: &embargo_domain::embargo::Embargo,
+) -> String {
+    use embargo_domain::embargo::{EmbargoAction as A, format_instant};
+    let state = e.state.as_str();
+    match (action, e.ends_at, e.proposed_ends_at) {
+        (A::Propose { ends_at }, _, _) => format!(
+            "{party} proposed that it end {} (now {state})",
+            format_instant(ends_at)
+        ),
+        (A::Terminate, _, _) => format!("it ended (by {party})"),
+        (_, Some(end), _) => format!(
+            "{party} answered; it is {state}, ending {}",
+            format_instant(end)
+        ),
+        (_, None, _) => format!("{party} answered; it is {state}"),
+    }
 }
 
 /// A person to tell, and how to address them.
@@ -140,6 +165,9 @@ impl Store {
         titles: bool,
         base_url: &str,
     ) -> Result<Vec<(Option<i64>, Message)>> {
+        // Who wants to hear of it (the groups), and what they must be allowed to read to be
+        // told (the action): the same rule as every read decides, so a role that waits for
+        // two-factor sign-in, an expired invitation or a removed maintainer gets nothing.
         let (notice, groups): (Notice, &[&str]) = match change {
             Change::Reported { .. } => (Notice::NewReport, &["triagers"]),
             Change::Transferred { .. } => (Notice::Transferred, &["triagers"]),
@@ -160,6 +188,22 @@ impl Store {
                 &["reporter"],
             ),
             Change::Disclosed => (Notice::Disclosed, &["reporter"]),
+            Change::EmbargoChanged {
+                action,
+                party,
+                embargo,
+            } => (
+                Notice::EmbargoChanged {
+                    what: embargo_words(*action, party, embargo),
+                },
+                &["triagers", "collaborators", "reporter"],
+            ),
+            Change::CaseFlagSet { flag } if flag.ends_secrecy() && a.embargo.state.in_force() => (
+                Notice::EmbargoAtRisk {
+                    why: flag.as_str().replace('_', " "),
+                },
+                &["triagers"],
+            ),
             Change::CollaboratorInvited { email, .. } => {
                 let place = a.place();
                 let facts = Facts {
@@ -174,6 +218,11 @@ impl Store {
             }
             _ => return Ok(Vec::new()),
         };
+        let action = match notice {
+            Notice::Reply { internal: true } => Action::InternalNotes,
+            Notice::Published => Action::Read,
+            _ => Action::ReadThread,
+        };
         let mut recipients: Vec<Recipient> = Vec::new();
         for g in groups {
             let found = match *g {
@@ -182,7 +231,9 @@ impl Store {
                 _ => self.reporter_of(tx, a).await?.into_iter().collect(),
             };
             for r in found {
-                if !recipients.iter().any(|o| o.id == r.id) {
+                if !recipients.iter().any(|o| o.id == r.id)
+                    && self.may_be_told(tx, r.id, a, action).await?
+                {
                     recipients.push(r);
                 }
             }
@@ -203,6 +254,28 @@ impl Store {
                 )
             })
             .collect())
+    }
+
+    /// Whether the access rule lets account `user` do `action` (read what the message is
+    /// about) on the advisory, as a direct read by them would be decided.
+    pub(crate) async fn may_be_told(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        user: i64,
+        a: &Advisory,
+        action: Action,
+    ) -> Result<bool> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {} FROM advisories a WHERE a.id = $2",
+            crate::advisories::relation_columns()
+        )))
+        .bind(user)
+        .bind(a.id.as_str())
+        .fetch_optional(&mut **tx)
+        .await?;
+        let Some(row) = row else { return Ok(false) };
+        let rel = crate::advisories::relations_from_row(&row, self.now())?;
+        Ok(decide(rel, action, a.state) == Decision::Allow)
     }
 
     async fn triagers(

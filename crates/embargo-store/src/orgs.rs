@@ -1,7 +1,7 @@
 //! Organisations, their people and their repositories.
 
 use embargo_domain::access::{Actor, Decision, OrgAction, OrgRelations, decide_org};
-use embargo_domain::policy::Policy;
+use embargo_domain::policy::{Policy, Span};
 use embargo_domain::types::{DisplayName, Email, OrgRole, Slug};
 use serde::Serialize;
 // Dynamic SQL here is assembled only from this file's constants, never from input.
@@ -38,6 +38,11 @@ pub struct Repo {
 #[serde(deny_unknown_fields)]
 pub struct PolicyChange {
     pub response_days: Option<u32>,
+    /// Durations as text: `14d`, `36h`, `90m`, `5s`.
+    pub response_deadline: Option<Span>,
+    pub reminders: Option<Vec<Span>>,
+    pub embargo_max: Option<Span>,
+    pub embargo_warnings: Option<Vec<Span>>,
     pub require_two_factor: Option<bool>,
     pub spam_block_days: Option<u32>,
     pub reports_per_hour: Option<u32>,
@@ -50,6 +55,7 @@ pub struct PolicyChange {
 pub struct OrgPermissions {
     pub can_manage_repos: bool,
     pub can_manage_policy: bool,
+    pub can_read_record: bool,
 }
 
 fn org_from_row(row: &AnyRow) -> Result<Org> {
@@ -62,6 +68,22 @@ fn org_from_row(row: &AnyRow) -> Result<Org> {
     policy.mail_titles = row.try_get::<i64, _>("mail_titles")? != 0;
     policy.disclose_closed_days =
         u32::try_from(row.try_get::<i64, _>("disclose_closed_days")?).unwrap_or(0);
+    if let Some(d) = row.try_get::<Option<String>, _>("response_deadline")? {
+        policy.set_response_deadline(Span::parse("response_deadline", &d)?)?;
+    }
+    if let Some(d) = row.try_get::<Option<String>, _>("embargo_max")? {
+        policy.embargo_max = Span::parse("embargo_max", &d)?;
+    }
+    for (column, list) in [
+        ("reminders", &mut policy.reminders),
+        ("embargo_warnings", &mut policy.embargo_warnings),
+    ] {
+        if let Some(text) = row.try_get::<Option<String>, _>(column)? {
+            *list = serde_json::from_str(&text).map_err(|e| {
+                StoreError::Internal(format!("orgs.{column} does not read back: {e}"))
+            })?;
+        }
+    }
     Ok(Org {
         id: row.try_get("id")?,
         slug: Slug::parse(&row.try_get::<String, _>("slug")?)?,
@@ -122,6 +144,7 @@ impl Store {
         Ok(OrgPermissions {
             can_manage_repos: may(OrgAction::ManageRepos),
             can_manage_policy: may(OrgAction::ManagePolicy),
+            can_read_record: may(OrgAction::ReadRecord),
         })
     }
 
@@ -212,7 +235,7 @@ impl Store {
 
     pub async fn org(&self, slug: &Slug) -> Result<Org> {
         let row = sqlx::query(
-            "SELECT id, slug, name, response_days, require_two_factor, spam_block_days, reports_per_hour, mail_titles, disclose_closed_days FROM orgs WHERE slug = $1",
+            "SELECT id, slug, name, response_days, require_two_factor, spam_block_days, reports_per_hour, mail_titles, disclose_closed_days, response_deadline, reminders, embargo_max, embargo_warnings FROM orgs WHERE slug = $1",
         )
         .bind(slug.as_str())
         .fetch_optional(&self.pool)
@@ -223,7 +246,7 @@ impl Store {
 
     pub async fn orgs(&self) -> Result<Vec<Org>> {
         let rows = sqlx::query(
-            "SELECT id, slug, name, response_days, require_two_factor, spam_block_days, reports_per_hour, mail_titles, disclose_closed_days FROM orgs ORDER BY slug",
+            "SELECT id, slug, name, response_days, require_two_factor, spam_block_days, reports_per_hour, mail_titles, disclose_closed_days, response_deadline, reminders, embargo_max, embargo_warnings FROM orgs ORDER BY slug",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -235,10 +258,39 @@ impl Store {
         let org = self.org(org).await?;
         self.require_org(actor, &org, OrgAction::ManagePolicy, "change the policy")
             .await?;
-        let days = match change.response_days {
-            Some(d) => Policy::new(d)?.response_days,
-            None => org.policy.response_days,
-        };
+        let mut clock = org.policy.clone();
+        // The same number of days again (a form sends every field) keeps a finer deadline.
+        if let Some(d) = change
+            .response_days
+            .filter(|d| *d != org.policy.response_days)
+        {
+            clock = Policy {
+                response_deadline: Policy::new(d)?.response_deadline,
+                response_days: d,
+                ..clock
+            };
+        }
+        if let Some(d) = change.response_deadline {
+            clock.set_response_deadline(d)?;
+        }
+        if let Some(list) = change.reminders {
+            clock.reminders = Policy::check_offsets("reminders", list)?;
+        }
+        if let Some(d) = change.embargo_max {
+            if d.0 < time::Duration::seconds(1) || d.0 > time::Duration::days(3650) {
+                return Err(embargo_domain::FieldError::new(
+                    "embargo_max",
+                    "must be between 1s and 3650d",
+                )
+                .into());
+            }
+            clock.embargo_max = d;
+        }
+        if let Some(list) = change.embargo_warnings {
+            clock.embargo_warnings = Policy::check_offsets("embargo_warnings", list)?;
+        }
+        let days = clock.response_days;
+        let list_text = |l: &[Span]| serde_json::to_string(l).unwrap_or_else(|_| "[]".into());
         let two_factor = change
             .require_two_factor
             .unwrap_or(org.policy.require_two_factor);
@@ -271,7 +323,7 @@ impl Store {
         }
         let now = to_ms(self.now());
         let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE orgs SET response_days = $1, require_two_factor = $2, spam_block_days = $3, reports_per_hour = $4, mail_titles = $6, disclose_closed_days = $7 WHERE id = $5")
+        sqlx::query("UPDATE orgs SET response_days = $1, require_two_factor = $2, spam_block_days = $3, reports_per_hour = $4, mail_titles = $6, disclose_closed_days = $7, response_deadline = $8, reminders = $9, embargo_max = $10, embargo_warnings = $11 WHERE id = $5")
             .bind(i64::from(days))
             .bind(i64::from(two_factor))
             .bind(i64::from(block_days))
@@ -279,9 +331,13 @@ impl Store {
             .bind(org.id)
             .bind(i64::from(titles))
             .bind(i64::from(disclose))
+            .bind(String::from(clock.response_deadline))
+            .bind(list_text(&clock.reminders))
+            .bind(String::from(clock.embargo_max))
+            .bind(list_text(&clock.embargo_warnings))
             .execute(&mut *tx)
             .await?;
-        let detail = serde_json::json!({"response_days": days, "require_two_factor": two_factor, "spam_block_days": block_days, "reports_per_hour": per_hour, "mail_titles": titles, "disclose_closed_days": disclose});
+        let detail = serde_json::json!({"response_days": days, "require_two_factor": two_factor, "spam_block_days": block_days, "reports_per_hour": per_hour, "mail_titles": titles, "disclose_closed_days": disclose, "response_deadline": clock.response_deadline, "reminders": clock.reminders, "embargo_max": clock.embargo_max, "embargo_warnings": clock.embargo_warnings});
         org_event(
             &mut tx,
             org.id,

@@ -169,19 +169,33 @@ impl Store {
     }
 
     /// Checks a second factor: a TOTP code not used before, or an unused recovery code
-    /// (which is then used up).
+    /// (which is then used up). Each code is counted before it is checked (a right one is
+    /// given back): too many wrong ones for the account refuse further codes for a while
+    /// (`RateLimited`), and the owner is told by mail once per window.
     pub async fn verify_second_factor(&self, user_id: i64, code: &str) -> Result<bool> {
-        let account = format!("user:{user_id}");
-        self.check_attempts(
-            "second_factor_failed",
-            &account,
-            crate::attempts::SECOND_FACTOR_FAILURES,
-        )
-        .await?;
+        let counter = format!("second-factor:{user_id}");
+        let reservation = self
+            .reserve(
+                &[(counter.clone(), crate::attempts::SECOND_FACTOR)],
+                Some(&counter),
+                "too many wrong two-factor codes",
+            )
+            .await?;
         let ok = self.check_second_factor(user_id, code).await?;
-        if !ok {
-            self.record_failure("second_factor_failed", &account)
-                .await?;
+        if ok {
+            self.refund(&reservation).await?;
+        } else {
+            let mail = self
+                .user_by_id(user_id)
+                .await?
+                .map(|u| crate::attempts::guessing_notice(u.email.as_str(), true));
+            self.record_failure(
+                "second_factor_failed",
+                &format!("user:{user_id}"),
+                &reservation,
+                mail,
+            )
+            .await?;
         }
         Ok(ok)
     }

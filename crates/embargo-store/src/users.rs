@@ -17,6 +17,8 @@ use crate::{Result, Store, StoreError};
 
 /// How long a browser session lasts.
 const SESSION_TTL: Duration = Duration::days(14);
+/// How long a sign-in link sent by mail works.
+const SIGN_IN_LINK_TTL: Duration = Duration::minutes(15);
 pub const MIN_PASSWORD: usize = 12;
 const MAX_PASSWORD: usize = 1024;
 
@@ -211,27 +213,47 @@ impl Store {
 
     /// The account for an e-mail and password, or `None` (same answer, same time, for an
     /// unknown address and a wrong password).
-    /// Too many failures for the account, or from the caller's address, within 15 minutes
-    /// refuse further attempts for a while (`RateLimited`), right password or not.
+    ///
+    /// Each attempt is counted before the password is checked (a right one is given back):
+    /// too many wrong ones for the account from this address, for the account from anywhere,
+    /// or from this address for any account refuse further attempts for a while
+    /// (`RateLimited`), right password or not. The owner is told by mail once per window.
     pub async fn authenticate(&self, email: &str, password: &str) -> Result<Option<User>> {
+        use crate::attempts::{PASSWORD_PER_ACCOUNT, PASSWORD_PER_ADDRESS, PASSWORD_PER_PAIR};
         let account = crate::attempts::account_key(email);
-        self.check_attempts(
-            "sign_in_failed",
-            &account,
-            crate::attempts::PASSWORD_FAILURES,
-        )
-        .await?;
-        let user = self.check_password_of(email, password).await?;
-        if user.is_none() {
-            self.record_failure("sign_in_failed", &account).await?;
+        let origin = crate::attempts::address_key(self.origin());
+        let owner = format!("password:{account}");
+        let mut counters = vec![
+            (format!("password:{account}:{origin}"), PASSWORD_PER_PAIR),
+            (owner.clone(), PASSWORD_PER_ACCOUNT),
+        ];
+        if !origin.is_empty() {
+            counters.push((format!("password-from:{origin}"), PASSWORD_PER_ADDRESS));
+        }
+        let reservation = self
+            .reserve(&counters, Some(&owner), "too many failed sign-in attempts")
+            .await?;
+        let (user, holder) = self.check_password_of(email, password).await?;
+        if user.is_some() {
+            self.refund(&reservation).await?;
+        } else {
+            let mail = holder.map(|to| crate::attempts::guessing_notice(to.as_str(), false));
+            self.record_failure("sign_in_failed", &account, &reservation, mail)
+                .await?;
         }
         Ok(user)
     }
 
-    async fn check_password_of(&self, email: &str, password: &str) -> Result<Option<User>> {
+    /// The user when the password is theirs; else the address of the account the e-mail
+    /// names, if it has a password (whose owner may hear of guessing).
+    async fn check_password_of(
+        &self,
+        email: &str,
+        password: &str,
+    ) -> Result<(Option<User>, Option<Email>)> {
         let Ok(email) = Email::parse(email) else {
             verify_password(password.to_owned(), None).await?;
-            return Ok(None);
+            return Ok((None, None));
         };
         let row = sqlx::query(AssertSqlSafe(format!(
             "SELECT {USER_COLUMNS} FROM users u WHERE u.email = $1"
@@ -243,10 +265,11 @@ impl Store {
             Some(r) => r.try_get::<Option<String>, _>("password_hash")?,
             None => None,
         };
+        let holder = hash.is_some().then(|| email.clone());
         if password.len() > MAX_PASSWORD || !verify_password(password.to_owned(), hash).await? {
-            return Ok(None);
+            return Ok((None, holder));
         }
-        row.as_ref().map(user_from_row).transpose()
+        Ok((row.as_ref().map(user_from_row).transpose()?, holder))
     }
 
     pub async fn set_password(&self, user_id: i64, password: &str) -> Result<()> {
@@ -354,7 +377,8 @@ impl Store {
         Ok(())
     }
 
-    /// A one-time link token (`setup` of the first administrator, or `reset` of a password).
+    /// A one-time link token (`setup` of the first administrator, `reset` of a password,
+    /// `sign_in` by mail, `mfa` for the second step).
     pub async fn create_link_token(
         &self,
         purpose: &str,
@@ -405,6 +429,84 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Mails a one-time sign-in link (`link_url` of its token) to the account of `email`, if
+    /// it has a password; the answer is the same whether or not it does, so nothing is learnt
+    /// about which accounts exist. Refused (`RateLimited`) after a few from this address;
+    /// past a few per hour for one account, silently not sent.
+    pub async fn send_sign_in_link(
+        &self,
+        email: &str,
+        link_url: impl Fn(&str) -> String,
+    ) -> Result<()> {
+        use crate::attempts::{LINKS_PER_ACCOUNT, LINKS_PER_ADDRESS};
+        let origin = crate::attempts::address_key(self.origin());
+        self.reserve(
+            &[(format!("link-from:{origin}"), LINKS_PER_ADDRESS)],
+            None,
+            "too many sign-in links asked for from here",
+        )
+        .await?;
+        let account = crate::attempts::account_key(email);
+        match self
+            .reserve(
+                &[(format!("link:{account}"), LINKS_PER_ACCOUNT)],
+                None,
+                "too many sign-in links for this address",
+            )
+            .await
+        {
+            Ok(_) => {}
+            // Said to nobody: the owner has links enough, and the asker learns nothing.
+            Err(StoreError::RateLimited { .. }) => return Ok(()),
+            Err(e) => return Err(e),
+        }
+        let Ok(email) = Email::parse(email) else {
+            return Ok(());
+        };
+        let Some(user) = self.user_by_email(&email).await? else {
+            return Ok(());
+        };
+        if !user.has_password {
+            return Ok(());
+        }
+        let token = self
+            .create_link_token("sign_in", Some(user.id), SIGN_IN_LINK_TTL)
+            .await?;
+        let second = if user.two_factor {
+            " You will still be asked for your second factor."
+        } else {
+            ""
+        };
+        let message = embargo_domain::notify::Message {
+            to: user.email.to_string(),
+            subject: "[Embargo] Your sign-in link".into(),
+            body: format!(
+                "Someone, hopefully you, asked for a link to sign in to Embargo with this address. \
+                 It works once, for {} minutes.{second}\n\n{}\n\n\
+                 If you did not ask for it, ignore this message, and do not forward it: the \
+                 link signs in whoever uses it.\n",
+                SIGN_IN_LINK_TTL.whole_minutes(),
+                link_url(&token)
+            ),
+        };
+        let mut tx = self.pool.begin().await?;
+        crate::mail::enqueue(&mut tx, &message, self.now()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Uses up a sign-in link; the user it signs in, or `None` when it is not valid (used,
+    /// expired, or used concurrently).
+    pub async fn use_sign_in_link(&self, token: &str) -> Result<Option<User>> {
+        let Some(Some(user_id)) = self.check_link_token("sign_in", token).await? else {
+            return Ok(None);
+        };
+        if !self.use_link_token("sign_in", token).await? {
+            return Ok(None);
+        }
+        self.user_by_id(user_id).await
     }
 
     /// Completes first-run setup: uses the link and creates the first administrator.

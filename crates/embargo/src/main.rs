@@ -103,6 +103,12 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Background jobs: what is due, how often each was tried and its last error.
+    Jobs {
+        /// Print one JSON object a line.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -128,7 +134,9 @@ enum KeysCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Check the whole hash chain; names the first broken entry and exits 1 if there is one.
+    /// Check the whole keyed hash chain and its head file (beside the key file); names the
+    /// first broken entry and exits 1 if there is one, exits 2 if the end of the log cannot be
+    /// checked (no head file).
     Verify,
 }
 
@@ -200,6 +208,7 @@ async fn open(common: &Common, listen: Option<std::net::SocketAddr>) -> Result<(
         if std::env::var("EMBARGO_SERVER_PUBLIC_URL").is_err() && common.config.is_none() {
             config.server.public_url = format!("http://{l}");
         }
+        config.server.public_url_assumed = false;
     }
     create_data_dir(&config.data_dir)?;
     let store = Store::open(
@@ -210,6 +219,44 @@ async fn open(common: &Common, listen: Option<std::net::SocketAddr>) -> Result<(
     .await
     .with_context(|| format!("opening the database in {}", config.data_dir.display()))?;
     Ok((config, store))
+}
+
+/// Links printed on the command line use `server.public_url`, else the configured listen
+/// address; with neither, the default address is only a guess, and the operator is told.
+fn warn_if_link_address_assumed(config: &Config) {
+    if config.server.public_url_assumed {
+        eprintln!(
+            "note: neither server.public_url nor server.listen is set (in --config or \
+             EMBARGO_SERVER_PUBLIC_URL / EMBARGO_SERVER_LISTEN), so this link assumes the server \
+             is at {}; if it is not, set server.public_url to the address users reach Embargo at",
+            config.server.public_url
+        );
+    }
+}
+
+async fn jobs(common: &Common, json: bool) -> Result<()> {
+    let (_, store) = open(common, None).await?;
+    let jobs = store.jobs().await?;
+    if jobs.is_empty() {
+        eprintln!("no jobs yet: `embargo serve` sets up the recurring ones when it starts");
+    }
+    for j in jobs {
+        if json {
+            println!("{}", serde_json::to_string(&j)?);
+        } else {
+            println!(
+                "{:<20} {:<8} due {}  attempts {}{}",
+                j.kind,
+                if j.done { "done" } else { "waiting" },
+                embargo_domain::embargo::format_instant(j.due_at),
+                j.attempts,
+                j.last_error
+                    .map(|e| format!("  last error: {e}"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    Ok(())
 }
 
 fn create_data_dir(dir: &Path) -> Result<()> {
@@ -260,7 +307,8 @@ async fn serve(common: &Common, listen: Option<std::net::SocketAddr>) -> Result<
         config: config.clone(),
         signer,
     };
-    let scheduler = embargo_server::spawn_scheduler(store.clone(), config, mailer);
+    let scheduler =
+        embargo_server::jobs::spawn(store.clone(), mailer, config.server.public_url.clone());
     let app = embargo_server::router(state);
     println!("embargo listening on http://{bound}");
     std::io::stdout().flush()?;
@@ -336,6 +384,7 @@ async fn admin(common: &Common, command: AdminCommand) -> Result<()> {
                     "they set a password at (valid 7 days, once): {}/reset/{token}",
                     config.server.public_url
                 );
+                warn_if_link_address_assumed(&config);
             }
         }
         AdminCommand::User {
@@ -350,6 +399,7 @@ async fn admin(common: &Common, command: AdminCommand) -> Result<()> {
                 .create_link_token("reset", Some(user.id), time::Duration::days(7))
                 .await?;
             println!("{}/reset/{token}", config.server.public_url);
+            warn_if_link_address_assumed(&config);
         }
         AdminCommand::User {
             command: UserCommand::Handle { email, handle },
@@ -389,7 +439,7 @@ async fn sync_maintainers(
     as_user: &str,
     json: bool,
 ) -> Result<()> {
-    let (_, store) = open(common, None).await?;
+    let (config, store) = open(common, None).await?;
     let org = embargo_domain::types::Slug::parse(org)?;
     let repo = embargo_domain::types::Slug::parse(repo)?;
     let email = Email::parse(as_user)?;
@@ -397,7 +447,7 @@ async fn sync_maintainers(
         .user_by_email(&email)
         .await?
         .with_context(|| format!("no account has the address {email}"))?;
-    let report = embargo_server::sync_maintainers(&store, user.actor(), &org, &repo)
+    let report = embargo_server::sync_maintainers(&store, &config, user.actor(), &org, &repo)
         .await
         .map_err(|e| anyhow::anyhow!(e.message))?;
     store.close().await;
@@ -511,6 +561,14 @@ const DEFAULT_CONFIG: &str = r#"# Embargo settings. Every key can also be set wi
 # Days a report filed without an account waits for its e-mail confirmation.
 # unconfirmed_days = 7
 
+[network]
+# Outgoing connections (repository upstreams; later webhooks, CVE Services and mail servers)
+# reach only https:// addresses on public hosts: a host name is resolved and every address
+# checked, and the connection goes to the checked address. To trust more, list
+# "host" or "host:port" (reached at any address, over http:// too) and folders (local
+# repositories under them). EMBARGO_NETWORK_ALLOW takes the same, comma-separated.
+# allow = ["git.internal.example.org", "127.0.0.1:3000", "/srv/git"]
+
 [publishing]
 # The organisation running this server: CSAF publisher and feed author.
 # publisher_name = "Embargo"
@@ -569,10 +627,35 @@ async fn audit_verify(common: &Common) -> Result<()> {
     let (_, store) = open(common, None).await?;
     let check = store.verify_audit().await?;
     store.close().await;
+    let legacy_note = |legacy: i64| {
+        if legacy > 0 {
+            format!(
+                " (the first {legacy} were written by an older embargo with plain SHA-256; the keyed entries after them cover them)"
+            )
+        } else {
+            String::new()
+        }
+    };
     match check {
-        embargo_store::AuditCheck::Intact { entries } => {
-            println!("the access log is intact: {entries} entries, every link and hash checked");
+        embargo_store::AuditCheck::Intact { entries, legacy } => {
+            println!(
+                "the access log is intact: {entries} entries, every link and keyed hash checked, and the head file names an entry it holds{}",
+                legacy_note(legacy)
+            );
             Ok(())
+        }
+        embargo_store::AuditCheck::Unanchored {
+            entries,
+            legacy,
+            reason,
+        } => {
+            println!(
+                "the access log's {entries} entries are intact, every link and keyed hash checked{}",
+                legacy_note(legacy)
+            );
+            eprintln!("warning: its end cannot be checked: {reason}");
+            // Not a pass: a removed head file must not look like an intact log.
+            std::process::exit(2)
         }
         embargo_store::AuditCheck::Broken { seq, reason } => {
             bail!("the access log is broken at entry {seq}: {reason}")
@@ -610,6 +693,7 @@ async fn main() -> std::process::ExitCode {
             json,
             files,
         } => import::run(&cli.common, &org, &repo, json, &files).await,
+        Command::Jobs { json } => jobs(&cli.common, json).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

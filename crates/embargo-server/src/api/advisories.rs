@@ -57,6 +57,15 @@ pub struct AdvisoryView {
     tracking: Option<Tracking>,
     #[serde(skip_serializing_if = "Option::is_none")]
     permissions: Option<Permissions>,
+    /// The embargo's negotiation (for the audience).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    embargo: Option<embargo_domain::embargo::Embargo>,
+    /// Vultron's case flags set so far, each with when (for the audience).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    case: Option<std::collections::BTreeMap<&'static str, String>>,
+    /// Marked to publish itself when the embargo ends (for the audience).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ready: Option<bool>,
 }
 
 /// The report's private tracking: who filed it, the response clock, the outcome.
@@ -113,9 +122,19 @@ impl AdvisoryView {
             references: c.references.clone(),
             credits: c.credits.clone(),
             vulnerabilities: c.vulnerabilities.clone(),
-            updated_at: adv.updated_at,
+            // The public sees when the public content changed, and its public revision:
+            // what only the audience sees must not move them.
+            updated_at: if audience {
+                adv.updated_at
+            } else {
+                adv.public_modified_at()
+            },
             published_at: adv.published_at,
-            revision: adv.revision,
+            revision: if audience {
+                adv.revision
+            } else {
+                adv.public_revision()
+            },
             html_url: format!("{base}/advisories/{}", adv.id),
             osv_url: adv
                 .state
@@ -123,6 +142,15 @@ impl AdvisoryView {
                 .then(|| format!("{base}/osv/v1/vulns/{}{}", st.config.osv.id_prefix, adv.id)),
             tracking,
             permissions: audience.then(|| a.permissions()),
+            embargo: audience.then(|| adv.embargo.clone()),
+            case: audience.then(|| {
+                adv.case
+                    .flags
+                    .iter()
+                    .map(|(f, at)| (f.as_str(), at.clone()))
+                    .collect()
+            }),
+            ready: audience.then_some(adv.ready),
         })
     }
 }

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod advisories;
 pub mod attachments;
+pub mod clock;
 pub mod collaborators;
 pub mod orgs;
 

@@ -178,7 +178,7 @@ pub async fn remove_maintainer(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RepoChange {
-    /// A git URL or an absolute path; `null` clears it.
+    /// An https:// URL (others where `[network] allow` allows them); `null` clears it.
     upstream: Option<embargo_domain::types::Upstream>,
 }
 
@@ -190,6 +190,9 @@ pub async fn update_repo(
     ApiJson(body): ApiJson<RepoChange>,
 ) -> Result<Json<Value>, AppError> {
     let (org, repo) = (slug(&org, "organisation")?, slug(&repo, "repository")?);
+    if let Some(u) = &body.upstream {
+        crate::codeowners::check_new_upstream(&st.config, u)?;
+    }
     st.store
         .set_upstream(caller.actor, &org, &repo, body.upstream.as_ref())
         .await?;
@@ -206,6 +209,7 @@ pub async fn sync_maintainers(
 ) -> Result<Json<embargo_store::SyncReport>, AppError> {
     let (org, repo) = (slug(&org, "organisation")?, slug(&repo, "repository")?);
     Ok(Json(
-        crate::sync_maintainers(&st.store, caller.actor, &org, &repo).await?,
+        crate::codeowners::sync_maintainers(&st.store, &st.config, caller.actor, &org, &repo)
+            .await?,
     ))
 }

@@ -84,7 +84,7 @@ pub async fn provider(State(st): State<AppState>) -> Result<Response, AppError> 
     let all = st.store.public_advisories(None).await?;
     let last = all
         .iter()
-        .map(|a| a.updated_at)
+        .map(embargo_domain::advisory::Advisory::public_modified_at)
         .max()
         .unwrap_or_else(|| st.store.now());
     let key_url = st.signer.as_ref().map(|s| {
@@ -112,7 +112,7 @@ async fn entries(st: &AppState) -> Result<Vec<(String, time::OffsetDateTime)>, A
     let all = st.store.public_advisories(None).await?;
     let mut out = Vec::new();
     for a in &all {
-        let changed = a.public_history.last().map_or(a.updated_at, |r| r.at);
+        let changed = a.public_modified_at();
         for vex in [false, true] {
             if let Some(p) = path_in_directory(a, vex) {
                 out.push((p, changed));

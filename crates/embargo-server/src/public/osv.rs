@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::{json_document, public_advisory};
 use crate::AppState;
 use crate::error::AppError;
-use crate::extract::ApiJson;
+use crate::extract::AnyJson;
 
 /// At most this many queries in one batch, as the public OSV API allows.
 pub const MAX_BATCH: usize = 1000;
@@ -191,7 +191,7 @@ fn hits<'a>(all: &'a [Advisory], wanted: &Wanted) -> Vec<&'a Advisory> {
 /// when none do, as the public API answers.
 pub async fn query(
     State(st): State<AppState>,
-    ApiJson(q): ApiJson<Query>,
+    AnyJson(q): AnyJson<Query>,
 ) -> Result<Json<Value>, AppError> {
     let wanted = check(q).map_err(AppError::invalid)?;
     let all = st.store.public_advisories(None).await?;
@@ -209,7 +209,7 @@ pub async fn query(
 /// that match, in the order asked.
 pub async fn querybatch(
     State(st): State<AppState>,
-    ApiJson(b): ApiJson<Batch>,
+    AnyJson(b): AnyJson<Batch>,
 ) -> Result<Json<Value>, AppError> {
     if b.queries.len() > MAX_BATCH {
         return Err(AppError::invalid(field(

@@ -49,11 +49,16 @@ struct AdvisoryPage {
     published: String,
     due: String,
     first_response: String,
+    /// The embargo's agreed and proposed ends, for people.
+    embargo_end: String,
+    embargo_proposed: String,
+    /// Case flags: (name, when set, or empty).
+    case_flags: Vec<(&'static str, String)>,
     error: Option<String>,
 }
 
 fn fmt_time(t: time::OffsetDateTime) -> String {
-    format!("{} {:02}:{:02} UTC", t.date(), t.hour(), t.minute())
+    embargo_domain::embargo::format_instant(t)
 }
 
 async fn page(
@@ -71,12 +76,12 @@ async fn page(
     } else {
         Vec::new()
     };
-    let collaborators = if p.can_read_thread {
+    let collaborators = if p.can_read_collaborators {
         st.store.collaborators(caller.actor, &id).await?
     } else {
         Vec::new()
     };
-    let attachments = if p.can_read_thread {
+    let attachments = if p.can_read_attachments {
         st.store.attachments(caller.actor, &id).await?
     } else {
         Vec::new()
@@ -130,10 +135,33 @@ async fn page(
         },
         overdue: adv.first_response_at.is_none() && st.store.now() > adv.response_due_at,
         created: fmt_time(adv.created_at),
-        updated: fmt_time(adv.updated_at),
+        updated: fmt_time(if audience {
+            adv.updated_at
+        } else {
+            adv.public_modified_at()
+        }),
         published: adv.published_at.map(fmt_time).unwrap_or_default(),
         due: fmt_time(adv.response_due_at),
         first_response: adv.first_response_at.map(fmt_time).unwrap_or_default(),
+        embargo_end: adv.embargo.ends_at.map(fmt_time).unwrap_or_default(),
+        embargo_proposed: adv
+            .embargo
+            .proposed_ends_at
+            .map(fmt_time)
+            .unwrap_or_default(),
+        case_flags: embargo_domain::embargo::CaseFlag::ALL
+            .iter()
+            .map(|f| {
+                let at = adv
+                    .case
+                    .flags
+                    .iter()
+                    .find(|(g, _)| g == f)
+                    .map(|(_, at)| at.clone())
+                    .unwrap_or_default();
+                (f.as_str(), at)
+            })
+            .collect(),
         a: adv,
         audience,
         p,
@@ -160,7 +188,7 @@ pub async fn show(
 }
 
 /// Shows the page again with an error, or turns the error into an error page.
-async fn after(
+pub(super) async fn after(
     st: &AppState,
     caller: &WebCaller,
     id: &str,

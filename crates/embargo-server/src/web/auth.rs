@@ -1,9 +1,9 @@
-//! Signing in and out, first-run setup, and password reset links.
+//! Signing in and out, sign-in links by mail, first-run setup, and password reset links.
 
 use askama::Template;
 use axum::Form;
 use axum::extract::Path;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use embargo_domain::types::Email;
 
@@ -26,6 +26,15 @@ struct LoginPage {
     email: String,
     next: String,
     error: Option<String>,
+    /// Signing in is refused for a while: the sign-in link is offered first.
+    locked: bool,
+}
+
+#[derive(Template)]
+#[template(path = "sign_in_link.html")]
+struct SignInLinkPage {
+    user: Option<Nav>,
+    csrf: String,
 }
 
 #[derive(Template)]
@@ -58,12 +67,67 @@ pub(crate) fn with_anon_cookie(mut resp: Response, new: Option<String>, secure: 
     resp
 }
 
-/// Only local paths are followed after signing in.
+/// Only same-origin paths are followed after signing in. What the browser makes of `next`
+/// (WHATWG URL parsing: leading and trailing C0 controls and spaces stripped, tabs and
+/// newlines dropped anywhere, `\` read as `/`) must start with exactly one `/`, and so must
+/// its percent-decoded form (for anything that decodes it later); else it is `/`. The result
+/// is percent-encoded where a `Location` header could not carry it.
 pub(crate) fn safe_next(next: &str) -> String {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
-        next.to_owned()
+    let cleaned = as_browsers_read(next);
+    let decoded = as_browsers_read(&percent_decoded(&cleaned));
+    if cleaned.contains('\\') || !one_leading_slash(&cleaned) || !one_leading_slash(&decoded) {
+        return "/".to_owned();
+    }
+    cleaned.chars().fold(String::new(), |mut out, c| {
+        if c.is_ascii_graphic() {
+            out.push(c);
+        } else {
+            for b in c.encode_utf8(&mut [0; 4]).bytes() {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+        out
+    })
+}
+
+fn as_browsers_read(s: &str) -> String {
+    s.trim_matches(|c: char| c <= ' ')
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+        .collect()
+}
+
+fn one_leading_slash(path: &str) -> bool {
+    let mut c = path.chars();
+    c.next() == Some('/') && !matches!(c.next(), Some('/' | '\\'))
+}
+
+fn percent_decoded(s: &str) -> String {
+    let hex = |b: Option<&u8>| b.and_then(|b| char::from(*b).to_digit(16));
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match (b, hex(bytes.get(i + 1)), hex(bytes.get(i + 2))) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push(u8::try_from(hi * 16 + lo).unwrap_or(b'%'));
+                i += 3;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// "15 minutes", "40 seconds": how long to wait, for a person.
+fn wait_text(secs: u64) -> String {
+    if secs < 120 {
+        format!("{secs} seconds")
     } else {
-        "/".to_owned()
+        format!("{} minutes", secs.div_ceil(60))
     }
 }
 
@@ -80,6 +144,7 @@ pub async fn login_form(
         email: String::new(),
         next,
         error: None,
+        locked: false,
     };
     Ok(with_anon_cookie(
         render(&page),
@@ -95,24 +160,114 @@ pub async fn login(
 ) -> Result<Response, PageError> {
     let f = Fields(form);
     check_anonymous_form(&st, &headers, &f)?;
-    let Some(user) = st
+    let again = |error: String, locked: bool| LoginPage {
+        user: None,
+        csrf: f.get("csrf").to_owned(),
+        email: f.get("email").to_owned(),
+        next: safe_next(f.get("next")),
+        error: Some(error),
+        locked,
+    };
+    let found = match st
         .store
         .authenticate(f.get("email"), f.get("password"))
-        .await?
-    else {
-        let page = LoginPage {
-            user: None,
-            csrf: f.get("csrf").to_owned(),
-            email: f.get("email").to_owned(),
-            next: safe_next(f.get("next")),
-            error: Some("Wrong e-mail address or password.".into()),
-        };
+        .await
+    {
+        Ok(found) => found,
+        Err(embargo_store::StoreError::RateLimited {
+            retry_after_secs, ..
+        }) => {
+            let page = again(
+                format!(
+                    "Too many failed attempts to sign in. Try again in {}, or have a sign-in link sent to you by e-mail.",
+                    wait_text(retry_after_secs)
+                ),
+                true,
+            );
+            let mut resp = (StatusCode::TOO_MANY_REQUESTS, render(&page)).into_response();
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            return Ok(resp);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let Some(user) = found else {
+        let page = again("Wrong e-mail address or password.".into(), false);
         return Ok((StatusCode::UNAUTHORIZED, render(&page)).into_response());
     };
     if user.two_factor {
         return super::account::start_second_step(&st, user.id, &safe_next(f.get("next"))).await;
     }
     sign_in(&st, user.id, &safe_next(f.get("next"))).await
+}
+
+/// `POST /login/link`: mails a one-time sign-in link to the account of the address, if there
+/// is one; the same answer either way.
+pub async fn send_link(
+    Req(st): Req,
+    headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let f = Fields(form);
+    check_anonymous_form(&st, &headers, &f)?;
+    let base = st.config.server.public_url.clone();
+    st.store
+        .send_sign_in_link(f.get("email"), |t| format!("{base}/login/link/{t}"))
+        .await?;
+    Ok(render(&super::pages::SentPage {
+        user: None,
+        heading: "Check your e-mail".into(),
+        message: "If an account with this address exists, a link to sign in is on its way to it. The link works once, for 15 minutes.".into(),
+        link: None,
+    }))
+}
+
+/// `GET /login/link/{token}`: a button, so that mail scanners opening the link do not use it.
+pub async fn link_form(
+    Req(st): Req,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+) -> Result<Response, PageError> {
+    if st
+        .store
+        .check_link_token("sign_in", &token)
+        .await?
+        .is_none()
+    {
+        return Err(link_gone());
+    }
+    let (csrf, new) = anon_csrf(&headers)?;
+    Ok(with_anon_cookie(
+        render(&SignInLinkPage { user: None, csrf }),
+        new,
+        st.config.secure_cookies(),
+    ))
+}
+
+/// `POST /login/link/{token}`: uses the link up and signs in, through the second factor if
+/// the account has one on.
+pub async fn link_sign_in(
+    Req(st): Req,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    check_anonymous_form(&st, &headers, &Fields(form))?;
+    let Some(user) = st.store.use_sign_in_link(&token).await? else {
+        return Err(link_gone());
+    };
+    if user.two_factor {
+        return super::account::start_second_step(&st, user.id, "/").await;
+    }
+    sign_in(&st, user.id, "/").await
+}
+
+fn link_gone() -> PageError {
+    PageError(crate::error::AppError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "this sign-in link was used already or has expired; ask for a new one on the sign-in page",
+    ))
 }
 
 pub(crate) async fn sign_in(st: &AppState, user_id: i64, to: &str) -> Result<Response, PageError> {
@@ -310,4 +465,70 @@ pub fn to_login(next: &str) -> Response {
         "/login?next={}",
         url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_is_a_path_of_this_site_as_the_browser_reads_it() {
+        for (next, want) in [
+            // Foreign, once the browser drops tabs and newlines or reads `\` as `/`.
+            ("/\t/evil.example", "/"),
+            ("/\r/evil.example", "/"),
+            ("/\n/evil.example", "/"),
+            ("/\t\\evil.example", "/"),
+            ("\\/evil.example", "/"),
+            ("/\\evil.example", "/"),
+            ("/\\\\evil.example", "/"),
+            ("\\\\evil.example", "/"),
+            ("//evil.example", "/"),
+            ("///evil.example", "/"),
+            (" //evil.example", "/"),
+            ("\u{0}//evil.example", "/"),
+            // Foreign once percent-decoded, for anything that decodes it later.
+            ("/%2F/evil.example", "/"),
+            ("/%2f%2fevil.example", "/"),
+            ("/%5Cevil.example", "/"),
+            ("/%09/evil.example", "/"),
+            ("/%0a/evil.example", "/"),
+            // Not a path at all.
+            ("https://evil.example/", "/"),
+            ("http:/evil.example", "/"),
+            ("javascript:alert(1)", "/"),
+            (" javascript:alert(1)", "/"),
+            ("evil.example", "/"),
+            ("", "/"),
+            ("\t", "/"),
+            // Paths of this site stay, cleaned as the browser would, in a valid header.
+            ("/", "/"),
+            ("/advisories", "/advisories"),
+            (
+                "/advisories?state=triage&q=%2F%2F",
+                "/advisories?state=triage&q=%2F%2F",
+            ),
+            ("/adv\tisories\n", "/advisories"),
+            (" /report ", "/report"),
+            ("/a b", "/a%20b"),
+            // A vertical tab is no tab to the browser: it stays in the path, encoded.
+            ("\u{1f}/\u{b}/evil.example", "/%0B/evil.example"),
+            ("/a\u{0}b\u{7f}", "/a%00b%7F"),
+            ("/é", "/%C3%A9"),
+            ("/%", "/%"),
+        ] {
+            assert_eq!(safe_next(next), want, "safe_next({next:?})");
+        }
+    }
+
+    #[test]
+    fn whatever_it_gives_fits_a_location_header() {
+        for next in ["/\u{0}\u{1}\u{1b}[31m", "/\u{2028}x", "/\"<>'", "/\u{feff}"] {
+            let to = safe_next(next);
+            assert!(
+                axum::http::HeaderValue::from_str(&to).is_ok() && to.is_ascii(),
+                "{next:?} -> {to:?}"
+            );
+        }
+    }
 }

@@ -4,6 +4,7 @@
 mod account;
 mod advisory;
 mod auth;
+mod clock;
 mod collaborators;
 mod orgs;
 mod pages;
@@ -26,6 +27,11 @@ pub fn routes(max_upload: usize) -> Router<AppState> {
         .route("/static/cvss.js", get(cvss_js))
         .route("/cvss/score", get(cvss_score))
         .route("/login", get(auth::login_form).post(auth::login))
+        .route("/login/link", post(auth::send_link))
+        .route(
+            "/login/link/{token}",
+            get(auth::link_form).post(auth::link_sign_in),
+        )
         .route("/logout", post(auth::logout))
         .route(
             "/login/two-factor",
@@ -54,6 +60,9 @@ pub fn routes(max_upload: usize) -> Router<AppState> {
         )
         .route("/advisories/{id}/comments", post(advisory::comment))
         .route("/advisories/{id}/state", post(advisory::transition))
+        .route("/advisories/{id}/embargo", post(clock::embargo))
+        .route("/advisories/{id}/ready", post(clock::ready))
+        .route("/advisories/{id}/case", post(clock::case))
         .route(
             "/advisories/{id}/disclosure-exemption",
             post(advisory::exempt_from_disclosure),

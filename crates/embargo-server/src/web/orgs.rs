@@ -23,6 +23,10 @@ struct OrgPage {
     p: OrgPermissions,
     report: Option<SyncReport>,
     error: Option<String>,
+    /// The response record, for the organisation's security managers and steering committee.
+    record: Option<embargo_domain::record::ResponseRecord>,
+    /// Its chart: SVG made by Embargo from numbers only.
+    chart: String,
 }
 
 async fn page(
@@ -35,6 +39,15 @@ async fn page(
     let org = st.store.org(&slug(org, "organisation")?).await?;
     let repos = st.store.repos(Some(&org.slug)).await?;
     let p = st.store.org_permissions(caller.actor, &org).await?;
+    let record = if p.can_read_record {
+        Some(st.store.response_record(caller.actor, &org.slug).await?)
+    } else {
+        None
+    };
+    let chart = record
+        .as_ref()
+        .map(embargo_formats::chart::response_chart)
+        .unwrap_or_default();
     let csrf = caller
         .session
         .as_ref()
@@ -48,6 +61,8 @@ async fn page(
         p,
         report,
         error,
+        record,
+        chart,
     })
 }
 
@@ -73,7 +88,10 @@ pub async fn set_upstream(
     let upstream = if raw.is_empty() {
         None
     } else {
-        Some(embargo_domain::types::Upstream::parse(raw).map_err(crate::error::AppError::invalid)?)
+        let u =
+            embargo_domain::types::Upstream::parse(raw).map_err(crate::error::AppError::invalid)?;
+        crate::codeowners::check_new_upstream(&st.config, &u)?;
+        Some(u)
     };
     st.store
         .set_upstream(caller.actor, &o, &r, upstream.as_ref())
@@ -90,7 +108,7 @@ pub async fn sync(
 ) -> Result<Response, PageError> {
     check_session_form(&st, &headers, &caller, &Fields(form))?;
     let (o, r) = (slug(&org, "organisation")?, slug(&repo, "repository")?);
-    match crate::sync_maintainers(&st.store, caller.actor, &o, &r).await {
+    match crate::codeowners::sync_maintainers(&st.store, &st.config, caller.actor, &o, &r).await {
         Ok(report) => Ok(render(&page(&st, &caller, &org, Some(report), None).await?)),
         Err(e) if e.status == StatusCode::UNPROCESSABLE_ENTITY => Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -126,6 +144,7 @@ pub async fn set_policy(
             reports_per_hour: Some(number("reports_per_hour")?),
             mail_titles: Some(f.get("mail_titles") == "on"),
             disclose_closed_days: Some(number("disclose_closed_days")?),
+            ..embargo_store::PolicyChange::default()
         })
     })();
     let result = match change {
@@ -140,5 +159,14 @@ pub async fn set_policy(
         )
             .into_response()),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// Whole days and hours, for the record.
+fn span(secs: &Option<i64>) -> String {
+    match secs {
+        None => "no data yet".into(),
+        Some(s) if *s >= 86_400 => format!("{:.1} days", *s as f64 / 86_400.0),
+        Some(s) => format!("{:.1} hours", *s as f64 / 3600.0),
     }
 }

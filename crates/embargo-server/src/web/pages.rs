@@ -23,6 +23,10 @@ pub struct Row {
     /// For the audience of an unanswered report: when the first reply is due.
     pub due: String,
     pub overdue: bool,
+    /// For the audience: the embargo in force and its end (UTC).
+    pub embargo: String,
+    /// An embargo ends within the policy's warning and the advisory is not ready.
+    pub attention: bool,
 }
 
 impl Row {
@@ -39,7 +43,13 @@ impl Row {
             headline,
             state: adv.state.as_str(),
             place: adv.place(),
-            updated: adv.updated_at.date().to_string(),
+            updated: if a.relations().in_audience() {
+                adv.updated_at
+            } else {
+                adv.public_modified_at()
+            }
+            .date()
+            .to_string(),
             due: if a.relations().in_audience()
                 && adv.first_response_at.is_none()
                 && !adv.state.is_public()
@@ -49,6 +59,15 @@ impl Row {
                 String::new()
             },
             overdue: false,
+            embargo: if a.relations().in_audience() && adv.embargo.state.in_force() {
+                adv.embargo
+                    .ends_at
+                    .map(|t| format!("until {}", embargo_domain::embargo::format_instant(t)))
+                    .unwrap_or_default()
+            } else {
+                String::new()
+            },
+            attention: false,
         }
     }
 }
@@ -141,15 +160,37 @@ pub async fn list(
         limit: 200,
         ..AdvisoryFilter::default()
     };
-    let now = st.store.now().date().to_string();
+    let now = st.store.now();
+    let today = now.date().to_string();
+    // Each organisation's earliest embargo warning, to flag advisories that need attention.
+    let warn: std::collections::HashMap<Slug, time::Duration> = st
+        .store
+        .orgs()
+        .await?
+        .into_iter()
+        .map(|o| {
+            let w = o
+                .policy
+                .embargo_warnings
+                .first()
+                .map_or(time::Duration::ZERO, |w| w.0);
+            (o.slug, w)
+        })
+        .collect();
     let rows: Vec<Row> = st
         .store
         .advisories(caller.actor, &f)
         .await?
         .iter()
-        .map(Row::of)
-        .map(|mut r| {
-            r.overdue = !r.due.is_empty() && r.due < now;
+        .map(|a| {
+            let mut r = Row::of(a);
+            r.overdue = !r.due.is_empty() && r.due < today;
+            r.attention = a.relations().in_audience()
+                && embargo_store::embargo_needs_attention(
+                    a.get(),
+                    warn.get(&a.get().org).copied().unwrap_or_default(),
+                    now,
+                );
             r
         })
         .collect();

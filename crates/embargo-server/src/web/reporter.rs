@@ -64,10 +64,12 @@ pub async fn show(
         comments,
     };
     let mut resp = with_anon_cookie(render(&page), new, st.config.secure_cookies());
-    // The token is in the address: keep it out of other sites' Referer headers.
+    // The token is in the address: `same-origin` sends no Referer at all to other sites,
+    // while this page's own forms still carry their real `Origin` (under `no-referrer`
+    // browsers send `Origin: null`, which the cross-site check rightly refuses).
     resp.headers_mut().insert(
         axum::http::header::REFERRER_POLICY,
-        axum::http::HeaderValue::from_static("no-referrer"),
+        axum::http::HeaderValue::from_static("same-origin"),
     );
     Ok(resp)
 }

@@ -1,13 +1,19 @@
 //! The access log: reads of unpublished advisories and every change are recorded with who,
-//! what, when and from where, without the advisory's text, in a hash chain that tampering
-//! breaks visibly.
+//! what, when and from where, without the advisory's text, in a keyed hash chain that
+//! tampering breaks visibly, even when the tamperer recomputes the hashes or cuts the end.
+
+use std::path::Path;
+use std::sync::Arc;
 
 use axum::http::{Method, StatusCode};
-use embargo_store::AuditCheck;
+use embargo_domain::types::Email;
+use embargo_store::{AuditCheck, KeySource, Store, SystemClock};
 use serde_json::{Value, json};
 use sqlx::Connection;
 
 use crate::support::{TestApp, World, on_both_backends};
+
+const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 const MARKER: &str = "MARKER-7f3a9c-unpublished";
 
@@ -136,7 +142,8 @@ async fn reads_and_changes_are_logged_without_content(app: TestApp) {
     assert_eq!(
         app.store.verify_audit().await.unwrap(),
         AuditCheck::Intact {
-            entries: last_seq(&app).await
+            entries: last_seq(&app).await,
+            legacy: 0
         }
     );
 }
@@ -159,7 +166,10 @@ async fn tampering_is_detected(app: TestApp) {
     assert!(n > 10);
     assert_eq!(
         app.store.verify_audit().await.unwrap(),
-        AuditCheck::Intact { entries: n }
+        AuditCheck::Intact {
+            entries: n,
+            legacy: 0
+        }
     );
     let mut c = sqlx::AnyConnection::connect(&app.url).await.unwrap();
 
@@ -185,14 +195,15 @@ async fn tampering_is_detected(app: TestApp) {
             }
             match app.store.verify_audit().await.unwrap() {
                 AuditCheck::Broken { seq: s, .. } => assert_eq!(s, seq, "{column} of entry {seq}"),
-                AuditCheck::Intact { .. } => {
-                    panic!("changing {column} of entry {seq} went unnoticed")
-                }
+                other => panic!("changing {column} of entry {seq} went unnoticed: {other:?}"),
             }
             restore(&mut c, seq, &original).await;
             assert_eq!(
                 app.store.verify_audit().await.unwrap(),
-                AuditCheck::Intact { entries: n }
+                AuditCheck::Intact {
+                    entries: n,
+                    legacy: 0
+                }
             );
         }
     }
@@ -227,7 +238,10 @@ async fn tampering_is_detected(app: TestApp) {
     insert(&mut c, &removed).await;
     assert_eq!(
         app.store.verify_audit().await.unwrap(),
-        AuditCheck::Intact { entries: n }
+        AuditCheck::Intact {
+            entries: n,
+            legacy: 0
+        }
     );
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "DELETE FROM audit_log WHERE seq = {n}"
@@ -289,9 +303,366 @@ async fn insert(c: &mut sqlx::AnyConnection, v: &Value) {
         .unwrap();
 }
 
+/// Rewrites entries `from..=to` as the old code hashed them (plain SHA-256 of the same
+/// fields), first giving entry `from` a new detail when `forge`, and moves the head to match:
+/// what anyone able to write the database could do to the old chain.
+async fn rewrite_plainly(c: &mut sqlx::AnyConnection, from: i64, to: i64, forge: bool) {
+    if forge {
+        sqlx::query("UPDATE audit_log SET detail = '{\"forged\":true}' WHERE seq = $1")
+            .bind(from)
+            .execute(&mut *c)
+            .await
+            .unwrap();
+    }
+    let mut prev = if from == 1 {
+        GENESIS.to_owned()
+    } else {
+        row(c, from - 1).await[8].as_str().unwrap().to_owned()
+    };
+    for seq in from..=to {
+        let v = row(c, seq).await;
+        let canonical = json!([v[0], v[1], v[2], v[3], v[4], v[5], v[6], prev]).to_string();
+        let hash = embargo_store::secrets::token_hash(&canonical);
+        sqlx::query("UPDATE audit_log SET prev_hash = $1, hash = $2 WHERE seq = $3")
+            .bind(&prev)
+            .bind(&hash)
+            .bind(seq)
+            .execute(&mut *c)
+            .await
+            .unwrap();
+        prev = hash;
+    }
+    let head: i64 = sqlx::query_scalar("SELECT seq FROM audit_head")
+        .fetch_one(&mut *c)
+        .await
+        .unwrap();
+    if head == to {
+        sqlx::query("UPDATE audit_head SET hash = $1")
+            .bind(&prev)
+            .execute(&mut *c)
+            .await
+            .unwrap();
+    }
+}
+
+async fn head_hash(c: &mut sqlx::AnyConnection) -> String {
+    sqlx::query_scalar("SELECT hash FROM audit_head")
+        .fetch_one(&mut *c)
+        .await
+        .unwrap()
+}
+
+/// The finding: anyone who could write the database could change an entry and recompute
+/// every hash after it and the head, and the old check said intact. The hashes are keyed now.
+async fn a_chain_rewritten_without_the_key_is_found(app: TestApp) {
+    sqlx::any::install_default_drivers();
+    let w = World::new(&app).await;
+    let id = w.advisory_in(&app, "draft").await;
+    app.get(&format!("/api/v1/advisories/{id}"), Some(&w.maintainer))
+        .await;
+    let n = last_seq(&app).await;
+    let mut c = sqlx::AnyConnection::connect(&app.url).await.unwrap();
+    for j in [1, n / 2, n] {
+        let saved = saved_rows(&mut c, j, n).await;
+        let saved_head = head_hash(&mut c).await;
+        rewrite_plainly(&mut c, j, n, true).await;
+        match app.store.verify_audit().await.unwrap() {
+            AuditCheck::Broken { seq, reason } => {
+                assert_eq!(seq, j, "{reason}");
+                assert!(reason.contains("plain SHA-256"), "{reason}");
+            }
+            other => panic!("a rewrite from entry {j} went unnoticed: {other:?}"),
+        }
+        for (seq, v) in (j..).zip(&saved) {
+            restore(&mut c, seq, v).await;
+        }
+        sqlx::query("UPDATE audit_head SET hash = $1")
+            .bind(saved_head)
+            .execute(&mut c)
+            .await
+            .unwrap();
+        assert_eq!(
+            app.store.verify_audit().await.unwrap(),
+            AuditCheck::Intact {
+                entries: n,
+                legacy: 0
+            }
+        );
+    }
+}
+
+async fn saved_rows(c: &mut sqlx::AnyConnection, from: i64, to: i64) -> Vec<Value> {
+    let mut rows = Vec::new();
+    for seq in from..=to {
+        rows.push(row(c, seq).await);
+    }
+    rows
+}
+
+/// The finding's other half: entries cut from the end with the database's head moved back
+/// looked intact. The head file outside the database still names the last entry.
+async fn entries_cut_from_the_end_are_found(app: TestApp) {
+    sqlx::any::install_default_drivers();
+    let w = World::new(&app).await;
+    let id = w.advisory_in(&app, "draft").await;
+    let path = format!("/api/v1/advisories/{id}");
+    let read = || app.get(&path, Some(&w.maintainer));
+    read().await;
+    let n = last_seq(&app).await;
+    let head_file = app.store.audit_head_file().unwrap().to_owned();
+    assert!(head_file.exists());
+    assert_eq!(
+        app.store.verify_audit().await.unwrap(),
+        AuditCheck::Intact {
+            entries: n,
+            legacy: 0
+        }
+    );
+    let mut c = sqlx::AnyConnection::connect(&app.url).await.unwrap();
+    let keep = n - 3;
+    let kept_hash = row(&mut c, keep).await[8].as_str().unwrap().to_owned();
+    sqlx::query("DELETE FROM audit_log WHERE seq > $1")
+        .bind(keep)
+        .execute(&mut c)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2")
+        .bind(keep)
+        .bind(&kept_hash)
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let truncated = app.store.verify_audit().await.unwrap();
+    match &truncated {
+        AuditCheck::Broken { seq, reason } => {
+            assert_eq!(*seq, keep + 1, "{reason}");
+            assert!(reason.contains("removed from the end"), "{reason}");
+        }
+        other => panic!("cutting the end went unnoticed: {other:?}"),
+    }
+
+    // The head file is evidence: it is not removed, forged or moved back quietly.
+    let text = std::fs::read_to_string(&head_file).unwrap();
+    std::fs::remove_file(&head_file).unwrap();
+    match app.store.verify_audit().await.unwrap() {
+        AuditCheck::Unanchored { reason, .. } => {
+            assert!(reason.contains("no head file"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    let forged = text.replace(&format!(" {n} "), &format!(" {keep} "));
+    assert_ne!(forged, text);
+    std::fs::write(&head_file, &forged).unwrap();
+    match app.store.verify_audit().await.unwrap() {
+        AuditCheck::Broken { reason, .. } => {
+            assert!(reason.contains("not signed with the audit key"), "{reason}")
+        }
+        other => panic!("a forged head file went unnoticed: {other:?}"),
+    }
+    std::fs::write(&head_file, &text).unwrap();
+    assert_eq!(app.store.verify_audit().await.unwrap(), truncated);
+
+    // Writing on past the cut neither moves the head file nor hides the cut.
+    app.clock.advance(time::Duration::minutes(1));
+    for _ in 0..5 {
+        read().await;
+    }
+    assert!(last_seq(&app).await > n);
+    assert_eq!(std::fs::read_to_string(&head_file).unwrap(), text);
+    match app.store.verify_audit().await.unwrap() {
+        AuditCheck::Broken { seq, reason } => {
+            assert_eq!(seq, n, "{reason}");
+            assert!(reason.contains("head file names this entry"), "{reason}");
+        }
+        other => panic!("entries written over a cut hid it: {other:?}"),
+    }
+}
+
+/// A store with a key file in `dir`, on a new database of `app`'s backend.
+async fn store_with_key_file(app: &TestApp, dir: &Path) -> (String, Store) {
+    let url = match app.store.backend() {
+        embargo_store::Backend::Sqlite => format!("sqlite://{}", dir.join("embargo.db").display()),
+        embargo_store::Backend::Postgres => crate::support::postgres_database_for_binary().await,
+    };
+    (url.clone(), open_with_key_file(&url, dir).await)
+}
+
+async fn open_with_key_file(url: &str, dir: &Path) -> Store {
+    Store::open(
+        url,
+        Arc::new(SystemClock),
+        KeySource::File(dir.join("embargo.key")),
+    )
+    .await
+    .unwrap()
+}
+
+async fn add_users(store: &Store, names: &[&str]) {
+    for name in names {
+        let email = Email::parse(&format!("{name}@example.org")).unwrap();
+        store.create_user(&email, None, None, false).await.unwrap();
+    }
+}
+
+fn audit_line(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("embargo.key"))
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("audit "))
+        .expect("the key file holds the audit key")
+        .to_owned()
+}
+
+/// The audit key sits beside the sealing key but does not rotate with it: the chain written
+/// before a rotation verifies after it, in this process and in the next.
+async fn rotating_the_sealing_key_keeps_the_chain_verifying(app: TestApp) {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, store) = store_with_key_file(&app, dir.path()).await;
+    assert_eq!(
+        store.audit_head_file(),
+        Some(dir.path().join("audit.head").as_path()),
+        "beside the key file"
+    );
+    add_users(&store, &["a", "b", "c"]).await;
+    assert_eq!(
+        store.verify_audit().await.unwrap(),
+        AuditCheck::Intact {
+            entries: 3,
+            legacy: 0
+        }
+    );
+    let audit = audit_line(dir.path());
+    let rotation = store.rotate_keys().await.unwrap();
+    assert_eq!(rotation.retired_keys, 1);
+    assert_eq!(
+        audit_line(dir.path()),
+        audit,
+        "the audit key did not rotate"
+    );
+    add_users(&store, &["d", "e"]).await;
+    assert_eq!(
+        store.verify_audit().await.unwrap(),
+        AuditCheck::Intact {
+            entries: 5,
+            legacy: 0
+        }
+    );
+    store.close().await;
+    drop(store);
+    let again = open_with_key_file(&url, dir.path()).await;
+    assert_eq!(
+        again.verify_audit().await.unwrap(),
+        AuditCheck::Intact {
+            entries: 5,
+            legacy: 0
+        }
+    );
+    // Still keyed after the rotation: a plain rewrite is found.
+    let mut c = sqlx::AnyConnection::connect(&url).await.unwrap();
+    rewrite_plainly(&mut c, 2, 5, true).await;
+    assert!(matches!(
+        again.verify_audit().await.unwrap(),
+        AuditCheck::Broken { seq: 2, .. }
+    ));
+    again.close().await;
+}
+
+/// A log written by an older embargo (plain SHA-256) keeps verifying after the upgrade:
+/// plain hashes are accepted before the first entry written since, and nowhere after it.
+async fn entries_from_before_keyed_hashes_are_accepted_only_before_them(app: TestApp) {
+    sqlx::any::install_default_drivers();
+    let dir = tempfile::tempdir().unwrap();
+    let (url, store) = store_with_key_file(&app, dir.path()).await;
+    add_users(&store, &["a", "b", "c"]).await;
+    store.close().await;
+    drop(store);
+    // What an upgrade finds: a plain chain, no key named, no head file; migration 16 sets
+    // keyed_from to the entry after the last.
+    let mut c = sqlx::AnyConnection::connect(&url).await.unwrap();
+    rewrite_plainly(&mut c, 1, 3, false).await;
+    sqlx::query("UPDATE audit_head SET key_id = NULL, keyed_from = 4")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    std::fs::remove_file(dir.path().join("audit.head")).unwrap();
+
+    let store = open_with_key_file(&url, dir.path()).await;
+    match store.verify_audit().await.unwrap() {
+        AuditCheck::Unanchored {
+            entries: 3,
+            legacy: 3,
+            reason,
+        } => assert!(
+            reason.contains("no head file") && reason.contains("no entry is keyed yet"),
+            "{reason}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    add_users(&store, &["d"]).await;
+    assert_eq!(
+        store.verify_audit().await.unwrap(),
+        AuditCheck::Intact {
+            entries: 4,
+            legacy: 3
+        }
+    );
+
+    // The keyed entry covers the plain ones before it.
+    let saved = saved_rows(&mut c, 2, 3).await;
+    rewrite_plainly(&mut c, 2, 3, true).await;
+    assert!(
+        matches!(store.verify_audit().await.unwrap(), AuditCheck::Broken { seq, .. } if seq == 3 || seq == 4)
+    );
+    for (seq, v) in (2..).zip(&saved) {
+        restore(&mut c, seq, v).await;
+    }
+    // No plain hash after them, and the boundary is not the database's to move.
+    let saved = row(&mut c, 4).await;
+    let saved_head = head_hash(&mut c).await;
+    rewrite_plainly(&mut c, 4, 4, true).await;
+    match store.verify_audit().await.unwrap() {
+        AuditCheck::Broken { seq: 4, reason } => {
+            assert!(reason.contains("plain SHA-256"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    restore(&mut c, 4, &saved).await;
+    sqlx::query("UPDATE audit_head SET hash = $1")
+        .bind(saved_head)
+        .execute(&mut c)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE audit_head SET keyed_from = 100")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    match store.verify_audit().await.unwrap() {
+        AuditCheck::Broken { reason, .. } => {
+            assert!(reason.contains("audit_head was changed"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    sqlx::query("UPDATE audit_head SET keyed_from = 4")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.verify_audit().await.unwrap(),
+        AuditCheck::Intact {
+            entries: 4,
+            legacy: 3
+        }
+    );
+    store.close().await;
+}
+
 on_both_backends!(
     reads_and_changes_are_logged_without_content,
-    tampering_is_detected
+    tampering_is_detected,
+    a_chain_rewritten_without_the_key_is_found,
+    entries_cut_from_the_end_are_found,
+    rotating_the_sealing_key_keeps_the_chain_verifying,
+    entries_from_before_keyed_hashes_are_accepted_only_before_them
 );
 
 #[allow(dead_code)]

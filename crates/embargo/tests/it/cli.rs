@@ -203,13 +203,48 @@ async fn serve_and_administer(env: &[(&str, &str)]) {
         .unwrap();
     assert_eq!(log[0]["action"], "reported");
     assert_eq!(log[0]["origin"], "127.0.0.1");
-    let out = server.command(&["audit", "verify"], None, env);
+    // The server and the commands beside it (the accounts above) append to one keyed chain,
+    // and both keep the head file beside the key file.
+    let head_file = server.data.path().join("audit.head");
+    let verify_intact = |what: &str| {
+        let out = server.command(&["audit", "verify"], None, env);
+        assert!(
+            out.status.success(),
+            "{what}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let said = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            said.contains("intact") && said.contains("head file names an entry"),
+            "{what}: {said}"
+        );
+    };
+    assert!(head_file.exists());
+    verify_intact("server and commands");
+    // Rotating the sealing key beside the running server keeps the chain verifying.
+    let out = server.command(&["keys", "rotate"], None, env);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("intact"));
+    server.user("after-rotation@example.org", false, env);
+    let read = client
+        .get(format!("{base}/api/v1/advisories/{id}"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 200);
+    verify_intact("after the rotation");
+    // Without the head file the end of the log cannot be checked: said, and not a pass.
+    let kept = std::fs::read(&head_file).unwrap();
+    std::fs::remove_file(&head_file).unwrap();
+    let out = server.command(&["audit", "verify"], None, env);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no head file"), "{err}");
+    std::fs::write(&head_file, kept).unwrap();
     let url = env
         .iter()
         .find(|(k, _)| *k == "EMBARGO_DATABASE_URL")

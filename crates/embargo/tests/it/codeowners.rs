@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::support::{TestApp, World, on_both_backends};
 
-fn git(dir: &Path, args: &[&str]) {
+pub(crate) fn git(dir: &Path, args: &[&str]) {
     let out = std::process::Command::new("git")
         .args([
             "-c",
@@ -30,7 +30,7 @@ fn git(dir: &Path, args: &[&str]) {
     );
 }
 
-fn commit_codeowners(dir: &Path, path: &str, text: &str) {
+pub(crate) fn commit_codeowners(dir: &Path, path: &str, text: &str) {
     let file = dir.join(path);
     std::fs::create_dir_all(file.parent().unwrap()).unwrap();
     std::fs::write(&file, text).unwrap();
@@ -38,9 +38,12 @@ fn commit_codeowners(dir: &Path, path: &str, text: &str) {
     git(dir, &["commit", "-q", "-m", "owners"]);
 }
 
-async fn maintainers_follow_codeowners(app: TestApp) {
+async fn maintainers_follow_codeowners(mut app: TestApp) {
     let w = World::new(&app).await;
     let upstream = tempfile::tempdir().unwrap();
+    // A local upstream is read only where the settings allow its folder.
+    let allowed = upstream.path().to_str().unwrap().to_owned();
+    app.configure(|c| c.network.allow = vec![allowed]);
     git(upstream.path(), &["init", "-q"]);
     commit_codeowners(
         upstream.path(),
@@ -189,21 +192,26 @@ async fn maintainers_follow_codeowners(app: TestApp) {
             && r.text.contains("alice@example.org")
     );
 
-    // A broken upstream is reported by name, and changes nothing.
-    app.call(
-        Method::PATCH,
-        repo,
-        Some(&w.sm),
-        Some(json!({"upstream": "/nonexistent/repo.git"})),
-    )
-    .await;
+    // A broken upstream is reported with what to check, and changes nothing.
+    let missing = format!("{path}/missing.git");
+    let r = app
+        .call(
+            Method::PATCH,
+            repo,
+            Some(&w.sm),
+            Some(json!({"upstream": missing})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let r = app.post(&sync, Some(&w.sm), json!({})).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         r.json["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("git could not fetch /nonexistent/repo.git")
+            .starts_with("could not read the upstream: check the address"),
+        "{}",
+        r.text
     );
     assert_eq!(
         app.get(&format!("/api/v1/advisories/{id}"), Some(&alice))

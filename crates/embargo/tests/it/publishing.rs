@@ -261,7 +261,7 @@ async fn text_documents(app: TestApp) {
 
 /// Runs BSI's CSAF validator library (strict schema and every mandatory test) on `docs`;
 /// `scripts/tools-node` installs it.
-fn bsi_csaf_validator(docs: &[(&str, &str)]) {
+pub(crate) fn bsi_csaf_validator(docs: &[(&str, &str)]) {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     if crate::support::oracle(
         "target/tools/node/.installed",
@@ -456,9 +456,58 @@ async fn csaf_cve_and_the_provider_directory(app: TestApp) {
     );
 }
 
+/// OSV clients in the wild post the query without `Content-Type: application/json` (or with
+/// `text/plain`, or a form type); the public OSV API takes the body as JSON all the same.
+async fn osv_query_takes_json_whatever_the_content_type(app: TestApp) {
+    let w = World::new(&app).await;
+    let published = w.advisory_in(&app, "published").await;
+    let body = json!({"package": {"name": "guest", "ecosystem": "crates.io"}, "version": "0.14.2"});
+    let batch = json!({"queries": [body.clone()]});
+    for content_type in [
+        None,
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+    ] {
+        for (path, body) in [("/osv/v1/query", &body), ("/osv/v1/querybatch", &batch)] {
+            let mut b = axum::http::Request::builder()
+                .method(axum::http::Method::POST)
+                .uri(path);
+            if let Some(ct) = content_type {
+                b = b.header(axum::http::header::CONTENT_TYPE, ct);
+            }
+            let r = app
+                .request(b.body(axum::body::Body::from(body.to_string())).unwrap())
+                .await;
+            assert_eq!(
+                r.status,
+                StatusCode::OK,
+                "{path} {content_type:?}: {}",
+                r.text
+            );
+            assert!(
+                r.text.contains(&format!("x_{published}")),
+                "{path} {content_type:?}: {}",
+                r.text
+            );
+        }
+    }
+    // Not JSON is still a clear 400, whatever the type.
+    let r = app
+        .request(
+            axum::http::Request::builder()
+                .method(axum::http::Method::POST)
+                .uri("/osv/v1/query")
+                .body(axum::body::Body::from("package=guest"))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+}
+
 on_both_backends!(
     documents_only_when_public,
     osv_query_answers_as_the_public_api,
+    osv_query_takes_json_whatever_the_content_type,
     text_documents,
     csaf_cve_and_the_provider_directory
 );

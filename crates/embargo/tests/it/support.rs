@@ -102,6 +102,7 @@ impl TestApp {
         let store = Store::open(&url, clock.clone(), embargo_store::KeySource::Ephemeral)
             .await
             .expect("open store");
+        let store = store.with_audit_head(dir.path().join("audit.head"));
         let mut config = Config {
             data_dir: dir.path().to_owned(),
             ..Config::default()
@@ -119,6 +120,22 @@ impl TestApp {
             url,
             _dir: dir,
         }
+    }
+
+    /// The same app under other settings (such as `[network] allow`): the router is built
+    /// again over the same store, clock and data.
+    pub fn configure(&mut self, change: impl FnOnce(&mut Config)) {
+        let mut config = Config {
+            data_dir: self._dir.path().to_owned(),
+            ..Config::default()
+        };
+        config.server.public_url = BASE_URL.into();
+        change(&mut config);
+        self.router = embargo_server::router(AppState {
+            store: self.store.clone(),
+            config: Arc::new(config),
+            signer: None,
+        });
     }
 
     /// Creates an account (administrator when `admin`) and returns an API token for it.

@@ -312,8 +312,10 @@ on_both_backends!(
     organisations_can_require_it
 );
 
-/// Guessing is slowed: ten wrong passwords (or five wrong codes) within 15 minutes shut the
-/// door for the rest of the window, even to the right one.
+/// Guessing is slowed: ten wrong passwords for an account from one address (here the calls
+/// carry none, as one client) shut that door for the rest of the 15 minutes, even to the
+/// right password; five wrong codes shut the second step of the account alike. Other
+/// addresses are not concerned (`sign_in::a_strangers_guesses_do_not_lock_the_owner_out`).
 async fn guessing_is_slowed(app: TestApp) {
     let email = embargo_domain::types::Email::parse("target@example.org").unwrap();
     let user = app

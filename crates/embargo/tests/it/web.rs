@@ -476,3 +476,130 @@ on_both_backends!(
     first_run_setup_link,
     password_reset_link,
 );
+
+/// The text of a page without its tags, spaces collapsed.
+fn words(html: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+async fn home_page_invites_reporters_without_an_account(app: TestApp) {
+    let w = World::new(&app).await;
+    let home = app.page("/", None).await;
+    assert_eq!(home.status, StatusCode::OK);
+    assert!(
+        !words(&home.text).contains("Sign in to report"),
+        "{}",
+        home.text
+    );
+    let (nav, main) = home.text.split_once("<main>").expect("a main element");
+    assert!(
+        main.contains("href=\"/report\""),
+        "the page links the form: {main}"
+    );
+    assert!(
+        nav.contains("href=\"/report\""),
+        "the navigation links the form: {nav}"
+    );
+    // Signed in, the navigation keeps its link too.
+    let signed_in = app.page("/", Some(&w.reporter)).await;
+    let (nav, _) = signed_in.text.split_once("<main>").unwrap();
+    assert!(nav.contains("href=\"/report\"") && nav.contains("Sign out"));
+}
+
+/// The newest link `/{kind}/TOKEN` queued for `to`.
+async fn queued_link(app: &TestApp, to: &str, kind: &str) -> String {
+    let mails = app.store.claim_mail(100).await.unwrap();
+    for m in &mails {
+        app.store.mail_sent(m.id).await.unwrap();
+    }
+    let needle = format!("/{kind}/");
+    let m = mails
+        .iter()
+        .rev()
+        .find(|m| m.to == to && m.body.contains(&needle))
+        .unwrap_or_else(|| panic!("no {needle} message to {to}: {mails:#?}"));
+    let at = m.body.find(&needle).unwrap() + needle.len();
+    m.body[at..].split_whitespace().next().unwrap().to_owned()
+}
+
+/// The reporter's private page lets the browser send its real origin (Chromium sends
+/// `Origin: null` under `no-referrer`), keeps the token out of other sites' Referer, and its
+/// forms keep the cross-site and token checks.
+async fn private_link_forms_work_from_the_page_itself(app: TestApp) {
+    World::new(&app).await;
+    let r = app
+        .post(
+            "/api/v1/orgs/coco/repos/guest/advisories",
+            None,
+            serde_json::json!({"title": "Held", "description": "steps", "reporter_email": "rita@example.org"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
+    let confirm = queued_link(&app, "rita@example.org", "confirm").await;
+    let base = crate::support::BASE_URL;
+    app.store
+        .confirm_report(&confirm, |t| format!("{base}/r/{t}"))
+        .await
+        .unwrap();
+    let token = queued_link(&app, "rita@example.org", "r").await;
+    let path = format!("/r/{token}");
+
+    let page = app.page(&path, None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(
+        page.headers["referrer-policy"], "same-origin",
+        "Referer and a real Origin within the site, nothing to other sites"
+    );
+    let cookie = set_cookies(&page)
+        .iter()
+        .map(|c| cookie_pair(c))
+        .find(|c| c.starts_with("embargo_csrf="))
+        .expect("the anonymous form cookie");
+    let csrf = csrf_in(&page.text);
+    let reply = |token: &str, origin: &str, body: &str| {
+        let mut req = form(
+            &format!("{path}/comments"),
+            Some(&cookie),
+            &[("csrf", token), ("body", body)],
+        );
+        req.headers_mut()
+            .insert(header::ORIGIN, origin.parse().unwrap());
+        req.headers_mut()
+            .insert("sec-fetch-site", "same-origin".parse().unwrap());
+        req
+    };
+    // What a browser sends from the page: its origin, the cookie, the form's token.
+    let ok = app.request(reply(&csrf, base, "From the page")).await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.text);
+    assert_eq!(ok.headers[header::LOCATION], path.as_str());
+    // An opaque origin, another site, or a wrong token: refused, nothing stored.
+    for (t, origin) in [
+        (csrf.as_str(), "null"),
+        (csrf.as_str(), "https://evil.example"),
+        ("0".repeat(64).as_str(), base),
+    ] {
+        let r = app.request(reply(t, origin, "forged")).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{origin}");
+    }
+    let thread = app.page(&path, None).await;
+    assert!(thread.text.contains("From the page") && !thread.text.contains("forged"));
+    // Nothing on the page points at another site.
+    for attr in ["href=\"http", "src=\"http", "action=\"http", "<img"] {
+        assert!(!thread.text.contains(attr), "{attr} on the private page");
+    }
+}
+
+on_both_backends!(
+    home_page_invites_reporters_without_an_account,
+    private_link_forms_work_from_the_page_itself,
+);

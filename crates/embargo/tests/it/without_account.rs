@@ -91,7 +91,7 @@ async fn held_confirmed_and_linked(app: TestApp) {
     let page = app.page(&format!("/r/{link}"), None).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.text.contains("secret steps") && !page.text.contains("triager-only"));
-    assert_eq!(page.headers["referrer-policy"], "no-referrer");
+    assert_eq!(page.headers["referrer-policy"], "same-origin");
     // A wrong token answers exactly as a missing report does; so does a revoked one.
     let wrong = app.page(&format!("/r/{}", "f".repeat(64)), None).await;
     let missing = app.page("/advisories/EMB-2222-2222-2222", None).await;

@@ -1,0 +1,156 @@
+//! The job runner: every kind of background work, run from the store's durable job table.
+//!
+//! Recurring jobs (mail, expiries, disclosure, deadlines, embargo ends) are sweeps: each run
+//! finds what is due and does it through the store, where every change is decided under
+//! the advisory's lock, so a sweep that two instances run at once does each thing once.
+//! A failing job is retried with growing pauses; its error stays on the job
+//! (`embargo jobs`) and in the log.
+
+use std::time::Duration as StdDuration;
+
+use embargo_store::{Job, Store};
+use time::Duration;
+
+use crate::mail::{self, Mailer};
+
+/// The recurring kinds and how often each runs.
+pub const RECURRING: &[(&str, Duration)] = &[
+    ("mail", Duration::seconds(2)),
+    ("embargo_ends", Duration::seconds(2)),
+    ("deadlines", Duration::seconds(10)),
+    ("disclosure", Duration::seconds(30)),
+    ("invitation_expiry", Duration::seconds(30)),
+    ("unconfirmed_expiry", Duration::seconds(60)),
+];
+
+/// What a job needs from the server.
+#[derive(Clone, Copy)]
+pub struct Context<'a> {
+    pub store: &'a Store,
+    /// `None` in tests that read the queue themselves: mail is queued, not delivered.
+    pub mailer: Option<&'a Mailer>,
+    pub base_url: &'a str,
+}
+
+/// Makes sure every recurring job exists (a new one is due at once).
+pub async fn ensure_recurring(store: &Store) -> Result<(), embargo_store::StoreError> {
+    for (kind, every) in RECURRING {
+        store.ensure_recurring_job(kind, *every).await?;
+    }
+    Ok(())
+}
+
+/// Runs every job that is due now, one after another; returns how many ran.
+pub async fn run_due(cx: Context<'_>) -> usize {
+    let mut ran = 0;
+    // A bound, so that a job that keeps falling due at once cannot hold the loop.
+    while ran < 1000 {
+        let job = match cx.store.claim_job().await {
+            Ok(Some(j)) => j,
+            Ok(None) => break,
+            Err(e) => {
+                tracing::warn!(error = %e, "claiming a job failed");
+                break;
+            }
+        };
+        ran += 1;
+        let result = run(cx, &job).await;
+        let recorded = match &result {
+            Ok(()) => cx.store.job_done(&job).await,
+            Err(e) => {
+                tracing::warn!(job = job.kind, attempts = job.attempts, error = %e, "a job failed; it will be retried");
+                cx.store.job_failed(&job, e).await
+            }
+        };
+        if let Err(e) = recorded {
+            tracing::warn!(job = job.kind, error = %e, "recording a job's outcome failed");
+        }
+    }
+    ran
+}
+
+async fn run(cx: Context<'_>, job: &Job) -> Result<(), String> {
+    let s = cx.store;
+    let e = |e: embargo_store::StoreError| e.to_string();
+    match job.kind.as_str() {
+        "mail" => match cx.mailer {
+            Some(m) => {
+                mail::deliver(s, m, cx.base_url).await;
+            }
+            None => {
+                s.notify(cx.base_url).await.map_err(e)?;
+            }
+        },
+        "embargo_ends" => {
+            let r = s.run_embargo_ends(cx.base_url).await.map_err(e)?;
+            if r != embargo_store::SweepRun::default() {
+                tracing::info!(
+                    ended = r.ended,
+                    published = r.published,
+                    warnings = r.notices,
+                    "embargo ends"
+                );
+            }
+        }
+        "deadlines" => {
+            let r = s.run_deadlines(cx.base_url).await.map_err(e)?;
+            if r.notices > 0 {
+                tracing::info!(messages = r.notices, "response reminders and escalations");
+            }
+        }
+        "disclosure" => {
+            let r = s.run_disclosures().await.map_err(e)?;
+            if r != embargo_store::DisclosureRun::default() {
+                tracing::info!(
+                    announced = r.announced,
+                    disclosed = r.disclosed,
+                    "closed reports disclosed by policy"
+                );
+            }
+        }
+        "invitation_expiry" => {
+            let n = s.record_expiries().await.map_err(e)?;
+            if n > 0 {
+                tracing::info!(n, "recorded expired invitations");
+            }
+        }
+        "unconfirmed_expiry" => {
+            let n = s.expire_pending_reports().await.map_err(e)?;
+            if n > 0 {
+                tracing::info!(n, "deleted unconfirmed reports past their time");
+            }
+        }
+        other => return Err(format!("unknown job kind '{other}'")),
+    }
+    Ok(())
+}
+
+/// Runs due jobs every second, each round in its own task so that a panic in one is logged
+/// and the next round still comes.
+pub fn spawn(
+    store: Store,
+    mailer: std::sync::Arc<Mailer>,
+    base_url: String,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        if let Err(e) = ensure_recurring(&store).await {
+            tracing::error!(error = %e, "setting up the recurring jobs failed");
+        }
+        let mut tick = tokio::time::interval(StdDuration::from_secs(1));
+        loop {
+            tick.tick().await;
+            let (s, m, b) = (store.clone(), mailer.clone(), base_url.clone());
+            let round = tokio::spawn(async move {
+                run_due(Context {
+                    store: &s,
+                    mailer: Some(&m),
+                    base_url: &b,
+                })
+                .await
+            });
+            if let Err(e) = round.await {
+                tracing::error!(error = %e, "a round of jobs failed");
+            }
+        }
+    })
+}
