@@ -41,6 +41,8 @@ pub enum SystemTask {
     Disclosure,
     /// Recording that an invitation ran out.
     InvitationExpiry,
+    /// Recording the releases read from repositories' upstreams.
+    ReleaseWatch,
 }
 
 impl SystemTask {
@@ -50,6 +52,7 @@ impl SystemTask {
             Self::ScheduledPublication => "scheduled publication",
             Self::Disclosure => "disclosure policy",
             Self::InvitationExpiry => "invitation expiry",
+            Self::ReleaseWatch => "release watch",
         }
     }
 
@@ -60,7 +63,7 @@ impl SystemTask {
                 matches!(action, Action::Publish | Action::NegotiateEmbargo)
             }
             Self::Disclosure => action == Action::Disclose,
-            Self::InvitationExpiry => false,
+            Self::InvitationExpiry | Self::ReleaseWatch => false,
         }
     }
 }
@@ -167,10 +170,13 @@ pub enum Action {
     MarkReady,
     /// Make a closed report public under the organisation's policy (scheduled work only).
     Disclose,
+    /// Give the draft (or, late, the published advisory) a CVE id from the organisation's
+    /// numbering: reserved from CVE Services, the next of its block, or entered by hand.
+    RequestCve,
 }
 
 impl Action {
-    pub const ALL: [Action; 22] = [
+    pub const ALL: [Action; 23] = [
         Action::Read,
         Action::ReadThread,
         Action::Comment,
@@ -193,6 +199,7 @@ impl Action {
         Action::SetCaseFlag,
         Action::MarkReady,
         Action::Disclose,
+        Action::RequestCve,
     ];
 
     /// The states in which the action makes sense at all, whoever asks.
@@ -212,9 +219,11 @@ impl Action {
             Action::NegotiateEmbargo => matches!(state, Triage | Draft),
             Action::SetCaseFlag => matches!(state, Triage | Draft | Published),
             Action::MarkReady => state == Draft,
+            Action::RequestCve => matches!(state, Draft | Published),
             Action::Disclose => state == Closed,
             Action::ExemptFromDisclosure => state == Closed,
-            Action::Edit => matches!(state, Triage | Draft),
+            // A published advisory is corrected by public revisions (each in its change log).
+            Action::Edit => matches!(state, Triage | Draft | Published),
             Action::Accept => state == Triage,
             Action::Close => matches!(state, Triage | Draft),
             Action::Reopen => state == Closed,
@@ -248,7 +257,8 @@ impl Action {
             | Action::Withdraw
             | Action::ReadEvents
             | Action::ExemptFromDisclosure
-            | Action::MarkReady => rel.security_manager,
+            | Action::MarkReady
+            | Action::RequestCve => rel.security_manager,
             // Only scheduled work discloses ([`SystemTask`]).
             Action::Disclose => false,
         }
@@ -327,6 +337,7 @@ pub struct Permissions {
     pub can_negotiate_embargo: bool,
     pub can_set_case_flag: bool,
     pub can_mark_ready: bool,
+    pub can_request_cve: bool,
 }
 
 impl Permissions {
@@ -352,6 +363,7 @@ impl Permissions {
             can_negotiate_embargo: may(Action::NegotiateEmbargo),
             can_set_case_flag: may(Action::SetCaseFlag),
             can_mark_ready: may(Action::MarkReady),
+            can_request_cve: may(Action::RequestCve),
         }
     }
 }
@@ -649,6 +661,36 @@ mod tests {
             decide(sm, Action::Disclose, State::Closed),
             Decision::Forbidden
         );
+    }
+
+    #[test]
+    fn only_security_managers_request_cve_ids() {
+        let sm = Relations {
+            security_manager: true,
+            ..NOBODY
+        };
+        let m = Relations {
+            maintainer: true,
+            ..NOBODY
+        };
+        assert_eq!(
+            decide(sm, Action::RequestCve, State::Draft),
+            Decision::Allow
+        );
+        assert_eq!(
+            decide(sm, Action::RequestCve, State::Published),
+            Decision::Allow
+        );
+        assert_eq!(
+            decide(sm, Action::RequestCve, State::Triage),
+            Decision::Conflict
+        );
+        assert_eq!(
+            decide(m, Action::RequestCve, State::Draft),
+            Decision::Forbidden
+        );
+        assert!(Permissions::of(sm, State::Draft).can_request_cve);
+        assert!(!Permissions::of(m, State::Draft).can_request_cve);
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub mod limits {
     pub const VULNERABILITIES: usize = 64;
     pub const CREDIT_NAME: usize = 200;
     pub const PATCHED_VERSIONS: usize = 256;
+    pub const REVISION_SUMMARY: usize = 200;
+    pub const WITHDRAW_REASON: usize = 2_000;
 }
 
 /// Where an advisory is in its life.
@@ -561,15 +563,55 @@ pub struct Edit {
     pub credits: Option<Vec<Credit>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vulnerabilities: Option<Vec<Vulnerability>>,
+    /// The change-log line of a change to a public advisory (written by Embargo from the
+    /// fields that changed when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision_summary: Option<String>,
 }
 
 impl Edit {
+    /// Whether the edit changes no field (a change-log line alone changes nothing).
     pub fn is_empty(&self) -> bool {
-        *self == Self::default()
+        Self {
+            revision_summary: None,
+            ..self.clone()
+        } == Self::default()
     }
 
-    /// Refuses an edit that says two things about one field.
+    /// A change-log line naming the fields the edit changes.
+    pub fn describe(&self) -> String {
+        let fields: Vec<&str> = [
+            (self.title.is_some(), "title"),
+            (self.summary.is_some(), "summary"),
+            (self.description.is_some(), "description"),
+            (self.cve_id.is_some(), "CVE id"),
+            (
+                self.cvss_vector.is_some() || self.cvss_vectors.is_some(),
+                "severity",
+            ),
+            (self.cwe_ids.is_some(), "weaknesses"),
+            (self.references.is_some(), "references"),
+            (self.credits.is_some(), "credits"),
+            (self.vulnerabilities.is_some(), "affected packages"),
+        ]
+        .into_iter()
+        .filter_map(|(set, name)| set.then_some(name))
+        .collect();
+        format!("Updated {}", fields.join(", "))
+    }
+
+    /// Refuses an edit that says two things about one field, or a change-log line that is
+    /// not one short line.
     pub fn check(&self) -> Result<(), FieldError> {
+        if let Some(line) = &self.revision_summary {
+            check_text("revision_summary", line, limits::REVISION_SUMMARY, false)?;
+            if line.trim().is_empty() || line.contains(['\n', '\r']) {
+                return Err(FieldError::new(
+                    "revision_summary",
+                    "must be one line of text, such as \"Fixed versions corrected\"",
+                ));
+            }
+        }
         if self.cvss_vector.is_some() && self.cvss_vectors.is_some() {
             return Err(FieldError::new(
                 "cvss_vector",
@@ -649,7 +691,11 @@ pub enum Change {
     },
     Reopened,
     Published,
-    Withdrawn,
+    Withdrawn {
+        /// Why, shown publicly.
+        #[serde(default)]
+        reason: Option<String>,
+    },
     /// Someone was invited to this advisory on a need-to-know basis.
     CollaboratorInvited {
         collaborator_id: i64,
@@ -703,6 +749,40 @@ pub enum Change {
     ReadyChanged {
         ready: bool,
     },
+    /// A security manager gave it a CVE id from the organisation's numbering.
+    CveAssigned {
+        cve_id: CveId,
+        backend: CveBackend,
+    },
+}
+
+/// Where an organisation's CVE ids come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CveBackend {
+    /// Reserved from the CVE Services API, which also receives the record.
+    CveServices,
+    /// The next of a block of ids reserved in advance.
+    Block,
+    /// Issued elsewhere and entered by a security manager.
+    Manual,
+}
+
+impl CveBackend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CveServices => "cve_services",
+            Self::Block => "block",
+            Self::Manual => "manual",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, FieldError> {
+        [Self::CveServices, Self::Block, Self::Manual]
+            .into_iter()
+            .find(|b| b.as_str() == s)
+            .ok_or_else(|| FieldError::new("backend", "must be cve_services, block or manual"))
+    }
 }
 
 impl Change {
@@ -730,7 +810,7 @@ impl Change {
             Self::Closed { .. } => "closed",
             Self::Reopened => "reopened",
             Self::Published => "published",
-            Self::Withdrawn => "withdrawn",
+            Self::Withdrawn { .. } => "withdrawn",
             Self::CollaboratorInvited { .. } => "collaborator_invited",
             Self::CollaboratorAccepted { .. } => "collaborator_accepted",
             Self::CollaboratorRevoked { .. } => "collaborator_revoked",
@@ -743,6 +823,7 @@ impl Change {
             Self::EmbargoChanged { .. } => "embargo_changed",
             Self::CaseFlagSet { .. } => "case_flag_set",
             Self::ReadyChanged { .. } => "ready_changed",
+            Self::CveAssigned { .. } => "cve_assigned",
         }
     }
 }
@@ -775,6 +856,9 @@ pub struct Advisory {
     /// When it was withdrawn, if it was.
     #[serde(with = "time::serde::rfc3339::option", default)]
     pub withdrawn_at: Option<OffsetDateTime>,
+    /// Why it was withdrawn (public).
+    #[serde(default)]
+    pub withdrawn_reason: Option<String>,
     /// When it was last closed (while closed).
     #[serde(with = "time::serde::rfc3339::option", default)]
     pub closed_at: Option<OffsetDateTime>,
@@ -883,6 +967,7 @@ impl Advisory {
             updated_at: at,
             published_at: None,
             withdrawn_at: None,
+            withdrawn_reason: None,
             closed_at: None,
             disclosure_announced_for: None,
             disclosure_exempt: None,
@@ -958,7 +1043,12 @@ impl Advisory {
                 if self.state.is_public() {
                     self.public_history.push(PublicRevision {
                         at,
-                        summary: "Updated".into(),
+                        summary: edit
+                            .revision_summary
+                            .as_deref()
+                            .map(str::trim)
+                            .unwrap_or("Updated")
+                            .to_owned(),
                     });
                 }
             }
@@ -1001,12 +1091,16 @@ impl Advisory {
                     summary: summary.into(),
                 });
             }
-            Change::Withdrawn => {
+            Change::Withdrawn { reason } => {
                 self.state = State::Withdrawn;
                 self.withdrawn_at = Some(at);
+                self.withdrawn_reason.clone_from(reason);
                 self.public_history.push(PublicRevision {
                     at,
-                    summary: "Withdrawn".into(),
+                    summary: match reason {
+                        Some(r) => format!("Withdrawn: {r}"),
+                        None => "Withdrawn".into(),
+                    },
                 });
             }
             Change::CollaboratorInvited { .. }
@@ -1021,14 +1115,23 @@ impl Advisory {
             Change::CaseFlagSet { flag } => self.case.set(*flag, &crate::rfc3339(at)),
             Change::ReadyChanged { ready } => self.ready = *ready,
             Change::Transferred { to, .. } => self.repo = Some(to.clone()),
+            Change::CveAssigned { cve_id, .. } => {
+                self.content.cve_id = Some(cve_id.clone());
+                if self.state.is_public() {
+                    self.public_history.push(PublicRevision {
+                        at,
+                        summary: format!("{cve_id} assigned"),
+                    });
+                }
+            }
         }
         if change.changes_advisory() {
             self.updated_at = at;
             self.revision += 1;
         }
         let public_change = match change {
-            Change::Published | Change::Withdrawn => true,
-            Change::Edited { .. } => self.state.is_public(),
+            Change::Published | Change::Withdrawn { .. } => true,
+            Change::Edited { .. } | Change::CveAssigned { .. } => self.state.is_public(),
             _ => false,
         };
         if public_change {

@@ -14,6 +14,7 @@ pub mod ids;
 pub mod notify;
 pub mod policy;
 pub mod record;
+pub mod release;
 pub mod types;
 pub mod version_range;
 

@@ -41,6 +41,14 @@ pub struct Policy {
     /// without internal notes, as curl does; 0 keeps them private.
     #[serde(default)]
     pub disclose_closed_days: u32,
+    /// How many of the most recent release lines (`MAJOR.MINOR`) get fixes; 1, the seed's
+    /// rule, supports only the current release: no backports.
+    #[serde(default = "default_supported_releases")]
+    pub supported_releases: u32,
+}
+
+fn default_supported_releases() -> u32 {
+    1
 }
 
 fn default_response_deadline() -> Span {
@@ -104,6 +112,7 @@ impl Default for Policy {
             reports_per_hour: default_reports_per_hour(),
             mail_titles: false,
             disclose_closed_days: 0,
+            supported_releases: default_supported_releases(),
         }
     }
 }

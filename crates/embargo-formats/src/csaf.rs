@@ -243,7 +243,11 @@ fn document(a: &Advisory, o: &CsafOptions<'_>, vex: bool) -> Option<Value> {
         notes.push(json!({
             "category": "general",
             "title": "Withdrawn",
-            "text": format!("This advisory was withdrawn on {}.", crate::utc_seconds(a.withdrawn_at.unwrap_or(current))),
+            "text": format!(
+                "This advisory was withdrawn on {}.{}",
+                crate::utc_seconds(a.withdrawn_at.unwrap_or(current)),
+                a.withdrawn_reason.as_ref().map(|r| format!(" Reason: {r}")).unwrap_or_default()
+            ),
         }));
     }
     let mut references = vec![

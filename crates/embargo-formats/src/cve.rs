@@ -55,10 +55,16 @@ pub fn record(a: &Advisory, o: &CveOptions<'_>) -> Option<Value> {
             "providerMetadata": provider,
             "rejectedReasons": [{
                 "lang": "en",
-                "value": format!(
-                    "This candidate was withdrawn by its CNA: advisory {} was withdrawn.",
-                    a.id
-                ),
+                "value": match &a.withdrawn_reason {
+                    Some(r) => format!(
+                        "This candidate was withdrawn by its CNA: advisory {} was withdrawn. {r}",
+                        a.id
+                    ),
+                    None => format!(
+                        "This candidate was withdrawn by its CNA: advisory {} was withdrawn.",
+                        a.id
+                    ),
+                },
             }],
         })
     } else {

@@ -194,6 +194,8 @@ pub struct SecurityMd<'a> {
     pub org_slug: &'a str,
     pub policy: &'a Policy,
     pub base_url: &'a str,
+    /// Where the organisation's OpenPGP key is, when reports may be sent encrypted by mail.
+    pub openpgp_key_url: Option<&'a str>,
 }
 
 /// The organisation's SECURITY.md, from its policy settings, in the spirit of the seed
@@ -226,6 +228,12 @@ The {name} community aims to respond to every report within {days} days.
 ",
         days = s.policy.response_days,
     );
+    if let Some(key) = s.openpgp_key_url {
+        let _ = write!(
+            out,
+            "\nReports sent by e-mail may be encrypted with OpenPGP to our key: <{key}>.\n"
+        );
+    }
     if s.policy.require_two_factor {
         out.push_str(
             "\nSecurity managers and steering committee members sign in with a second factor \
@@ -274,7 +282,9 @@ mod tests {
             org_slug: "coco",
             policy: &policy,
             base_url: "https://embargo.example",
+            openpgp_key_url: Some("https://embargo.example/orgs/coco/openpgp.asc"),
         });
+        assert!(md.contains("OpenPGP to our key: <https://embargo.example/orgs/coco/openpgp.asc>"));
         assert!(md.starts_with("# Security Policy\n"));
         assert!(md.contains("within 7 days"));
         assert!(md.contains("second factor"));
@@ -286,7 +296,8 @@ mod tests {
                     org_name: "x",
                     org_slug: "x",
                     policy: &policy,
-                    base_url: "b"
+                    base_url: "b",
+                    openpgp_key_url: None,
                 }
             })
             .contains("second factor")

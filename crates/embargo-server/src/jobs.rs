@@ -16,11 +16,13 @@ use crate::mail::{self, Mailer};
 /// The recurring kinds and how often each runs.
 pub const RECURRING: &[(&str, Duration)] = &[
     ("mail", Duration::seconds(2)),
+    ("webhooks", Duration::seconds(2)),
     ("embargo_ends", Duration::seconds(2)),
     ("deadlines", Duration::seconds(10)),
     ("disclosure", Duration::seconds(30)),
     ("invitation_expiry", Duration::seconds(30)),
     ("unconfirmed_expiry", Duration::seconds(60)),
+    ("release_watch", Duration::minutes(10)),
 ];
 
 /// What a job needs from the server.
@@ -30,6 +32,8 @@ pub struct Context<'a> {
     /// `None` in tests that read the queue themselves: mail is queued, not delivered.
     pub mailer: Option<&'a Mailer>,
     pub base_url: &'a str,
+    /// The settings' rule for outgoing connections (upstreams, CVE Services, webhooks).
+    pub network: &'a crate::net::NetworkPolicy,
 }
 
 /// Makes sure every recurring job exists (a new one is due at once).
@@ -54,11 +58,14 @@ pub async fn run_due(cx: Context<'_>) -> usize {
             }
         };
         ran += 1;
-        let result = run(cx, &job).await;
+        let result = with_heartbeat(cx.store, &job, run(cx, &job)).await;
         let recorded = match &result {
             Ok(()) => cx.store.job_done(&job).await,
             Err(e) => {
                 tracing::warn!(job = job.kind, attempts = job.attempts, error = %e, "a job failed; it will be retried");
+                if let Err(err) = cx.store.queue_job_failed(&job, e, cx.base_url).await {
+                    tracing::warn!(error = %err, "telling webhooks of a failed job failed");
+                }
                 cx.store.job_failed(&job, e).await
             }
         };
@@ -67,6 +74,31 @@ pub async fn run_due(cx: Context<'_>) -> usize {
         }
     }
     ran
+}
+
+/// Runs `work`, renewing the job's lease while it runs, so that a long job is not taken
+/// by another instance, and a dead instance's job is taken soon.
+async fn with_heartbeat<F: std::future::Future<Output = Result<(), String>>>(
+    store: &Store,
+    job: &Job,
+    work: F,
+) -> Result<(), String> {
+    let every = StdDuration::from_millis(
+        u64::try_from(embargo_store::JOB_LEASE.whole_milliseconds() / 3).unwrap_or(10_000),
+    );
+    tokio::pin!(work);
+    let mut tick = tokio::time::interval(every);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            r = &mut work => return r,
+            _ = tick.tick() => {
+                if let Err(e) = store.renew_job_lease(job).await {
+                    tracing::warn!(job = job.kind, error = %e, "renewing a job's lease failed");
+                }
+            }
+        }
+    }
 }
 
 async fn run(cx: Context<'_>, job: &Job) -> Result<(), String> {
@@ -81,6 +113,9 @@ async fn run(cx: Context<'_>, job: &Job) -> Result<(), String> {
                 s.notify(cx.base_url).await.map_err(e)?;
             }
         },
+        "webhooks" => {
+            crate::webhooks::deliver(s, cx.network).await?;
+        }
         "embargo_ends" => {
             let r = s.run_embargo_ends(cx.base_url).await.map_err(e)?;
             if r != embargo_store::SweepRun::default() {
@@ -120,6 +155,25 @@ async fn run(cx: Context<'_>, job: &Job) -> Result<(), String> {
                 tracing::info!(n, "deleted unconfirmed reports past their time");
             }
         }
+        "release_watch" => {
+            let r = crate::releases::watch(s, cx.network, cx.base_url)
+                .await
+                .map_err(e)?;
+            if r.added > 0 || r.unreadable > 0 {
+                tracing::info!(
+                    repos = r.repos,
+                    added = r.added,
+                    flagged = r.flagged,
+                    unreadable = r.unreadable,
+                    "release watch"
+                );
+            }
+        }
+        // The CVE record of a published, changed or withdrawn advisory (its failure also
+        // shows on the advisory).
+        "cve_publish" | "cve_update" | "cve_reject" => {
+            crate::cve_client::run_job(s, cx.network, cx.base_url, job).await?;
+        }
         other => return Err(format!("unknown job kind '{other}'")),
     }
     Ok(())
@@ -131,6 +185,7 @@ pub fn spawn(
     store: Store,
     mailer: std::sync::Arc<Mailer>,
     base_url: String,
+    network: crate::net::NetworkPolicy,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         if let Err(e) = ensure_recurring(&store).await {
@@ -139,12 +194,18 @@ pub fn spawn(
         let mut tick = tokio::time::interval(StdDuration::from_secs(1));
         loop {
             tick.tick().await;
-            let (s, m, b) = (store.clone(), mailer.clone(), base_url.clone());
+            let (s, m, b, n) = (
+                store.clone(),
+                mailer.clone(),
+                base_url.clone(),
+                network.clone(),
+            );
             let round = tokio::spawn(async move {
                 run_due(Context {
                     store: &s,
                     mailer: Some(&m),
                     base_url: &b,
+                    network: &n,
                 })
                 .await
             });

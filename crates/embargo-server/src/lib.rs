@@ -5,15 +5,22 @@
 mod api;
 pub mod codeowners;
 pub mod config;
+pub mod cve_client;
 pub mod error;
 mod extract;
+pub mod http_out;
+pub mod intake;
 pub mod jobs;
 pub mod mail;
 pub mod net;
+pub mod openpgp;
 mod public;
+pub mod releases;
 mod router;
 pub mod signing;
+pub mod upstream_git;
 mod web;
+pub mod webhooks;
 
 use std::sync::Arc;
 

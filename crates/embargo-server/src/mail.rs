@@ -49,7 +49,26 @@ impl Mailer {
             Some(h) => builder.raw_header(h),
             None => builder.subject(m.subject.clone()),
         };
+        // RFC 2369 and RFC 8058: a list member's mail client offers one-click unsubscribe.
+        let builder = match &m.unsubscribe_url {
+            Some(url) => builder
+                .raw_header(HeaderValue::new(
+                    HeaderName::new_from_ascii_str("List-Unsubscribe"),
+                    format!("<{url}>"),
+                ))
+                .raw_header(HeaderValue::new(
+                    HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                    "List-Unsubscribe=One-Click".to_owned(),
+                )),
+            None => builder,
+        };
         builder
+            // RFC 3834: an automatic message, so that auto-responders (and Embargo's own
+            // intake, should one come back) do not answer it.
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("Auto-Submitted"),
+                "auto-generated".to_owned(),
+            ))
             .header(ContentType::TEXT_PLAIN)
             // lettre picks the transfer encoding: 7bit, or quoted-printable for long lines.
             .body(m.body.clone())
@@ -147,12 +166,40 @@ mod tests {
             subject: subject.into(),
             body: "text".into(),
             attempts: 0,
+            unsubscribe_url: None,
         };
         let raw = mailer.message(&m).unwrap().formatted();
         let parsed = mail_parser::MessageParser::default()
             .parse(&raw)
             .expect("the message parses");
         parsed.subject().unwrap_or_default().to_owned()
+    }
+
+    /// Every message says it is automatic (RFC 3834); a list member's offers one-click
+    /// unsubscribe (RFC 2369, RFC 8058).
+    #[test]
+    fn automatic_and_list_headers() {
+        let mailer = Mailer {
+            transport: Transport::Outbox(std::env::temp_dir()),
+            from: "embargo@example.org".parse().unwrap(),
+        };
+        let mut m = QueuedMail {
+            id: 1,
+            to: "fan@example.org".into(),
+            subject: "s".into(),
+            body: "b".into(),
+            attempts: 0,
+            unsubscribe_url: None,
+        };
+        let plain = String::from_utf8(mailer.message(&m).unwrap().formatted()).unwrap();
+        assert!(plain.contains("Auto-Submitted: auto-generated\r\n"));
+        assert!(!plain.contains("List-Unsubscribe"));
+        m.unsubscribe_url = Some("https://e.example/subscriptions/t/unsubscribe".into());
+        let list = String::from_utf8(mailer.message(&m).unwrap().formatted()).unwrap();
+        assert!(
+            list.contains("List-Unsubscribe: <https://e.example/subscriptions/t/unsubscribe>\r\n")
+        );
+        assert!(list.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"));
     }
 
     /// What a mail reader shows is what was typed, even when the title is itself an

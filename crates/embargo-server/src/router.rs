@@ -11,10 +11,13 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-use crate::api::{account, advisories, attachments, clock, collaborators, orgs};
+use crate::api::{
+    account, advisories, attachments, clock, collaborators, orgs, releases, subscribers, webhooks,
+};
 use crate::{AppState, BODY_LIMIT, public, web};
 
 pub fn router(state: AppState) -> Router {
+    // The release watch reads upstreams under the same network rule as the handlers.
     let api = Router::new()
         .route("/user", get(advisories::me))
         .route(
@@ -24,6 +27,25 @@ pub fn router(state: AppState) -> Router {
         .route("/user/two-factor/confirm", post(account::confirm))
         .route("/orgs", post(orgs::create).get(orgs::list))
         .route("/orgs/{org}", get(orgs::show).patch(orgs::set_policy))
+        .route(
+            "/orgs/{org}/cve",
+            get(crate::api::cve::settings).put(crate::api::cve::set_settings),
+        )
+        .route("/advisories/{id}/cve", post(crate::api::cve::request))
+        .route("/orgs/{org}/subscribers", post(subscribers::subscribe))
+        .route(
+            "/orgs/{org}/webhooks",
+            post(webhooks::add).get(webhooks::list),
+        )
+        .route("/orgs/{org}/webhooks/{id}", delete(webhooks::remove))
+        .route(
+            "/orgs/{org}/webhooks/{id}/deliveries",
+            get(webhooks::deliveries),
+        )
+        .route(
+            "/orgs/{org}/webhooks/{id}/deliveries/{delivery}/redeliver",
+            post(webhooks::redeliver),
+        )
         .route("/orgs/{org}/blocks", get(orgs::blocks))
         .route("/orgs/{org}/blocks/{id}", delete(orgs::lift_block))
         .route(
@@ -42,6 +64,15 @@ pub fn router(state: AppState) -> Router {
             "/orgs/{org}/repos/{repo}/sync-maintainers",
             post(orgs::sync_maintainers),
         )
+        .route(
+            "/orgs/{org}/repos/{repo}/releases",
+            get(releases::list).post(releases::enter),
+        )
+        .route(
+            "/orgs/{org}/repos/{repo}/releases/sync",
+            post(releases::sync),
+        )
+        .route("/advisories/{id}/release-proposal", get(releases::proposal))
         .route(
             "/orgs/{org}/repos/{repo}/maintainers/{email}",
             put(orgs::add_maintainer).delete(orgs::remove_maintainer),
@@ -138,6 +169,7 @@ pub fn router(state: AppState) -> Router {
         .route("/.well-known/csaf/white/{year}/{file}", get(public::csaf::directory_file))
         .route("/orgs/{org}/bulletins.md", get(public::pages::org_bulletins))
         .route("/orgs/{org}/SECURITY.md", get(public::pages::org_security_md))
+        .route("/orgs/{org}/openpgp.asc", get(public::pages::org_openpgp_key))
         .route("/orgs/{org}/advisories.atom", get(public::pages::org_feed))
         .route("/feeds/advisories.atom", get(public::pages::site_feed))
         .route("/.well-known/security.txt", get(public::pages::security_txt_file))

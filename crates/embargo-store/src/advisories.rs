@@ -169,7 +169,10 @@ pub enum Transition {
     },
     Reopen,
     Publish,
-    Withdraw,
+    /// With the reason, shown publicly.
+    Withdraw {
+        reason: String,
+    },
 }
 
 impl Transition {
@@ -179,7 +182,7 @@ impl Transition {
             Self::Close { .. } => (Action::Close, "close"),
             Self::Reopen => (Action::Reopen, "reopen"),
             Self::Publish => (Action::Publish, "publish"),
-            Self::Withdraw => (Action::Withdraw, "withdraw"),
+            Self::Withdraw { .. } => (Action::Withdraw, "withdraw"),
         }
     }
 }
@@ -613,6 +616,8 @@ impl Store {
         self.insert_event(&mut tx, &next.id, org_id, actor, &change, now)
             .await?;
         crate::spam::after_change(&mut tx, &next, org_id, actor, &change, now).await?;
+        // CVE numbering: an assigned id, and the record sent when the public change.
+        crate::cve::after_change(&mut tx, &next, org_id, &change, now).await?;
         tx.commit().await?;
         Ok((Authorized::new(next, current.relations()), change))
     }
@@ -636,6 +641,15 @@ impl Store {
             reason.check_duplicate_of(duplicate_of.as_ref())?;
             if let Some(original) = duplicate_of {
                 self.check_duplicate(actor, id, original).await?;
+            }
+        }
+        if let Transition::Withdraw { reason } = &t {
+            check_text("reason", reason, limits::WITHDRAW_REASON, true)?;
+            if reason.trim().is_empty() {
+                return Err(StoreError::Invalid(FieldError::new(
+                    "reason",
+                    "is empty; say why the advisory is withdrawn (it is shown publicly)",
+                )));
             }
         }
         self.change(actor, id, action, verb, None, |current| {
@@ -665,7 +679,9 @@ impl Store {
                     current.get().check_publishable()?;
                     Change::Published
                 }
-                Transition::Withdraw => Change::Withdrawn,
+                Transition::Withdraw { reason } => Change::Withdrawn {
+                    reason: Some(reason.trim().to_owned()),
+                },
             })
         })
         .await
@@ -753,7 +769,16 @@ impl Store {
             let next = edit.applied_to(&current.get().content);
             next.check()?;
             check_cvss(&next, edit.cvss_score.as_ref())?;
-            Ok(Change::Edited { edit: edit.clone() })
+            let mut edit = edit.clone();
+            if current.get().state.is_public() {
+                // Every public change is a revision with its change-log line.
+                if edit.revision_summary.is_none() {
+                    edit.revision_summary = Some(edit.describe());
+                }
+            } else {
+                edit.revision_summary = None;
+            }
+            Ok(Change::Edited { edit })
         })
         .await
         .map(|(a, _)| a)
@@ -1027,16 +1052,6 @@ impl Store {
             Change::Closed { reason, .. } => serde_json::json!({ "reason": reason }),
             Change::Commented { comment_id, .. } => serde_json::json!({ "comment_id": comment_id }),
             _ => serde_json::json!({}),
-        };
-        let detail = match actor.system_task() {
-            Some(task) => {
-                let mut d = detail;
-                if let Some(o) = d.as_object_mut() {
-                    o.insert("by".into(), task.label().into());
-                }
-                d
-            }
-            None => detail,
         };
         crate::audit::append(tx, at, actor, origin, change.kind(), Some(id), &detail).await?;
         let data =

@@ -439,7 +439,15 @@ pub(crate) async fn append(
     let at = to_ms(at);
     let actor_id = actor.user_id();
     let advisory = advisory_id.map(AdvisoryId::as_str);
-    let detail = detail.to_string();
+    // Scheduled work has no account: the entry names the task.
+    let detail = match (actor.system_task(), detail.as_object()) {
+        (Some(task), Some(o)) => {
+            let mut o = o.clone();
+            o.insert("by".into(), task.label().into());
+            serde_json::Value::Object(o).to_string()
+        }
+        _ => detail.to_string(),
+    };
     let hash = Fields {
         seq,
         at,

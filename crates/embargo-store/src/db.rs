@@ -49,6 +49,13 @@ const SQLITE: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0017_intake_limits.sql"),
     ),
     (18, include_str!("../migrations/sqlite/0018_jobs.sql")),
+    (19, include_str!("../migrations/sqlite/0019_cve.sql")),
+    (20, include_str!("../migrations/sqlite/0020_releases.sql")),
+    (
+        21,
+        include_str!("../migrations/sqlite/0021_subscribers.sql"),
+    ),
+    (22, include_str!("../migrations/sqlite/0022_webhooks.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_initial.sql")),
@@ -96,6 +103,13 @@ const POSTGRES: &[(i64, &str)] = &[
         include_str!("../migrations/postgres/0017_intake_limits.sql"),
     ),
     (18, include_str!("../migrations/postgres/0018_jobs.sql")),
+    (19, include_str!("../migrations/postgres/0019_cve.sql")),
+    (20, include_str!("../migrations/postgres/0020_releases.sql")),
+    (
+        21,
+        include_str!("../migrations/postgres/0021_subscribers.sql"),
+    ),
+    (22, include_str!("../migrations/postgres/0022_webhooks.sql")),
 ];
 
 /// Any key for PostgreSQL's advisory lock that serialises migrations across instances.

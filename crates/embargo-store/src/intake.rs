@@ -35,7 +35,7 @@ fn too_many(what: &'static str, retry_after_secs: u64) -> StoreError {
     }
 }
 
-fn pending_aad(token_hash: &str) -> String {
+pub(crate) fn pending_aad(token_hash: &str) -> String {
     format!("pending_reports.report:{token_hash}")
 }
 
@@ -253,12 +253,33 @@ impl Store {
             .try_get::<Option<String>, _>("repo")?
             .map(|r| Slug::parse(&r))
             .transpose()?;
-        let user = match self.user_by_email(&email).await? {
+        let filed = self
+            .file_as_address(&email, &org, repo.as_ref(), report.clone(), link_url)
+            .await;
+        if filed.is_err() {
+            // Put it back, so that the reporter can try again after the refusal.
+            let _ = self.restore_pending(&hash, &email, &row, &report).await;
+        }
+        filed
+    }
+
+    /// Files a report as the account of `email` (made without a password when there is
+    /// none), gives the reporter a private link and mails it: a report whose address is
+    /// confirmed (by its link, or by having written from it).
+    pub(crate) async fn file_as_address(
+        &self,
+        email: &Email,
+        org: &Slug,
+        repo: Option<&Slug>,
+        report: NewReport,
+        link_url: impl Fn(&str) -> String,
+    ) -> Result<Confirmed> {
+        let user = match self.user_by_email(email).await? {
             Some(u) => u,
-            None => match self.create_user(&email, None, None, false).await {
+            None => match self.create_user(email, None, None, false).await {
                 Ok(u) => u,
                 Err(StoreError::Conflict(_)) => self
-                    .user_by_email(&email)
+                    .user_by_email(email)
                     .await?
                     .ok_or(StoreError::NotFound("account"))?,
                 Err(e) => return Err(e),
@@ -268,17 +289,7 @@ impl Store {
             id: user.id,
             admin: false,
         };
-        let filed = match self
-            .file_report(actor, &org, repo.as_ref(), report.clone())
-            .await
-        {
-            Ok(a) => a,
-            Err(e) => {
-                // Put it back, so that the reporter can try again after the refusal.
-                let _ = self.restore_pending(&hash, &email, &row, &report).await;
-                return Err(e);
-            }
-        };
+        let filed = self.file_report(actor, org, repo, report).await?;
         let id = filed.get().id.clone();
         let link_token = new_token("")?;
         let now = self.now();

@@ -14,8 +14,10 @@ use time::{Duration, OffsetDateTime};
 use crate::clock::{from_ms, to_ms};
 use crate::{Result, Store};
 
-/// How long a claimed job is held before another instance may take it again.
-pub const LEASE: Duration = Duration::minutes(5);
+/// How long a claimed job is held before another instance may take it again, unless the
+/// runner renews it (it does, every third of it, while the job runs): an instance that dies
+/// mid-job leaves it to the others, or to itself at its next start, within this time.
+pub const LEASE: Duration = Duration::seconds(30);
 /// The longest pause between two attempts of a failing job.
 const MAX_BACKOFF: Duration = Duration::hours(1);
 
@@ -115,6 +117,19 @@ impl Store {
                 .try_get::<Option<i64>, _>("every_ms")?
                 .map(Duration::milliseconds),
         }))
+    }
+
+    /// Extends the lease of a job that is still running (the same claim: its attempt).
+    pub async fn renew_job_lease(&self, job: &Job) -> Result<()> {
+        sqlx::query(
+            "UPDATE jobs SET leased_until = $1 WHERE id = $2 AND attempts = $3 AND done_at IS NULL",
+        )
+        .bind(to_ms(self.now() + LEASE))
+        .bind(job.id)
+        .bind(job.attempts)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// Records a job's success: a recurring one is due again after its period.

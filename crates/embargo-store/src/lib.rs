@@ -17,20 +17,25 @@ pub mod clock;
 mod codeowners;
 mod collaborators;
 pub mod crypto;
+mod cve;
 mod db;
 mod disclosure;
 mod imports;
 mod intake;
 mod jobs;
 mod mail;
+mod mail_intake;
 mod orgs;
 mod record;
+mod releases;
 mod rotation;
 mod schedule;
 pub mod secrets;
 mod spam;
+mod subscribers;
 mod two_factor;
 mod users;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -44,18 +49,28 @@ pub use audit::{AuditCheck, AuditEntry};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use codeowners::SyncReport;
 pub use collaborators::{Collaborator, Invitation, NewInvitation};
+pub use cve::{
+    ApiKey, CveJobTarget, CvePlan, CveServicesAccount, CveSettings, CveSettingsChange, CveState,
+    CveStatus, LOW_BLOCK as CVE_LOW_BLOCK,
+};
 pub use db::Backend;
 pub use disclosure::DisclosureRun;
 pub use imports::{IMPORTER_EMAIL, ImportOutcome};
 pub use intake::Confirmed;
 pub use jobs::{Job, JobStatus, LEASE as JOB_LEASE};
 pub use mail::{MAX_ATTEMPTS, QueuedMail};
+pub use mail_intake::{MailAttachment, MailIntake};
 pub use orgs::{Org, OrgPermissions, PolicyChange, Repo};
+pub use releases::{Recorded, ReleaseRecord, ReleaseSource};
 pub use rotation::Rotation;
 pub use schedule::{SweepRun, embargo_needs_attention};
 pub use spam::Block;
+pub use subscribers::Subscription;
 pub use two_factor::TotpEnrolment;
 pub use users::{Session, User, check_password as users_check_password};
+pub use webhooks::{
+    Delivery, NewWebhook, OutgoingDelivery, Webhook, signature as webhook_signature,
+};
 
 /// What a store call can fail with. `NotFound` carries what was looked for, never why.
 #[derive(Debug, thiserror::Error)]

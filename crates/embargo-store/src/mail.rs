@@ -28,10 +28,33 @@ pub struct QueuedMail {
     pub subject: String,
     pub body: String,
     pub attempts: i64,
+    /// For messages to a list (subscribers): the one-click unsubscribe address, sent as
+    /// `List-Unsubscribe`.
+    pub unsubscribe_url: Option<String>,
 }
 
 /// After this many failed attempts a message stays in the queue, unsent, with its error.
 pub const MAX_ATTEMPTS: i64 = 10;
+
+/// Queues a message to a list member, with its one-click unsubscribe address.
+pub(crate) async fn enqueue_to_list(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    m: &Message,
+    unsubscribe_url: &str,
+    now: OffsetDateTime,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO mail_queue (recipient, subject, body, created_at, send_after, unsubscribe_url) VALUES ($1, $2, $3, $4, $4, $5)",
+    )
+    .bind(&m.to)
+    .bind(&m.subject)
+    .bind(&m.body)
+    .bind(to_ms(now))
+    .bind(unsubscribe_url)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
 
 pub(crate) async fn enqueue(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
@@ -144,6 +167,13 @@ impl Store {
                 }
                 enqueue(&mut tx, &m, now).await?;
                 sent += 1;
+            }
+            self.queue_webhooks(&mut tx, &advisory, org_id, &change, base_url)
+                .await?;
+            if matches!(change, Change::Published | Change::Withdrawn { .. }) {
+                sent += self
+                    .tell_subscribers(&mut tx, &advisory, org_id, base_url)
+                    .await?;
             }
         }
         sqlx::query("UPDATE notify_cursor SET last_event_id = $1 WHERE id = 1")
@@ -355,7 +385,7 @@ impl Store {
         let now = self.now();
         let mut tx = self.pool.begin().await?;
         let rows = sqlx::query(
-            "SELECT id, recipient, subject, body, attempts FROM mail_queue
+            "SELECT id, recipient, subject, body, attempts, unsubscribe_url FROM mail_queue
              WHERE sent_at IS NULL AND attempts < $1 AND send_after <= $2 AND (claimed_until IS NULL OR claimed_until < $2)
              ORDER BY id LIMIT $3",
         )
@@ -383,6 +413,7 @@ impl Store {
                     subject: r.try_get("subject")?,
                     body: r.try_get("body")?,
                     attempts: r.try_get("attempts")?,
+                    unsubscribe_url: r.try_get("unsubscribe_url")?,
                 });
             }
         }

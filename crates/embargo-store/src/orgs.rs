@@ -48,6 +48,8 @@ pub struct PolicyChange {
     pub reports_per_hour: Option<u32>,
     pub mail_titles: Option<bool>,
     pub disclose_closed_days: Option<u32>,
+    /// How many of the most recent release lines get fixes (1: the current release only).
+    pub supported_releases: Option<u32>,
 }
 
 /// What an actor may do in an organisation, precomputed from the rule.
@@ -70,6 +72,9 @@ fn org_from_row(row: &AnyRow) -> Result<Org> {
         u32::try_from(row.try_get::<i64, _>("disclose_closed_days")?).unwrap_or(0);
     if let Some(d) = row.try_get::<Option<String>, _>("response_deadline")? {
         policy.set_response_deadline(Span::parse("response_deadline", &d)?)?;
+    }
+    if let Some(n) = row.try_get::<Option<i64>, _>("supported_releases")? {
+        policy.supported_releases = u32::try_from(n).unwrap_or(1);
     }
     if let Some(d) = row.try_get::<Option<String>, _>("embargo_max")? {
         policy.embargo_max = Span::parse("embargo_max", &d)?;
@@ -235,7 +240,7 @@ impl Store {
 
     pub async fn org(&self, slug: &Slug) -> Result<Org> {
         let row = sqlx::query(
-            "SELECT id, slug, name, response_days, require_two_factor, spam_block_days, reports_per_hour, mail_titles, disclose_closed_days, response_deadline, reminders, embargo_max, embargo_warnings FROM orgs WHERE slug = $1",
+            "SELECT id, slug, name, response_days, require_two_factor, spam_block_days, reports_per_hour, mail_titles, disclose_closed_days, response_deadline, reminders, embargo_max, embargo_warnings, supported_releases FROM orgs WHERE slug = $1",
         )
         .bind(slug.as_str())
         .fetch_optional(&self.pool)
@@ -246,7 +251,7 @@ impl Store {
 
     pub async fn orgs(&self) -> Result<Vec<Org>> {
         let rows = sqlx::query(
-            "SELECT id, slug, name, response_days, require_two_factor, spam_block_days, reports_per_hour, mail_titles, disclose_closed_days, response_deadline, reminders, embargo_max, embargo_warnings FROM orgs ORDER BY slug",
+            "SELECT id, slug, name, response_days, require_two_factor, spam_block_days, reports_per_hour, mail_titles, disclose_closed_days, response_deadline, reminders, embargo_max, embargo_warnings, supported_releases FROM orgs ORDER BY slug",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -321,9 +326,19 @@ impl Store {
             )
             .into());
         }
+        let supported = change
+            .supported_releases
+            .unwrap_or(org.policy.supported_releases);
+        if !(1..=100).contains(&supported) {
+            return Err(embargo_domain::FieldError::new(
+                "supported_releases",
+                "must be between 1 (only the current release) and 100",
+            )
+            .into());
+        }
         let now = to_ms(self.now());
         let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE orgs SET response_days = $1, require_two_factor = $2, spam_block_days = $3, reports_per_hour = $4, mail_titles = $6, disclose_closed_days = $7, response_deadline = $8, reminders = $9, embargo_max = $10, embargo_warnings = $11 WHERE id = $5")
+        sqlx::query("UPDATE orgs SET response_days = $1, require_two_factor = $2, spam_block_days = $3, reports_per_hour = $4, mail_titles = $6, disclose_closed_days = $7, response_deadline = $8, reminders = $9, embargo_max = $10, embargo_warnings = $11, supported_releases = $12 WHERE id = $5")
             .bind(i64::from(days))
             .bind(i64::from(two_factor))
             .bind(i64::from(block_days))
@@ -335,9 +350,10 @@ impl Store {
             .bind(list_text(&clock.reminders))
             .bind(String::from(clock.embargo_max))
             .bind(list_text(&clock.embargo_warnings))
+            .bind(i64::from(supported))
             .execute(&mut *tx)
             .await?;
-        let detail = serde_json::json!({"response_days": days, "require_two_factor": two_factor, "spam_block_days": block_days, "reports_per_hour": per_hour, "mail_titles": titles, "disclose_closed_days": disclose, "response_deadline": clock.response_deadline, "reminders": clock.reminders, "embargo_max": clock.embargo_max, "embargo_warnings": clock.embargo_warnings});
+        let detail = serde_json::json!({"response_days": days, "require_two_factor": two_factor, "spam_block_days": block_days, "reports_per_hour": per_hour, "mail_titles": titles, "disclose_closed_days": disclose, "response_deadline": clock.response_deadline, "reminders": clock.reminders, "embargo_max": clock.embargo_max, "embargo_warnings": clock.embargo_warnings, "supported_releases": supported});
         org_event(
             &mut tx,
             org.id,

@@ -13,15 +13,92 @@ pub struct Rotation {
     pub retired_keys: usize,
 }
 
-/// The sealed columns: table, key column, sealed column, and how to name the place.
-/// Table, column naming the place, sealed column, and the place's associated data.
-type SealedColumn = (&'static str, &'static str, &'static str, fn(&str) -> String);
+/// A sealed column: its table, the row's key (and whether it is a number), the column that
+/// names the place (its text is what the associated data is made from), the sealed column,
+/// and the place's associated data.
+struct SealedColumn {
+    table: &'static str,
+    pk: &'static str,
+    pk_is_number: bool,
+    place: &'static str,
+    column: &'static str,
+    aad: fn(&str) -> String,
+}
 
+/// Every sealed column but attachments (resealed apart, with their metadata).
 const SEALED: &[SealedColumn] = &[
-    ("advisories", "id", "doc", doc_aad),
-    ("comments", "advisory_id", "body", comment_aad),
-    ("events", "advisory_id", "data", event_aad),
-    ("settings", "name", "value", settings_aad),
+    SealedColumn {
+        table: "advisories",
+        pk: "id",
+        pk_is_number: false,
+        place: "id",
+        column: "doc",
+        aad: doc_aad,
+    },
+    SealedColumn {
+        table: "comments",
+        pk: "id",
+        pk_is_number: true,
+        place: "advisory_id",
+        column: "body",
+        aad: comment_aad,
+    },
+    SealedColumn {
+        table: "events",
+        pk: "id",
+        pk_is_number: true,
+        place: "advisory_id",
+        column: "data",
+        aad: event_aad,
+    },
+    SealedColumn {
+        table: "settings",
+        pk: "name",
+        pk_is_number: false,
+        place: "name",
+        column: "value",
+        aad: settings_aad,
+    },
+    SealedColumn {
+        table: "users",
+        pk: "id",
+        pk_is_number: true,
+        place: "CAST(id AS TEXT)",
+        column: "totp_secret",
+        aad: crate::two_factor::secret_aad_text,
+    },
+    SealedColumn {
+        table: "pending_reports",
+        pk: "token_hash",
+        pk_is_number: false,
+        place: "token_hash",
+        column: "report",
+        aad: crate::intake::pending_aad,
+    },
+    SealedColumn {
+        table: "cve_settings",
+        pk: "id",
+        pk_is_number: false,
+        place: "id",
+        column: "api_key",
+        aad: crate::cve::api_key_aad,
+    },
+    SealedColumn {
+        table: "subscribers",
+        pk: "id",
+        pk_is_number: true,
+        place: "token_hash",
+        column: "token_sealed",
+        aad: crate::subscribers::token_aad,
+    },
+    SealedColumn {
+        table: "webhooks",
+        pk: "id",
+        pk_is_number: true,
+        place: "url",
+        column: "secret_sealed",
+        aad: crate::webhooks::secret_aad,
+    },
 ];
 
 fn settings_aad(name: &str) -> String {
@@ -93,8 +170,8 @@ impl Store {
     async fn reseal_pass(&self, new_key: &str) -> Result<u64> {
         let mut done = 0;
         let current_prefix = format!("enc1:{new_key}:%");
-        for (table, place, column, aad) in SEALED {
-            let pk = if *table == "settings" { "name" } else { "id" };
+        for c in SEALED {
+            let (table, pk, place, column) = (c.table, c.pk, c.place, c.column);
             // Dynamic SQL from the constant table above only.
             let select = format!(
                 "SELECT {pk} AS pk, {place} AS place, {column} AS value FROM {table}
@@ -107,12 +184,12 @@ impl Store {
             for r in &rows {
                 let place: String = r.try_get("place")?;
                 let old: String = r.try_get("value")?;
-                let plain = self.keys.open(&aad(&place), &old)?;
-                let sealed = self.keys.seal(&aad(&place), &plain)?;
+                let plain = self.keys.open(&(c.aad)(&place), &old)?;
+                let sealed = self.keys.seal(&(c.aad)(&place), &plain)?;
                 let update =
                     format!("UPDATE {table} SET {column} = $1 WHERE {pk} = $2 AND {column} = $3");
                 let q = sqlx::query(sqlx::AssertSqlSafe(update)).bind(sealed);
-                let q = if matches!(*table, "comments" | "events") {
+                let q = if c.pk_is_number {
                     q.bind(r.try_get::<i64, _>("pk")?)
                 } else {
                     q.bind(r.try_get::<String, _>("pk")?)

@@ -35,6 +35,11 @@ fn totp(secret: Vec<u8>, account: &str) -> Result<TOTP> {
     .map_err(|e| StoreError::Internal(format!("TOTP: {e:?}")))
 }
 
+/// The same, from the id as text (for key rotation).
+pub(crate) fn secret_aad_text(user_id: &str) -> String {
+    format!("users.totp_secret:{user_id}")
+}
+
 fn secret_aad(user_id: i64) -> String {
     format!("users.totp_secret:{user_id}")
 }

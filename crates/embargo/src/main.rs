@@ -103,11 +103,40 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Reports by e-mail.
+    Intake {
+        #[command(subcommand)]
+        command: IntakeCommand,
+    },
+    /// Print the "Security bulletins" section (Markdown) of a release's notes: every
+    /// published advisory of the organisation fixed in it.
+    Bulletin {
+        #[arg(long)]
+        org: String,
+        /// The release, such as v0.8.1.
+        #[arg(long)]
+        release: String,
+    },
     /// Background jobs: what is due, how often each was tried and its last error.
     Jobs {
         /// Print one JSON object a line.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum IntakeCommand {
+    /// Read one RFC 5322 message on standard input (for an MTA's pipe or a .forward): a new
+    /// report, a reply to one, or a message dropped. Prints one line (the new report's id,
+    /// `comment on ID`, or `dropped: REASON`) and exits 0 for all three, so that the MTA does
+    /// not retry a dropped message; non-zero only when the message could not be stored.
+    Mail {
+        #[arg(long)]
+        org: String,
+        /// Without it, reports wait in the organisation's inbox for a triager to assign them.
+        #[arg(long)]
+        repo: Option<String>,
     },
 }
 
@@ -130,6 +159,24 @@ enum RepoCommand {
 enum KeysCommand {
     /// Seal everything with a new key and retire the old one (works while the server runs).
     Rotate,
+    /// OpenPGP keys of organisations.
+    Openpgp {
+        #[command(subcommand)]
+        command: OpenpgpCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum OpenpgpCommand {
+    /// Import the organisation's OpenPGP secret key (armored, without a passphrase): mail
+    /// encrypted to it is decrypted on intake, and its public half is published (SECURITY.md,
+    /// security.txt, /orgs/ORG/openpgp.asc).
+    Import {
+        #[arg(long)]
+        org: String,
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -234,6 +281,62 @@ fn warn_if_link_address_assumed(config: &Config) {
     }
 }
 
+async fn openpgp_import(common: &Common, org: &str, file: &Path) -> Result<()> {
+    let org = embargo_domain::types::Slug::parse(org)?;
+    let meta = std::fs::metadata(file).with_context(|| format!("reading {}", file.display()))?;
+    anyhow::ensure!(
+        meta.len() <= 1024 * 1024,
+        "{} is larger than 1 MiB: not a key",
+        file.display()
+    );
+    let armored =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let key = embargo_server::openpgp::parse_secret_key(&armored)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let (_, fingerprint) = embargo_server::openpgp::public_key(&key).map_err(anyhow::Error::msg)?;
+    let (config, store) = open(common, None).await?;
+    store.set_openpgp_key(&org, &armored).await?;
+    store.close().await;
+    println!("imported the OpenPGP key {fingerprint} for {org}");
+    println!(
+        "its public half: {}/orgs/{org}/openpgp.asc",
+        config.server.public_url
+    );
+    Ok(())
+}
+
+async fn intake_mail(common: &Common, org: &str, repo: Option<&str>) -> Result<()> {
+    use std::io::Read;
+    let org = embargo_domain::types::Slug::parse(org)?;
+    let repo = repo.map(embargo_domain::types::Slug::parse).transpose()?;
+    let mut raw = Vec::new();
+    // One byte over the limit is enough to know it is too large.
+    let mut stdin = std::io::stdin().lock();
+    (&mut stdin)
+        .take(u64::try_from(embargo_server::intake::MAX_MESSAGE).unwrap_or(u64::MAX) + 1)
+        .read_to_end(&mut raw)
+        .context("reading the message from standard input")?;
+    // Read what is left of a message over the limit (without keeping it), so that the MTA
+    // sees the whole message taken and the exit status decide.
+    std::io::copy(&mut stdin, &mut std::io::sink()).context("reading the message")?;
+    let (config, store) = open(common, None).await?;
+    let outcome = embargo_server::intake::receive(&store, &config, &org, repo.as_ref(), &raw)
+        .await
+        .context("storing the message")?;
+    store.close().await;
+    match outcome {
+        embargo_store::MailIntake::Filed { confirmed, notes } => {
+            println!("{}", confirmed.id);
+            for n in notes {
+                eprintln!("note: {n}");
+            }
+        }
+        embargo_store::MailIntake::Comment(id) => println!("comment on {id}"),
+        embargo_store::MailIntake::Dropped(why) => println!("dropped: {why}"),
+    }
+    Ok(())
+}
+
 async fn jobs(common: &Common, json: bool) -> Result<()> {
     let (_, store) = open(common, None).await?;
     let jobs = store.jobs().await?;
@@ -256,6 +359,18 @@ async fn jobs(common: &Common, json: bool) -> Result<()> {
             );
         }
     }
+    Ok(())
+}
+
+async fn bulletin(common: &Common, org: &str, release: &str) -> Result<()> {
+    let (config, store) = open(common, None).await?;
+    let org = embargo_domain::types::Slug::parse(org)?;
+    let md =
+        embargo_server::releases::org_bulletin(&store, &org, release, &config.server.public_url)
+            .await
+            .map_err(|e| anyhow::anyhow!(e.message))?;
+    store.close().await;
+    print!("{md}");
     Ok(())
 }
 
@@ -307,8 +422,14 @@ async fn serve(common: &Common, listen: Option<std::net::SocketAddr>) -> Result<
         config: config.clone(),
         signer,
     };
-    let scheduler =
-        embargo_server::jobs::spawn(store.clone(), mailer, config.server.public_url.clone());
+    let scheduler = embargo_server::jobs::spawn(
+        store.clone(),
+        mailer,
+        config.server.public_url.clone(),
+        config
+            .network_policy()
+            .context("reading the [network] settings")?,
+    );
     let app = embargo_server::router(state);
     println!("embargo listening on http://{bound}");
     std::io::stdout().flush()?;
@@ -684,6 +805,12 @@ async fn main() -> std::process::ExitCode {
         Command::Keys {
             command: KeysCommand::Rotate,
         } => keys_rotate(&cli.common).await,
+        Command::Keys {
+            command:
+                KeysCommand::Openpgp {
+                    command: OpenpgpCommand::Import { org, file },
+                },
+        } => openpgp_import(&cli.common, &org, &file).await,
         Command::Audit {
             command: AuditCommand::Verify,
         } => audit_verify(&cli.common).await,
@@ -694,6 +821,10 @@ async fn main() -> std::process::ExitCode {
             files,
         } => import::run(&cli.common, &org, &repo, json, &files).await,
         Command::Jobs { json } => jobs(&cli.common, json).await,
+        Command::Bulletin { org, release } => bulletin(&cli.common, &org, &release).await,
+        Command::Intake {
+            command: IntakeCommand::Mail { org, repo },
+        } => intake_mail(&cli.common, &org, repo.as_deref()).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -255,7 +255,10 @@ fn revisions_follow_the_public_history() {
     let edit: embargo_domain::advisory::Edit =
         serde_json::from_value(json!({"summary": "Better summary"})).unwrap();
     a.apply(&Change::Edited { edit }, datetime!(2026-03-05 0:00 UTC));
-    a.apply(&Change::Withdrawn, datetime!(2026-04-01 0:00 UTC));
+    a.apply(
+        &Change::Withdrawn { reason: None },
+        datetime!(2026-04-01 0:00 UTC),
+    );
     assert_eq!(a.state, State::Withdrawn);
     let doc = advisory(&a, &OPTS).unwrap();
     assert_valid(Schema::Csaf, &doc);

@@ -115,7 +115,10 @@ fn only_public_advisories_with_a_cve_id() {
     assert!(record(&a, &OPTS).is_none());
     // Withdrawn: a REJECTED record.
     let mut a = full();
-    a.apply(&Change::Withdrawn, datetime!(2026-04-01 0:00 UTC));
+    a.apply(
+        &Change::Withdrawn { reason: None },
+        datetime!(2026-04-01 0:00 UTC),
+    );
     let rec = record(&a, &OPTS).unwrap();
     assert_valid(Schema::Cve, &rec);
     assert_eq!(rec["cveMetadata"]["state"], "REJECTED");

@@ -66,6 +66,9 @@ pub struct AdvisoryView {
     /// Marked to publish itself when the embargo ends (for the audience).
     #[serde(skip_serializing_if = "Option::is_none")]
     ready: Option<bool>,
+    /// The CVE id's backend and where its record stands (for the audience).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cve: Option<embargo_store::CveStatus>,
 }
 
 /// The report's private tracking: who filed it, the response clock, the outcome.
@@ -151,6 +154,7 @@ impl AdvisoryView {
                     .collect()
             }),
             ready: audience.then_some(adv.ready),
+            cve: st.store.cve_status(a).await?,
         })
     }
 }
@@ -576,12 +580,20 @@ pub async fn publish(
     transition(st, caller, &id, Transition::Publish).await
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WithdrawBody {
+    reason: String,
+}
+
+/// `POST /advisories/{id}/withdraw {reason}`: the reason is shown publicly.
 pub async fn withdraw(
     Req(st): Req,
     caller: ApiCaller,
     Path(id): Path<String>,
+    ApiJson(b): ApiJson<WithdrawBody>,
 ) -> Result<Json<AdvisoryView>, AppError> {
-    transition(st, caller, &id, Transition::Withdraw).await
+    transition(st, caller, &id, Transition::Withdraw { reason: b.reason }).await
 }
 
 #[derive(Deserialize)]

@@ -5,7 +5,11 @@ pub mod advisories;
 pub mod attachments;
 pub mod clock;
 pub mod collaborators;
+pub mod cve;
 pub mod orgs;
+pub mod releases;
+pub mod subscribers;
+pub mod webhooks;
 
 use embargo_domain::types::{Email, Slug};
 

@@ -121,13 +121,37 @@ pub async fn org_security_md(
     Path(org): Path<String>,
 ) -> Result<Response, AppError> {
     let org = st.store.org(&org_slug(&org)?).await?;
+    let key_url = st.store.openpgp_key(org.id).await?.map(|_| {
+        format!(
+            "{}/orgs/{}/openpgp.asc",
+            st.config.server.public_url, org.slug
+        )
+    });
     let md = security_md(&SecurityMd {
         org_name: &org.name,
         org_slug: org.slug.as_str(),
         policy: &org.policy,
         base_url: &st.config.server.public_url,
+        openpgp_key_url: key_url.as_deref(),
     });
     Ok(document(md, MARKDOWN))
+}
+
+/// `GET /orgs/{org}/openpgp.asc`: the public half of the organisation's OpenPGP key, for
+/// encrypting reports sent by mail; 404 when none was imported.
+pub async fn org_openpgp_key(
+    State(st): State<AppState>,
+    Path(org): Path<String>,
+) -> Result<Response, AppError> {
+    let org = st.store.org(&org_slug(&org)?).await?;
+    let armored = st
+        .store
+        .openpgp_key(org.id)
+        .await?
+        .ok_or_else(|| AppError::not_found("OpenPGP key"))?;
+    let key = crate::openpgp::parse_secret_key(&armored).map_err(|e| AppError::internal(&e))?;
+    let (public, _) = crate::openpgp::public_key(&key).map_err(|e| AppError::internal(&e))?;
+    Ok(document(public, "application/pgp-keys"))
 }
 
 /// `GET /.well-known/security.txt` (RFC 9116). `Expires` is always 90 days ahead: the file
@@ -145,10 +169,22 @@ pub async fn security_txt_file(State(st): State<AppState>) -> Result<Response, A
     } else {
         Some(p.policy_url.clone())
     };
+    // The configured key, else the one organisation's imported key (RFC 9116 names one).
+    let encryption = if p.encryption_key_url.is_empty() {
+        let mut with_key = Vec::new();
+        for o in st.store.orgs().await? {
+            if st.store.openpgp_key(o.id).await?.is_some() {
+                with_key.push(format!("{base}/orgs/{}/openpgp.asc", o.slug));
+            }
+        }
+        (with_key.len() == 1).then(|| with_key.remove(0))
+    } else {
+        Some(p.encryption_key_url.clone())
+    };
     let txt = security_txt(&SecurityTxt {
         contacts: &contacts,
         expires: st.store.now() + Duration::days(90),
-        encryption: (!p.encryption_key_url.is_empty()).then_some(p.encryption_key_url.as_str()),
+        encryption: encryption.as_deref(),
         policy: policy.as_deref(),
         acknowledgments: None,
         preferred_languages: &p.preferred_languages,

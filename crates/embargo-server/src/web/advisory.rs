@@ -57,7 +57,7 @@ struct AdvisoryPage {
     error: Option<String>,
 }
 
-fn fmt_time(t: time::OffsetDateTime) -> String {
+pub(crate) fn fmt_time(t: time::OffsetDateTime) -> String {
     embargo_domain::embargo::format_instant(t)
 }
 
@@ -276,7 +276,9 @@ pub async fn transition(
         },
         "reopen" => Transition::Reopen,
         "publish" => Transition::Publish,
-        "withdraw" => Transition::Withdraw,
+        "withdraw" => Transition::Withdraw {
+            reason: f.get("reason").to_owned(),
+        },
         "transfer" => {
             let to =
                 embargo_domain::types::Slug::parse(f.get("repo")).map_err(AppError::invalid)?;
@@ -297,6 +299,8 @@ struct EditPage {
     id: String,
     f: EditFields,
     error: Option<String>,
+    /// The fix Embargo proposes from the repository's releases, and its warnings.
+    proposal: Option<embargo_domain::release::Proposal>,
 }
 
 /// The draft form's values, as text.
@@ -473,12 +477,14 @@ pub async fn edit_form(
         .as_ref()
         .map(|s| s.csrf_token.clone())
         .unwrap_or_default();
+    let proposal = crate::releases::proposal_for(&st.store, a.get()).await.ok();
     Ok(render(&EditPage {
         user: Nav::of(&caller),
         csrf,
         id,
         f: EditFields::of(a.get()),
         error: None,
+        proposal,
     }))
 }
 
@@ -515,6 +521,7 @@ pub async fn edit(
                 id,
                 f: fields,
                 error: Some(e.message),
+                proposal: None,
             };
             Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
         }

@@ -6,9 +6,12 @@ mod advisory;
 mod auth;
 mod clock;
 mod collaborators;
+mod cve;
 mod orgs;
 mod pages;
+mod releases;
 mod reporter;
+mod subscriptions;
 
 use askama::Template;
 use axum::Router;
@@ -67,6 +70,7 @@ pub fn routes(max_upload: usize) -> Router<AppState> {
             "/advisories/{id}/disclosure-exemption",
             post(advisory::exempt_from_disclosure),
         )
+        .route("/advisories/{id}/cve", get(cve::show).post(cve::request))
         .route("/advisories/{id}/audit", get(advisory::audit))
         .route(
             "/advisories/{id}/attachments",
@@ -87,6 +91,21 @@ pub fn routes(max_upload: usize) -> Router<AppState> {
         .route("/invitations", get(collaborators::list))
         .route("/orgs/{org}", get(orgs::show))
         .route("/orgs/{org}/policy", post(orgs::set_policy))
+        .route(
+            "/orgs/{org}/subscribe",
+            get(subscriptions::subscribe_page).post(subscriptions::subscribe_form),
+        )
+        .route("/subscriptions/{token}", get(subscriptions::show))
+        .route(
+            "/subscriptions/{token}/confirm",
+            post(subscriptions::confirm),
+        )
+        .route(
+            "/subscriptions/{token}/unsubscribe",
+            post(subscriptions::unsubscribe),
+        )
+        .route("/orgs/{org}/releases/{release}", get(releases::show))
+        .route("/static/copy.js", get(releases::copy_js))
         .route(
             "/orgs/{org}/repos/{repo}/upstream",
             post(orgs::set_upstream),

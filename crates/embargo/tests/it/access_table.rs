@@ -117,7 +117,7 @@ const MAINTAINER: &[Row] = &[
     ("thread", [200; 6]),
     ("events", [403; 6]),
     ("comment", [201, 201, 201, 201, 201, 409]),
-    ("edit", [200, 200, 409, 409, 409, 409]),
+    ("edit", [200, 200, 200, 409, 409, 409]),
     ("accept", [200, 409, 409, 409, 409, 409]),
     ("close", [200, 200, 409, 409, 409, 409]),
     ("reopen", [403; 6]),
@@ -138,7 +138,7 @@ const SECURITY_MANAGER: &[Row] = &[
     ("thread", [200; 6]),
     ("events", [200; 6]),
     ("comment", [201, 201, 201, 201, 201, 409]),
-    ("edit", [200, 200, 409, 409, 409, 409]),
+    ("edit", [200, 200, 200, 409, 409, 409]),
     ("accept", [200, 409, 409, 409, 409, 409]),
     ("close", [200, 200, 409, 409, 409, 409]),
     ("reopen", [409, 409, 409, 200, 409, 409]),
@@ -229,7 +229,15 @@ async fn perform(
             )
             .await
         }
-        "accept" | "reopen" | "publish" | "withdraw" => {
+        "withdraw" => {
+            app.post(
+                &format!("{api}/withdraw"),
+                token,
+                json!({"reason": "a duplicate of an older advisory"}),
+            )
+            .await
+        }
+        "accept" | "reopen" | "publish" => {
             app.call(Method::POST, &format!("{api}/{action}"), token, None)
                 .await
         }

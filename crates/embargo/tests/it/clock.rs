@@ -11,15 +11,7 @@ use crate::support::{BASE_URL, TestApp, World, on_both_backends};
 
 /// Runs every due job once, as a server's scheduler would (mail is queued, not sent).
 async fn run_jobs(app: &TestApp) -> usize {
-    embargo_server::jobs::ensure_recurring(&app.store)
-        .await
-        .unwrap();
-    embargo_server::jobs::run_due(embargo_server::jobs::Context {
-        store: &app.store,
-        mailer: None,
-        base_url: BASE_URL,
-    })
-    .await
+    app.run_jobs().await
 }
 
 /// Takes every queued message (and marks it sent).
@@ -911,4 +903,76 @@ async fn two_instances_publish_each_advisory_once() {
     for kind in ["mail", "embargo_ends", "deadlines", "disclosure"] {
         assert!(text.contains(kind), "{text}");
     }
+}
+
+/// A server killed (SIGKILL) in the middle of a job: after a restart the job runs, and its
+/// work is done once. Here the mail job hangs in an SMTP server that never answers when the
+/// server is killed; restarted (writing to its outbox), it delivers the message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_killed_mid_run_runs_after_a_restart() {
+    let hole = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = hole.local_addr().unwrap().port();
+    let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    {
+        let held = held.clone();
+        std::thread::spawn(move || {
+            for c in hole.incoming().flatten() {
+                held.lock().unwrap().push(c);
+            }
+        });
+    }
+    let smtp = format!("smtp://127.0.0.1:{port}");
+    let server = crate::support::Server::start(&[("EMBARGO_MAIL_SMTP_URL", smtp.as_str())]);
+    let admin = server.user("admin@example.org", true, &[]);
+    server.user("sm@example.org", false, &[]);
+    let reporter = server.user("reporter@example.org", false, &[]);
+    crate::support::coco_over_http(&server.base, &admin, "sm@example.org").await;
+    let r = reqwest::Client::new()
+        .post(format!(
+            "{}/api/v1/orgs/coco/repos/guest/advisories",
+            server.base
+        ))
+        .bearer_auth(&reporter)
+        .json(&json!({"title": "Killed mid-job", "description": "steps"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The mail job is now connected to the silent server, waiting for its greeting.
+    let start = std::time::Instant::now();
+    while held.lock().unwrap().is_empty() {
+        assert!(
+            start.elapsed().as_secs() < 30,
+            "the mail job never connected"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let data = server.kill();
+    let server = crate::support::Server::start_in(data, &[]);
+    let outbox = server.data.path().join("outbox");
+    let delivered = || {
+        std::fs::read_dir(&outbox)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| {
+                let t = std::fs::read_to_string(e.path()).unwrap_or_default();
+                t.contains("To: sm@example.org") && t.contains(&id)
+            })
+            .count()
+    };
+    let start = std::time::Instant::now();
+    while delivered() == 0 {
+        assert!(
+            start.elapsed().as_secs() < 150,
+            "the interrupted delivery never ran after the restart"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(delivered(), 1, "delivered once");
 }

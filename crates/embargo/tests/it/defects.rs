@@ -170,7 +170,7 @@ async fn invisible_changes_keep_public_dates(app: TestApp) {
         .post(
             &format!("/api/v1/advisories/{id}/withdraw"),
             Some(&w.sm),
-            json!({}),
+            json!({"reason": "published by mistake"}),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);

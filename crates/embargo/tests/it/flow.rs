@@ -205,9 +205,13 @@ async fn report_to_publication(app: TestApp) {
     // Withdrawn advisories stay public and say so in OSV.
     app.clock.advance(time::Duration::days(1));
     assert_eq!(
-        app.post(&format!("{api}/withdraw"), Some(&w.sm), json!({}))
-            .await
-            .status,
+        app.post(
+            &format!("{api}/withdraw"),
+            Some(&w.sm),
+            json!({"reason": "not exploitable"})
+        )
+        .await
+        .status,
         StatusCode::OK
     );
     let osv = app.get(&format!("/osv/v1/vulns/x_{id}"), None).await;

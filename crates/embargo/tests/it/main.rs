@@ -9,6 +9,7 @@
     clippy::indexing_slicing
 )]
 
+mod subscribers;
 mod support;
 
 mod access_table;
@@ -20,6 +21,7 @@ mod clock;
 mod closing;
 mod codeowners;
 mod collaborators;
+mod cve;
 mod defects;
 mod disclosure;
 mod flow;
@@ -28,12 +30,16 @@ mod inbox;
 mod input;
 mod intake;
 mod mail;
+mod mail_intake;
 mod notes;
 mod publishing;
+mod releases;
+mod revisions;
 mod scoring;
 mod secrecy;
 mod sign_in;
 mod two_factor;
 mod upstream;
 mod web;
+mod webhooks;
 mod without_account;

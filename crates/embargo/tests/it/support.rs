@@ -46,6 +46,8 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     /// The database URL, for tests that reach past the store (tampering).
     pub url: String,
+    /// The settings the router was built with.
+    pub config: Arc<Config>,
     _dir: tempfile::TempDir,
 }
 
@@ -108,9 +110,10 @@ impl TestApp {
             ..Config::default()
         };
         config.server.public_url = BASE_URL.into();
+        let config = Arc::new(config);
         let router = embargo_server::router(AppState {
             store: store.clone(),
-            config: Arc::new(config),
+            config: config.clone(),
             signer: None,
         });
         Self {
@@ -118,8 +121,25 @@ impl TestApp {
             store,
             clock,
             url,
+            config,
             _dir: dir,
         }
+    }
+
+    /// Runs every due job once, as a server's scheduler would, under this app's settings
+    /// (mail is queued, not sent).
+    pub async fn run_jobs(&self) -> usize {
+        embargo_server::jobs::ensure_recurring(&self.store)
+            .await
+            .unwrap();
+        let network = self.config.network_policy().unwrap();
+        embargo_server::jobs::run_due(embargo_server::jobs::Context {
+            store: &self.store,
+            mailer: None,
+            base_url: BASE_URL,
+            network: &network,
+        })
+        .await
     }
 
     /// The same app under other settings (such as `[network] allow`): the router is built
@@ -131,9 +151,10 @@ impl TestApp {
         };
         config.server.public_url = BASE_URL.into();
         change(&mut config);
+        self.config = Arc::new(config);
         self.router = embargo_server::router(AppState {
             store: self.store.clone(),
-            config: Arc::new(config),
+            config: self.config.clone(),
             signer: None,
         });
     }
@@ -401,7 +422,11 @@ impl World {
                     step(format!("/api/v1/advisories/{id}/publish"), json!({})).await;
                 }
                 if state == "withdrawn" {
-                    step(format!("/api/v1/advisories/{id}/withdraw"), json!({})).await;
+                    step(
+                        format!("/api/v1/advisories/{id}/withdraw"),
+                        json!({"reason": "not a vulnerability after all"}),
+                    )
+                    .await;
                 }
             }
             other => panic!("no such state {other}"),
@@ -434,8 +459,20 @@ pub fn embargo_bin() -> &'static str {
 impl Server {
     /// Starts `embargo serve --listen 127.0.0.1:0` with `env` added; waits for its address.
     pub fn start(env: &[(&str, &str)]) -> Self {
+        Self::start_in(tempfile::tempdir().unwrap(), env)
+    }
+
+    /// Kills the server at once (SIGKILL: no shutdown of any kind), and gives its data
+    /// folder back for a restart.
+    pub fn kill(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::mem::replace(&mut self.data, tempfile::tempdir().unwrap())
+    }
+
+    /// Starts `embargo serve` on an existing data folder.
+    pub fn start_in(data: tempfile::TempDir, env: &[(&str, &str)]) -> Self {
         use std::io::{BufRead, BufReader, Read};
-        let data = tempfile::tempdir().unwrap();
         let mut cmd = std::process::Command::new(embargo_bin());
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(data.path())
