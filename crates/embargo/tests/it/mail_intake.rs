@@ -206,3 +206,207 @@ async fn reports_and_replies_by_mail() {
     );
     assert_eq!(count().await, after_spam, "neither was filed");
 }
+
+/// Encrypted reports: the organisation's key (made by GnuPG here) is imported with
+/// `embargo keys openpgp import`; PGP/MIME and inline messages encrypted to it by GnuPG
+/// become readable reports; one encrypted to another key is dropped; the public key is
+/// published (SECURITY.md, security.txt, /orgs/coco/openpgp.asc).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn encrypted_reports_by_mail() {
+    use crate::publishing::gpg;
+    let t = Intake::new().await;
+    let home = tempfile::tempdir().unwrap();
+    let ok = |out: std::process::Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    ok(gpg(
+        home.path(),
+        &[
+            "--quick-gen-key",
+            "CoCo Security <security@coco.example>",
+            "ed25519",
+            "cert,sign",
+            "never",
+        ],
+    ));
+    let fpr = ok(gpg(
+        home.path(),
+        &["--with-colons", "--list-keys", "security@coco.example"],
+    ))
+    .lines()
+    .find_map(|l| l.strip_prefix("fpr:::::::::"))
+    .unwrap()
+    .trim_end_matches(':')
+    .to_owned();
+    ok(gpg(
+        home.path(),
+        &["--quick-add-key", &fpr, "cv25519", "encr", "never"],
+    ));
+    let secret = ok(gpg(
+        home.path(),
+        &["--armor", "--export-secret-keys", "security@coco.example"],
+    ));
+    let key_file = home.path().join("org.asc");
+    std::fs::write(&key_file, &secret).unwrap();
+    let out = t.server.command(
+        &[
+            "keys",
+            "openpgp",
+            "import",
+            "--org",
+            "coco",
+            key_file.to_str().unwrap(),
+        ],
+        None,
+        &[],
+    );
+    let text = ok(out);
+    assert!(text.contains(&fpr), "{text}");
+    // Something that is not a key is refused, saying so.
+    std::fs::write(home.path().join("bad.asc"), "not a key").unwrap();
+    let out = t.server.command(
+        &[
+            "keys",
+            "openpgp",
+            "import",
+            "--org",
+            "coco",
+            home.path().join("bad.asc").to_str().unwrap(),
+        ],
+        None,
+        &[],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not an armored OpenPGP secret key"));
+
+    let encrypt = |plain: &str, recipient_home: &std::path::Path, to: &str| {
+        let p = recipient_home.join("plain.txt");
+        std::fs::write(&p, plain).unwrap();
+        ok(gpg(
+            recipient_home,
+            &[
+                "--armor",
+                "--trust-model",
+                "always",
+                "--encrypt",
+                "-r",
+                to,
+                "--output",
+                "-",
+                p.to_str().unwrap(),
+            ],
+        ))
+    };
+    // PGP/MIME (RFC 3156): the encrypted part is the real message's MIME entity.
+    let inner = "Content-Type: text/plain; charset=utf-8\r\n\r\nThe TEE attestation skips the nonce check: replay works.\r\n";
+    let armored = encrypt(inner, home.path(), "security@coco.example");
+    let pgp_mime = format!(
+        "From: ana@example.net\r\nTo: security@coco.example\r\nSubject: Encrypted report\r\nMIME-Version: 1.0\r\nContent-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"enc\"\r\n\r\n--enc\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n\r\n--enc\r\nContent-Type: application/octet-stream; name=\"encrypted.asc\"\r\n\r\n{armored}\r\n--enc--\r\n"
+    );
+    let id = t.pipe(&pgp_mime);
+    assert!(id.starts_with("EMB-"), "{id}");
+    let a = t.get(&format!("/api/v1/advisories/{id}")).await;
+    assert_eq!(a["title"], "Encrypted report");
+    assert!(
+        a["description"]
+            .as_str()
+            .unwrap()
+            .contains("skips the nonce check"),
+        "{a}"
+    );
+    // Inline: the armored block in the text.
+    let armored = encrypt(
+        "Inline secret: the key is logged.",
+        home.path(),
+        "security@coco.example",
+    );
+    let id = t.pipe(&message(
+        "ben@example.net",
+        "Inline encrypted",
+        "",
+        &armored.replace('\n', "\r\n"),
+    ));
+    let a = t.get(&format!("/api/v1/advisories/{id}")).await;
+    assert!(
+        a["description"]
+            .as_str()
+            .unwrap()
+            .contains("Inline secret: the key is logged."),
+        "{a}"
+    );
+    assert!(!a["description"].as_str().unwrap().contains("BEGIN PGP"));
+    // Encrypted to someone else's key: dropped, never filed as ciphertext.
+    let other = tempfile::tempdir().unwrap();
+    ok(gpg(
+        other.path(),
+        &[
+            "--quick-gen-key",
+            "Other <other@example.net>",
+            "default",
+            "default",
+            "never",
+        ],
+    ));
+    let armored = encrypt("for someone else", other.path(), "other@example.net");
+    let line = t.pipe(&message(
+        "cid@example.net",
+        "Wrong key",
+        "",
+        &armored.replace('\n', "\r\n"),
+    ));
+    assert!(line.starts_with("dropped: could not decrypt"), "{line}");
+    // The public half is published.
+    let public = t
+        .client
+        .get(format!("{}/orgs/coco/openpgp.asc", t.server.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(public.contains("BEGIN PGP PUBLIC KEY BLOCK") && !public.contains("PRIVATE"));
+    let imported = other.path().join("pub.asc");
+    std::fs::write(&imported, &public).unwrap();
+    let listed = ok(gpg(
+        other.path(),
+        &[
+            "--import-options",
+            "show-only",
+            "--import",
+            imported.to_str().unwrap(),
+        ],
+    ));
+    assert!(listed.contains("security@coco.example"), "{listed}");
+    let md = t
+        .client
+        .get(format!("{}/orgs/coco/SECURITY.md", t.server.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(md.contains("/orgs/coco/openpgp.asc"), "{md}");
+    let txt = t
+        .client
+        .get(format!("{}/.well-known/security.txt", t.server.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        txt.contains(&format!(
+            "Encryption: {}/orgs/coco/openpgp.asc",
+            t.server.base
+        )),
+        "{txt}"
+    );
+}

@@ -556,7 +556,7 @@ async fn security_txt_passes_the_sectxt_validator() {
 }
 
 /// Runs `gpg` in its own home folder.
-fn gpg(home: &std::path::Path, args: &[&str]) -> std::process::Output {
+pub(crate) fn gpg(home: &std::path::Path, args: &[&str]) -> std::process::Output {
     std::process::Command::new("gpg")
         .env("GNUPGHOME", home)
         .args([
