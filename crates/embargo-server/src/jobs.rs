@@ -22,6 +22,7 @@ pub const RECURRING: &[(&str, Duration)] = &[
     ("disclosure", Duration::seconds(30)),
     ("invitation_expiry", Duration::seconds(30)),
     ("unconfirmed_expiry", Duration::seconds(60)),
+    ("imap_intake", Duration::seconds(60)),
     ("release_watch", Duration::minutes(10)),
 ];
 
@@ -34,6 +35,9 @@ pub struct Context<'a> {
     pub base_url: &'a str,
     /// The settings' rule for outgoing connections (upstreams, CVE Services, webhooks).
     pub network: &'a crate::net::NetworkPolicy,
+    /// The server's settings, for work that reads them (the IMAP intake files reports as
+    /// `embargo intake mail` does); `None` where there are none.
+    pub config: Option<&'a crate::config::Config>,
 }
 
 /// Makes sure every recurring job exists (a new one is due at once).
@@ -155,6 +159,18 @@ async fn run(cx: Context<'_>, job: &Job) -> Result<(), String> {
                 tracing::info!(n, "deleted unconfirmed reports past their time");
             }
         }
+        "imap_intake" => {
+            let r = crate::imap::poll_all(s, cx.network, cx.config).await?;
+            if r != crate::imap::PollRun::default() {
+                tracing::info!(
+                    filed = r.filed,
+                    comments = r.comments,
+                    dropped = r.dropped,
+                    unfinished = r.unfinished,
+                    "IMAP intake"
+                );
+            }
+        }
         "release_watch" => {
             let r = crate::releases::watch(s, cx.network, cx.base_url)
                 .await
@@ -186,6 +202,7 @@ pub fn spawn(
     mailer: std::sync::Arc<Mailer>,
     base_url: String,
     network: crate::net::NetworkPolicy,
+    config: std::sync::Arc<crate::config::Config>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         if let Err(e) = ensure_recurring(&store).await {
@@ -194,11 +211,12 @@ pub fn spawn(
         let mut tick = tokio::time::interval(StdDuration::from_secs(1));
         loop {
             tick.tick().await;
-            let (s, m, b, n) = (
+            let (s, m, b, n, c) = (
                 store.clone(),
                 mailer.clone(),
                 base_url.clone(),
                 network.clone(),
+                config.clone(),
             );
             let round = tokio::spawn(async move {
                 run_due(Context {
@@ -206,6 +224,7 @@ pub fn spawn(
                     mailer: Some(&m),
                     base_url: &b,
                     network: &n,
+                    config: Some(&c),
                 })
                 .await
             });

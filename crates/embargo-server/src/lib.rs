@@ -9,6 +9,7 @@ pub mod cve_client;
 pub mod error;
 mod extract;
 pub mod http_out;
+pub mod imap;
 pub mod intake;
 pub mod jobs;
 pub mod mail;

@@ -133,26 +133,71 @@ impl NetworkPolicy {
                 host,
                 port,
                 listed,
-            } => {
-                let (name, addrs) = match host {
-                    Host::Ipv4(ip) => (None, vec![IpAddr::V4(ip)]),
-                    Host::Ipv6(ip) => (None, vec![IpAddr::V6(ip)]),
-                    Host::Domain(name) => {
-                        let addrs = resolve(&name, port).await?;
-                        (Some(name), addrs)
-                    }
-                };
-                if !listed && !addrs.iter().all(|a| is_public(*a)) {
-                    return Err(NetError::NotPublic);
-                }
-                Ok(Checked::Remote(Remote {
-                    url,
-                    name,
-                    port,
-                    addrs,
-                }))
-            }
+            } => resolve_remote(url, host, port, listed).await,
         }
+    }
+
+    /// Checks a mail server's address, `imaps://host:port` or `imap://host:port` (993 and 143
+    /// when the port is left out), as [`NetworkPolicy::check_url`] checks an `https://` one:
+    /// a public host, or one listed in `[network] allow`. Apart from `check_url`, so that no
+    /// HTTP caller ever takes these schemes. Whether it may be reached without TLS is
+    /// [`NetworkPolicy::lists_remote`].
+    pub async fn check_mail_server(&self, address: &str) -> Result<Remote, NetError> {
+        match self.mail_target(address)? {
+            Target::Remote {
+                url,
+                host,
+                port,
+                listed,
+            } => match resolve_remote(url, host, port, listed).await? {
+                Checked::Remote(r) => Ok(r),
+                Checked::Local(_) => Err(NetError::Refused),
+            },
+            Target::Local(_) => Err(NetError::Refused),
+        }
+    }
+
+    /// Whether a mail server's address may be used, without resolving it.
+    pub fn permits_mail_server(&self, address: &str) -> Result<(), NetError> {
+        self.mail_target(address).map(|_| ())
+    }
+
+    /// Whether the checked server is listed in `[network] allow` (trusted by the
+    /// administrator: it may be reached without TLS).
+    pub fn lists_remote(&self, remote: &Remote) -> bool {
+        remote
+            .url
+            .host_str()
+            .and_then(|h| Host::parse(h).ok())
+            .is_some_and(|h| self.lists(&h, remote.port))
+    }
+
+    fn mail_target(&self, address: &str) -> Result<Target, NetError> {
+        let url = Url::parse(address.trim()).map_err(|_| NetError::Refused)?;
+        let port = match url.scheme() {
+            "imaps" => url.port().unwrap_or(993),
+            "imap" => url.port().unwrap_or(143),
+            _ => return Err(NetError::Refused),
+        };
+        // These schemes are not "special" to URL parsing: their host is opaque text, so it is
+        // parsed here as an http(s) host is (addresses recognised, in every spelling).
+        let host =
+            Host::parse(url.host_str().ok_or(NetError::Refused)?).map_err(|_| NetError::Refused)?;
+        let listed = self.lists(&host, port);
+        let literal = match host {
+            Host::Ipv4(ip) => Some(IpAddr::V4(ip)),
+            Host::Ipv6(ip) => Some(IpAddr::V6(ip)),
+            Host::Domain(_) => None,
+        };
+        if literal.is_some_and(|ip| !listed && !is_public(ip)) {
+            return Err(NetError::Refused);
+        }
+        Ok(Target::Remote {
+            url,
+            host,
+            port,
+            listed,
+        })
     }
 
     fn target(&self, address: &str) -> Result<Target, NetError> {
@@ -266,6 +311,32 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         && !(a == 0x2001 && b == 0x0db8) // documentation
         && a != 0x2002 // 6to4: an IPv4 address inside
         && !(a == 0x3fff && b < 0x1000) // documentation (3fff::/20)
+}
+
+/// Resolves a host name (an address is itself) and checks every address it gives.
+async fn resolve_remote(
+    url: Url,
+    host: Host<String>,
+    port: u16,
+    listed: bool,
+) -> Result<Checked, NetError> {
+    let (name, addrs) = match host {
+        Host::Ipv4(ip) => (None, vec![IpAddr::V4(ip)]),
+        Host::Ipv6(ip) => (None, vec![IpAddr::V6(ip)]),
+        Host::Domain(name) => {
+            let addrs = resolve(&name, port).await?;
+            (Some(name), addrs)
+        }
+    };
+    if !listed && !addrs.iter().all(|a| is_public(*a)) {
+        return Err(NetError::NotPublic);
+    }
+    Ok(Checked::Remote(Remote {
+        url,
+        name,
+        port,
+        addrs,
+    }))
 }
 
 /// The addresses `name` resolves to, IPv4-mapped ones as IPv4.
@@ -460,6 +531,51 @@ mod tests {
             assert_eq!(none.permits(address).is_ok(), by_default, "{address}");
             assert_eq!(some.permits(address).is_ok(), allowed, "{address} allowed");
         }
+    }
+
+    #[tokio::test]
+    async fn mail_servers_apart_from_http() {
+        let none = policy(&[]);
+        let some = policy(&["127.0.0.1:1143", "10.0.0.1"]);
+        for (address, by_default, allowed) in [
+            ("imaps://8.8.8.8:993", true, true),
+            ("imaps://8.8.8.8", true, true),
+            ("imap://8.8.8.8:143", true, true),
+            ("imaps://127.0.0.1:993", false, false),
+            ("imap://127.0.0.1:1143", false, true),
+            ("imap://127.0.0.1", false, false),
+            ("imap://0x7f.1:1143", false, true),
+            ("imaps://2130706433:993", false, false),
+            ("imaps://[::1]:993", false, false),
+            ("imaps://10.0.0.1", false, true),
+            ("https://8.8.8.8/", false, false),
+            ("smtp://8.8.8.8:25", false, false),
+            ("/var/mail", false, false),
+        ] {
+            assert_eq!(
+                none.permits_mail_server(address).is_ok(),
+                by_default,
+                "{address}"
+            );
+            assert_eq!(
+                some.permits_mail_server(address).is_ok(),
+                allowed,
+                "{address} allowed"
+            );
+        }
+        // The HTTP rule does not take mail schemes, even for a listed host.
+        assert!(some.permits("imap://127.0.0.1:1143").is_err());
+        assert!(some.permits("imaps://8.8.8.8:993").is_err());
+        // Only a listed server may go without TLS.
+        let listed = some
+            .check_mail_server("imap://127.0.0.1:1143")
+            .await
+            .unwrap();
+        assert_eq!(listed.port, 1143);
+        assert!(some.lists_remote(&listed));
+        let public = some.check_mail_server("imaps://8.8.8.8").await.unwrap();
+        assert_eq!(public.port, 993);
+        assert!(!some.lists_remote(&public));
     }
 
     #[test]

@@ -25,6 +25,10 @@ pub fn router(state: AppState) -> Router {
             post(account::begin).delete(account::disable),
         )
         .route("/user/two-factor/confirm", post(account::confirm))
+        .route(
+            "/user/mail-preferences",
+            get(account::mail_preferences).put(account::set_mail_preferences),
+        )
         .route("/orgs", post(orgs::create).get(orgs::list))
         .route("/orgs/{org}", get(orgs::show).patch(orgs::set_policy))
         .route(
@@ -33,6 +37,12 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/advisories/{id}/cve", post(crate::api::cve::request))
         .route("/orgs/{org}/subscribers", post(subscribers::subscribe))
+        .route(
+            "/orgs/{org}/mail-intake",
+            get(crate::api::mail_intake::show)
+                .put(crate::api::mail_intake::set)
+                .delete(crate::api::mail_intake::remove),
+        )
         .route(
             "/orgs/{org}/webhooks",
             post(webhooks::add).get(webhooks::list),

@@ -56,6 +56,11 @@ const SQLITE: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0021_subscribers.sql"),
     ),
     (22, include_str!("../migrations/sqlite/0022_webhooks.sql")),
+    (
+        23,
+        include_str!("../migrations/sqlite/0023_mail_preferences.sql"),
+    ),
+    (24, include_str!("../migrations/sqlite/0024_imap.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_initial.sql")),
@@ -110,6 +115,11 @@ const POSTGRES: &[(i64, &str)] = &[
         include_str!("../migrations/postgres/0021_subscribers.sql"),
     ),
     (22, include_str!("../migrations/postgres/0022_webhooks.sql")),
+    (
+        23,
+        include_str!("../migrations/postgres/0023_mail_preferences.sql"),
+    ),
+    (24, include_str!("../migrations/postgres/0024_imap.sql")),
 ];
 
 /// Any key for PostgreSQL's advisory lock that serialises migrations across instances.

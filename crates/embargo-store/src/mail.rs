@@ -36,6 +36,96 @@ pub struct QueuedMail {
 /// After this many failed attempts a message stays in the queue, unsent, with its error.
 pub const MAX_ATTEMPTS: i64 = 10;
 
+/// When the next daily digest goes out: 07:00 UTC.
+fn next_digest(now: OffsetDateTime) -> OffsetDateTime {
+    let today = now
+        .to_offset(time::UtcOffset::UTC)
+        .replace_time(time::macros::time!(07:00));
+    if today > now {
+        today
+    } else {
+        today + Duration::days(1)
+    }
+}
+
+/// Holds a message for its recipient's digest.
+async fn enqueue_held(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    m: &Message,
+    due: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO mail_queue (recipient, subject, body, created_at, send_after, held) VALUES ($1, $2, $3, $4, $5, 1)",
+    )
+    .bind(&m.to)
+    .bind(&m.subject)
+    .bind(&m.body)
+    .bind(to_ms(now))
+    .bind(to_ms(due))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// A held message: id, subject, body.
+type Held = (i64, String, String);
+
+/// Combines each recipient's held messages that are due into one digest message; returns
+/// how many digests were queued.
+async fn compose_digests(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    now: OffsetDateTime,
+) -> Result<usize> {
+    let rows = sqlx::query(
+        "SELECT id, recipient, subject, body FROM mail_queue WHERE held = 1 AND sent_at IS NULL AND send_after <= $1 ORDER BY recipient, id",
+    )
+    .bind(to_ms(now))
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut by_recipient: Vec<(String, Vec<Held>)> = Vec::new();
+    for r in &rows {
+        let to: String = r.try_get("recipient")?;
+        let item = (r.try_get("id")?, r.try_get("subject")?, r.try_get("body")?);
+        match by_recipient.last_mut() {
+            Some((last, items)) if *last == to => items.push(item),
+            _ => by_recipient.push((to, vec![item])),
+        }
+    }
+    for (to, items) in &by_recipient {
+        let mut body = format!("{} messages since the last digest:\n", items.len());
+        for (_, subject, text) in items {
+            let link = text
+                .lines()
+                .find(|l| l.starts_with("http://") || l.starts_with("https://"))
+                .unwrap_or_default();
+            body.push_str(&format!(
+                "\n- {}\n  {link}\n",
+                subject.trim_start_matches("[Embargo] ")
+            ));
+        }
+        body.push_str("\nChange how you get mail on your account page.\n");
+        enqueue(
+            tx,
+            &Message {
+                to: to.clone(),
+                subject: format!("[Embargo] Daily digest: {} messages", items.len()),
+                body,
+            },
+            now,
+        )
+        .await?;
+        for (id, _, _) in items {
+            sqlx::query("UPDATE mail_queue SET sent_at = $1 WHERE id = $2")
+                .bind(to_ms(now))
+                .bind(id)
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
+    Ok(by_recipient.len())
+}
+
 /// Queues a message to a list member, with its one-click unsubscribe address.
 pub(crate) async fn enqueue_to_list(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
@@ -129,6 +219,8 @@ impl Store {
             sqlx::query_scalar("SELECT last_event_id FROM notify_cursor WHERE id = 1")
                 .fetch_one(&mut *tx)
                 .await?;
+        let now = self.now();
+        let mut sent = compose_digests(&mut tx, now).await?;
         let rows = sqlx::query(
             "SELECT e.id, e.advisory_id, e.actor_id, e.data, a.doc, a.org_id, a.repo_id, o.mail_titles
              FROM events e LEFT JOIN advisories a ON a.id = e.advisory_id LEFT JOIN orgs o ON o.id = a.org_id
@@ -137,8 +229,6 @@ impl Store {
         .bind(cursor)
         .fetch_all(&mut *tx)
         .await?;
-        let now = self.now();
-        let mut sent = 0;
         let mut last = cursor;
         for row in &rows {
             last = row.try_get("id")?;
@@ -160,13 +250,20 @@ impl Store {
                     &mut tx, &advisory, &change, org_id, repo_id, titles, base_url,
                 )
                 .await?;
-            for (r, m) in messages {
+            for (r, m, digestable) in messages {
                 // Nobody is told of their own action.
                 if r.is_some() && r == actor {
                     continue;
                 }
-                enqueue(&mut tx, &m, now).await?;
-                sent += 1;
+                match r {
+                    Some(user) if digestable && Store::wants_digest(&mut tx, user).await? => {
+                        enqueue_held(&mut tx, &m, next_digest(now), now).await?;
+                    }
+                    _ => {
+                        enqueue(&mut tx, &m, now).await?;
+                        sent += 1;
+                    }
+                }
             }
             self.queue_webhooks(&mut tx, &advisory, org_id, &change, base_url)
                 .await?;
@@ -194,7 +291,7 @@ impl Store {
         repo_id: Option<i64>,
         titles: bool,
         base_url: &str,
-    ) -> Result<Vec<(Option<i64>, Message)>> {
+    ) -> Result<Vec<(Option<i64>, Message, bool)>> {
         // Who wants to hear of it (the groups), and what they must be allowed to read to be
         // told (the action): the same rule as every read decides, so a role that waits for
         // two-factor sign-in, an expired invitation or a removed maintainer gets nothing.
@@ -244,7 +341,7 @@ impl Store {
                 };
                 let m = notify::compose(&Notice::Invited, &facts, email, Audience::Collaborator);
                 // The invitee may have no account yet: an address, no user id.
-                return Ok(vec![(None, m)]);
+                return Ok(vec![(None, m, false)]);
             }
             _ => return Ok(Vec::new()),
         };
@@ -252,6 +349,14 @@ impl Store {
             Notice::Reply { internal: true } => Action::InternalNotes,
             Notice::Published => Action::Read,
             _ => Action::ReadThread,
+        };
+        // What a user may turn off; the rest (their own report's fate, invitations) is sent.
+        let optional = match notice {
+            Notice::NewReport | Notice::Transferred => {
+                Some(crate::preferences::Optional::NewReports)
+            }
+            Notice::Reply { .. } => Some(crate::preferences::Optional::Replies),
+            _ => None,
         };
         let mut recipients: Vec<Recipient> = Vec::new();
         for g in groups {
@@ -261,7 +366,12 @@ impl Store {
                 _ => self.reporter_of(tx, a).await?.into_iter().collect(),
             };
             for r in found {
-                if !recipients.iter().any(|o| o.id == r.id)
+                let wanted = match optional {
+                    Some(kind) => Store::wants_mail(tx, r.id, kind).await?,
+                    None => true,
+                };
+                if wanted
+                    && !recipients.iter().any(|o| o.id == r.id)
                     && self.may_be_told(tx, r.id, a, action).await?
                 {
                     recipients.push(r);
@@ -281,6 +391,7 @@ impl Store {
                 (
                     Some(r.id),
                     notify::compose(&notice, &facts, &r.email, r.audience),
+                    optional.is_some(),
                 )
             })
             .collect())
@@ -384,9 +495,14 @@ impl Store {
     pub async fn claim_mail(&self, limit: i64) -> Result<Vec<QueuedMail>> {
         let now = self.now();
         let mut tx = self.pool.begin().await?;
+        // Write first: on SQLite the transaction then holds the write lock (waiting for it
+        // with the busy timeout), instead of failing to upgrade a read snapshot later.
+        sqlx::query("UPDATE mail_queue SET attempts = attempts WHERE id = -1")
+            .execute(&mut *tx)
+            .await?;
         let rows = sqlx::query(
             "SELECT id, recipient, subject, body, attempts, unsubscribe_url FROM mail_queue
-             WHERE sent_at IS NULL AND attempts < $1 AND send_after <= $2 AND (claimed_until IS NULL OR claimed_until < $2)
+             WHERE sent_at IS NULL AND held = 0 AND attempts < $1 AND send_after <= $2 AND (claimed_until IS NULL OR claimed_until < $2)
              ORDER BY id LIMIT $3",
         )
         .bind(MAX_ATTEMPTS)

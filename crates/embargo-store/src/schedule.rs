@@ -381,6 +381,13 @@ impl Store {
             if !self.may_be_told(&mut tx, user, a, action).await? {
                 continue;
             }
+            // Reminders may be turned off; escalations and warnings are always sent.
+            if key.starts_with("reminder:")
+                && !Store::wants_mail(&mut tx, user, crate::preferences::Optional::Reminders)
+                    .await?
+            {
+                continue;
+            }
             let m = Message {
                 to: email,
                 subject: format!("[Embargo] {subject}{title}"),

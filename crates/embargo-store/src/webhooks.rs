@@ -374,6 +374,10 @@ impl Store {
     pub async fn claim_deliveries(&self, limit: i64) -> Result<Vec<OutgoingDelivery>> {
         let now = self.now();
         let mut tx = self.pool.begin().await?;
+        // Write first (SQLite: take the write lock now, see `claim_mail`).
+        sqlx::query("UPDATE webhook_deliveries SET attempts = attempts WHERE id = -1")
+            .execute(&mut *tx)
+            .await?;
         let rows = sqlx::query(
             "SELECT d.id, d.event, d.payload, d.attempts, w.org_id, w.url, w.secret_sealed FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
              WHERE d.state = 'pending' AND d.next_at <= $1 AND (d.claimed_until IS NULL OR d.claimed_until < $1) AND w.deleted_at IS NULL

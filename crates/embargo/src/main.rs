@@ -429,6 +429,7 @@ async fn serve(common: &Common, listen: Option<std::net::SocketAddr>) -> Result<
         config
             .network_policy()
             .context("reading the [network] settings")?,
+        config.clone(),
     );
     let app = embargo_server::router(state);
     println!("embargo listening on http://{bound}");

@@ -45,3 +45,24 @@ pub async fn disable(
     st.store.disable_totp(caller.user.id, &c.code).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// `GET /user/mail-preferences`: which mail the caller gets.
+pub async fn mail_preferences(
+    Req(st): Req,
+    caller: ApiUser,
+) -> Result<Json<embargo_store::MailPreferences>, AppError> {
+    Ok(Json(st.store.mail_preferences(caller.user.id).await?))
+}
+
+/// `PUT /user/mail-preferences {new_reports, replies, reminders, daily_digest}` (each optional;
+/// the first three default on).
+/// Sign-in links, escalations, embargo warnings, invitations and news of one's own reports
+/// are always sent.
+pub async fn set_mail_preferences(
+    Req(st): Req,
+    caller: ApiUser,
+    ApiJson(p): ApiJson<embargo_store::MailPreferences>,
+) -> Result<Json<embargo_store::MailPreferences>, AppError> {
+    st.store.set_mail_preferences(caller.user.id, p).await?;
+    Ok(Json(p))
+}

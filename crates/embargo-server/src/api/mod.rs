@@ -6,6 +6,7 @@ pub mod attachments;
 pub mod clock;
 pub mod collaborators;
 pub mod cve;
+pub mod mail_intake;
 pub mod orgs;
 pub mod releases;
 pub mod subscribers;

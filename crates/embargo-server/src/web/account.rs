@@ -8,8 +8,7 @@ use embargo_store::TotpEnrolment;
 
 use super::auth::{anon_csrf, safe_next, sign_in, to_login, with_anon_cookie};
 use super::{
-    Fields, Nav, check_anonymous_form, check_session_form, redirect_with_cookies, render,
-    set_cookie,
+    Fields, Nav, SessionForm, check_anonymous_form, redirect_with_cookies, render, set_cookie,
 };
 use crate::error::{AppError, PageError};
 use crate::extract::{Req, WebCaller, cookie};
@@ -28,6 +27,7 @@ struct AccountPage {
     enrolment: Option<TotpEnrolment>,
     codes: Vec<String>,
     error: Option<String>,
+    mail: embargo_store::MailPreferences,
 }
 
 async fn page(
@@ -50,7 +50,9 @@ async fn page(
         .await?
         .ok_or_else(|| PageError(AppError::not_found("user")))?;
     let required = st.store.requires_two_factor(user.id).await?;
+    let mail = st.store.mail_preferences(user.id).await?;
     Ok(AccountPage {
+        mail,
         user: Nav::of(caller),
         csrf: session.csrf_token.clone(),
         enabled: user.two_factor,
@@ -70,11 +72,8 @@ pub async fn show(Req(st): Req, caller: WebCaller) -> Result<Response, PageError
 
 pub async fn begin(
     Req(st): Req,
-    headers: HeaderMap,
-    caller: WebCaller,
-    Form(form): Form<Vec<(String, String)>>,
+    SessionForm { caller, .. }: SessionForm,
 ) -> Result<Response, PageError> {
-    check_session_form(&st, &headers, &caller, &Fields(form))?;
     let user = caller
         .session
         .as_ref()
@@ -88,12 +87,8 @@ pub async fn begin(
 
 pub async fn confirm(
     Req(st): Req,
-    headers: HeaderMap,
-    caller: WebCaller,
-    Form(form): Form<Vec<(String, String)>>,
+    SessionForm { caller, fields: f }: SessionForm,
 ) -> Result<Response, PageError> {
-    let f = Fields(form);
-    check_session_form(&st, &headers, &caller, &f)?;
     let user = caller
         .session
         .as_ref()
@@ -112,12 +107,8 @@ pub async fn confirm(
 
 pub async fn disable(
     Req(st): Req,
-    headers: HeaderMap,
-    caller: WebCaller,
-    Form(form): Form<Vec<(String, String)>>,
+    SessionForm { caller, fields: f }: SessionForm,
 ) -> Result<Response, PageError> {
-    let f = Fields(form);
-    check_session_form(&st, &headers, &caller, &f)?;
     let user = caller
         .session
         .as_ref()
@@ -227,4 +218,29 @@ pub async fn second_step(
         resp.headers_mut().append(axum::http::header::SET_COOKIE, v);
     }
     Ok(resp)
+}
+
+/// `POST /account/mail`: the mail preferences form.
+pub async fn set_mail(
+    Req(st): Req,
+    SessionForm { caller, fields: f }: SessionForm,
+) -> Result<Response, PageError> {
+    let user = caller
+        .session
+        .as_ref()
+        .map(|s| s.user.id)
+        .unwrap_or_default();
+    let on = |k: &str| f.get(k) == "on";
+    st.store
+        .set_mail_preferences(
+            user,
+            embargo_store::MailPreferences {
+                new_reports: on("new_reports"),
+                replies: on("replies"),
+                reminders: on("reminders"),
+                daily_digest: on("daily_digest"),
+            },
+        )
+        .await?;
+    Ok(super::redirect("/account"))
 }

@@ -11,7 +11,7 @@ use embargo_store::{Comment, Transition};
 use serde_json::{Value, json};
 
 use super::auth::to_login;
-use super::{Fields, Nav, check_session_form, redirect, render};
+use super::{Fields, Nav, SessionForm, check_session_form, redirect, render};
 use crate::AppState;
 use crate::api::advisories::advisory_id;
 use crate::error::{AppError, PageError};
@@ -216,13 +216,9 @@ pub(super) async fn after(
 
 pub async fn comment(
     Req(st): Req,
-    headers: HeaderMap,
-    caller: WebCaller,
     Path(id): Path<String>,
-    Form(form): Form<Vec<(String, String)>>,
+    SessionForm { caller, fields: f }: SessionForm,
 ) -> Result<Response, PageError> {
-    let f = Fields(form);
-    check_session_form(&st, &headers, &caller, &f)?;
     let aid = advisory_id(&id)?;
     let r = st
         .store
@@ -235,13 +231,9 @@ pub async fn comment(
 /// `POST /advisories/{id}/disclosure-exemption`: keeps a closed report private.
 pub async fn exempt_from_disclosure(
     Req(st): Req,
-    headers: HeaderMap,
-    caller: WebCaller,
     Path(id): Path<String>,
-    Form(form): Form<Vec<(String, String)>>,
+    SessionForm { caller, fields: f }: SessionForm,
 ) -> Result<Response, PageError> {
-    let f = Fields(form);
-    check_session_form(&st, &headers, &caller, &f)?;
     let aid = advisory_id(&id)?;
     let r = st
         .store
@@ -253,13 +245,9 @@ pub async fn exempt_from_disclosure(
 
 pub async fn transition(
     Req(st): Req,
-    headers: HeaderMap,
-    caller: WebCaller,
     Path(id): Path<String>,
-    Form(form): Form<Vec<(String, String)>>,
+    SessionForm { caller, fields: f }: SessionForm,
 ) -> Result<Response, PageError> {
-    let f = Fields(form);
-    check_session_form(&st, &headers, &caller, &f)?;
     let aid = advisory_id(&id)?;
     let t = match f.get("action") {
         "accept" => Transition::Accept,

@@ -1,16 +1,14 @@
 //! The embargo, readiness and case-flag forms of an advisory's page.
 
-use axum::Form;
 use axum::extract::Path;
-use axum::http::HeaderMap;
 use axum::response::Response;
 use embargo_domain::embargo::{CaseFlag, EmbargoAction};
 
+use super::SessionForm;
 use super::advisory::after;
-use super::{Fields, check_session_form};
 use crate::api::advisories::advisory_id;
 use crate::error::PageError;
-use crate::extract::{Req, WebCaller};
+use crate::extract::Req;
 
 /// A `datetime-local` value (`2027-01-15T14:00`, read as UTC) or RFC 3339.
 fn instant(s: &str) -> Result<time::OffsetDateTime, embargo_store::StoreError> {
@@ -34,13 +32,9 @@ fn instant(s: &str) -> Result<time::OffsetDateTime, embargo_store::StoreError> {
 /// `POST /advisories/{id}/embargo` from the page.
 pub async fn embargo(
     Req(st): Req,
-    headers: HeaderMap,
-    caller: WebCaller,
     Path(id): Path<String>,
-    Form(form): Form<Vec<(String, String)>>,
+    SessionForm { caller, fields: f }: SessionForm,
 ) -> Result<Response, PageError> {
-    let f = Fields(form);
-    check_session_form(&st, &headers, &caller, &f)?;
     let aid = advisory_id(&id)?;
     let action = match f.get("action") {
         "propose" => instant(f.get("ends_at")).map(|ends_at| EmbargoAction::Propose { ends_at }),
@@ -68,13 +62,9 @@ pub async fn embargo(
 /// `POST /advisories/{id}/ready` from the page.
 pub async fn ready(
     Req(st): Req,
-    headers: HeaderMap,
-    caller: WebCaller,
     Path(id): Path<String>,
-    Form(form): Form<Vec<(String, String)>>,
+    SessionForm { caller, fields: f }: SessionForm,
 ) -> Result<Response, PageError> {
-    let f = Fields(form);
-    check_session_form(&st, &headers, &caller, &f)?;
     let aid = advisory_id(&id)?;
     let r = st
         .store
@@ -87,13 +77,9 @@ pub async fn ready(
 /// `POST /advisories/{id}/case` from the page.
 pub async fn case(
     Req(st): Req,
-    headers: HeaderMap,
-    caller: WebCaller,
     Path(id): Path<String>,
-    Form(form): Form<Vec<(String, String)>>,
+    SessionForm { caller, fields: f }: SessionForm,
 ) -> Result<Response, PageError> {
-    let f = Fields(form);
-    check_session_form(&st, &headers, &caller, &f)?;
     let aid = advisory_id(&id)?;
     let r = match CaseFlag::parse(f.get("flag")) {
         Ok(flag) => st

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use embargo_store::{Invitation, NewInvitation};
 
 use super::auth::to_login;
-use super::{Fields, Nav, check_anonymous_form, check_session_form, redirect, render};
+use super::{Fields, Nav, SessionForm, check_anonymous_form, redirect, render};
 use crate::api::advisories::advisory_id;
 use crate::error::{AppError, PageError};
 use crate::extract::{Req, WebCaller};
@@ -36,12 +36,9 @@ pub async fn list(Req(st): Req, caller: WebCaller) -> Result<Response, PageError
 
 pub async fn accept(
     Req(st): Req,
-    headers: HeaderMap,
-    caller: WebCaller,
     Path(iid): Path<String>,
-    Form(form): Form<Vec<(String, String)>>,
+    SessionForm { caller, .. }: SessionForm,
 ) -> Result<Response, PageError> {
-    check_session_form(&st, &headers, &caller, &Fields(form))?;
     let iid: i64 = iid.parse().map_err(|_| AppError::not_found("invitation"))?;
     let id = st.store.accept_invitation(caller.actor, iid).await?;
     Ok(redirect(&format!("/advisories/{id}")))
@@ -49,13 +46,9 @@ pub async fn accept(
 
 pub async fn invite(
     Req(st): Req,
-    headers: HeaderMap,
-    caller: WebCaller,
     Path(id): Path<String>,
-    Form(form): Form<Vec<(String, String)>>,
+    SessionForm { caller, fields: f }: SessionForm,
 ) -> Result<Response, PageError> {
-    let f = Fields(form);
-    check_session_form(&st, &headers, &caller, &f)?;
     let aid = advisory_id(&id)?;
     let expires = f.get("expires_on").trim();
     let body = serde_json::json!({
@@ -85,12 +78,9 @@ pub async fn invite(
 
 pub async fn revoke(
     Req(st): Req,
-    headers: HeaderMap,
-    caller: WebCaller,
     Path((id, cid)): Path<(String, String)>,
-    Form(form): Form<Vec<(String, String)>>,
+    SessionForm { caller, .. }: SessionForm,
 ) -> Result<Response, PageError> {
-    check_session_form(&st, &headers, &caller, &Fields(form))?;
     let cid: i64 = cid.parse().map_err(|_| AppError::not_found("invitation"))?;
     st.store
         .revoke(caller.actor, &advisory_id(&id)?, cid)

@@ -2,14 +2,12 @@
 //! security manager requests an id with.
 
 use askama::Template;
-use axum::Form;
 use axum::extract::Path;
-use axum::http::HeaderMap;
 use axum::response::Response;
 use embargo_domain::types::CveId;
 use embargo_store::CveStatus;
 
-use super::{Fields, Nav, check_session_form, redirect, render};
+use super::{Nav, SessionForm, redirect, render};
 use crate::AppState;
 use crate::api::advisories::advisory_id;
 use crate::error::PageError;
@@ -76,13 +74,9 @@ pub async fn show(
 /// went wrong (CVE Services' own message among them).
 pub async fn request(
     Req(st): Req,
-    headers: HeaderMap,
-    caller: WebCaller,
     Path(id): Path<String>,
-    Form(form): Form<Vec<(String, String)>>,
+    SessionForm { caller, fields: f }: SessionForm,
 ) -> Result<Response, PageError> {
-    let f = Fields(form);
-    check_session_form(&st, &headers, &caller, &f)?;
     let aid = advisory_id(&id)?;
     let given = match f.get("cve_id").trim() {
         "" => None,

@@ -41,6 +41,7 @@ pub fn routes(max_upload: usize) -> Router<AppState> {
             get(account::second_step_form).post(account::second_step),
         )
         .route("/account", get(account::show))
+        .route("/account/mail", post(account::set_mail))
         .route("/account/two-factor/begin", post(account::begin))
         .route("/account/two-factor/confirm", post(account::confirm))
         .route("/account/two-factor/disable", post(account::disable))
@@ -261,6 +262,41 @@ pub fn check_session_form(
         )));
     }
     Ok(())
+}
+
+/// A form posted by a signed-in browser, taken only after the same-origin and CSRF checks
+/// ([`check_session_form`]): handlers that take it cannot forget them.
+pub struct SessionForm {
+    pub caller: WebCaller,
+    pub fields: Fields,
+}
+
+impl<S> axum::extract::FromRequest<S> for SessionForm
+where
+    S: Send + Sync,
+    AppState: axum::extract::FromRef<S>,
+{
+    type Rejection = PageError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, PageError> {
+        use axum::extract::{FromRef, FromRequestParts};
+        let (mut parts, body) = req.into_parts();
+        let caller = WebCaller::from_request_parts(&mut parts, state).await?;
+        let headers = parts.headers.clone();
+        let axum::Form(form) = axum::Form::<Vec<(String, String)>>::from_request(
+            axum::extract::Request::from_parts(parts, body),
+            state,
+        )
+        .await
+        .map_err(|e| {
+            PageError(AppError::bad_request(format!(
+                "the form could not be read: {e}"
+            )))
+        })?;
+        let fields = Fields(form);
+        check_session_form(&AppState::from_ref(state), &headers, &caller, &fields)?;
+        Ok(Self { caller, fields })
+    }
 }
 
 pub const ANON_CSRF_COOKIE: &str = "embargo_csrf";

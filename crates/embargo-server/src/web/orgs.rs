@@ -2,13 +2,12 @@
 //! CODEOWNERS (for its security managers).
 
 use askama::Template;
-use axum::Form;
 use axum::extract::Path;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use embargo_store::{Org, OrgPermissions, Repo, SyncReport};
 
-use super::{Fields, Nav, check_session_form, redirect, render};
+use super::{Nav, SessionForm, redirect, render};
 use crate::api::slug;
 use crate::error::PageError;
 use crate::extract::{Req, WebCaller};
@@ -76,13 +75,9 @@ pub async fn show(
 
 pub async fn set_upstream(
     Req(st): Req,
-    headers: HeaderMap,
-    caller: WebCaller,
     Path((org, repo)): Path<(String, String)>,
-    Form(form): Form<Vec<(String, String)>>,
+    SessionForm { caller, fields: f }: SessionForm,
 ) -> Result<Response, PageError> {
-    let f = Fields(form);
-    check_session_form(&st, &headers, &caller, &f)?;
     let (o, r) = (slug(&org, "organisation")?, slug(&repo, "repository")?);
     let raw = f.get("upstream").trim();
     let upstream = if raw.is_empty() {
@@ -101,12 +96,9 @@ pub async fn set_upstream(
 
 pub async fn sync(
     Req(st): Req,
-    headers: HeaderMap,
-    caller: WebCaller,
     Path((org, repo)): Path<(String, String)>,
-    Form(form): Form<Vec<(String, String)>>,
+    SessionForm { caller, .. }: SessionForm,
 ) -> Result<Response, PageError> {
-    check_session_form(&st, &headers, &caller, &Fields(form))?;
     let (o, r) = (slug(&org, "organisation")?, slug(&repo, "repository")?);
     match crate::codeowners::sync_maintainers(&st.store, &st.config, caller.actor, &o, &r).await {
         Ok(report) => Ok(render(&page(&st, &caller, &org, Some(report), None).await?)),
@@ -122,13 +114,9 @@ pub async fn sync(
 /// `POST /orgs/{org}/policy`: the policy form (administrators and security managers).
 pub async fn set_policy(
     Req(st): Req,
-    headers: HeaderMap,
-    caller: WebCaller,
     Path(org): Path<String>,
-    Form(form): Form<Vec<(String, String)>>,
+    SessionForm { caller, fields: f }: SessionForm,
 ) -> Result<Response, PageError> {
-    let f = Fields(form);
-    check_session_form(&st, &headers, &caller, &f)?;
     let o = slug(&org, "organisation")?;
     let number = |field: &str| -> Result<u32, embargo_domain::FieldError> {
         f.get(field)

@@ -138,6 +138,7 @@ impl TestApp {
             mailer: None,
             base_url: BASE_URL,
             network: &network,
+            config: Some(&self.config),
         })
         .await
     }
