@@ -290,7 +290,10 @@ pub fn decide(rel: Relations, action: Action, state: State) -> Decision {
     }
     // A disclosed report's thread (without internal notes) is public.
     let public_thread = action == Action::ReadThread && state == State::Disclosed;
-    if !(public_thread || action.role_may(rel)) {
+    // A change to a published advisory changes public documents (and its CVE record): it is
+    // the security managers', as publishing is.
+    let public_edit = action == Action::Edit && state.is_public() && !rel.security_manager;
+    if public_edit || !(public_thread || action.role_may(rel)) {
         return if rel.needs_two_factor {
             Decision::NeedsTwoFactor
         } else {
@@ -549,6 +552,13 @@ mod tests {
             ..NOBODY
         };
         assert_eq!(decide(sm, Action::Publish, State::Draft), Decision::Allow);
+        // Public documents change only by a security manager's edit.
+        assert_eq!(decide(sm, Action::Edit, State::Published), Decision::Allow);
+        assert_eq!(
+            decide(m, Action::Edit, State::Published),
+            Decision::Forbidden
+        );
+        assert_eq!(decide(m, Action::Edit, State::Draft), Decision::Allow);
         assert_eq!(
             decide(sm, Action::Publish, State::Triage),
             Decision::Conflict

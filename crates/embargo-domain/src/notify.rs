@@ -74,7 +74,7 @@ pub struct Message {
 }
 
 /// Titles are user text: one line, bounded, in a subject.
-fn one_line(s: &str) -> String {
+pub fn one_line(s: &str) -> String {
     let line: String = s
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })

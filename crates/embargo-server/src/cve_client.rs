@@ -10,7 +10,6 @@
 //!
 //! Background jobs use the server's settings' rule too (`jobs::Context::network`).
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -248,12 +247,6 @@ impl<'a> CveServices<'a> {
             }),
         })
     }
-}
-
-/// Whether `ip` is outside the public internet, to record that an account needs
-/// `[network] allow`.
-pub fn needs_allowance(ips: &[IpAddr]) -> bool {
-    !ips.iter().all(|ip| crate::net::is_public(*ip))
 }
 
 /// Runs a CVE job (`cve_publish`, `cve_update`, `cve_reject`): sends what the advisory's

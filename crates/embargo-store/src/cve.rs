@@ -82,8 +82,6 @@ pub struct CveServicesAccount {
     pub user: String,
     pub key: ApiKey,
     pub org_uuid: Option<String>,
-    /// Its host was in `[network] allow` when set: it may be reached at a non-public address.
-    pub allow_private: bool,
 }
 
 /// New settings, checked by the server (the URL against the network rule, the account
@@ -194,7 +192,7 @@ impl Store {
         org_id: i64,
     ) -> Result<Option<(CveBackend, Option<CveServicesAccount>)>> {
         let Some(r) = sqlx::query(
-            "SELECT id, backend, url, short_name, api_user, api_key, org_uuid, allow_private FROM cve_settings WHERE org_id = $1",
+            "SELECT id, backend, url, short_name, api_user, api_key, org_uuid FROM cve_settings WHERE org_id = $1",
         )
         .bind(org_id)
         .fetch_optional(&self.pool)
@@ -219,7 +217,6 @@ impl Store {
                         .unwrap_or_default(),
                     key: ApiKey(self.keys.open(&api_key_aad(&id), &sealed)?),
                     org_uuid: r.try_get("org_uuid")?,
-                    allow_private: r.try_get::<i64, _>("allow_private")? != 0,
                 })
             }
             _ => None,
@@ -355,9 +352,9 @@ impl Store {
             .map(|a| self.keys.seal(&api_key_aad(&row_id), a.key.expose()))
             .transpose()?;
         sqlx::query(
-            "INSERT INTO cve_settings (id, org_id, backend, url, short_name, api_user, api_key, org_uuid, allow_private, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-             ON CONFLICT (id) DO UPDATE SET backend = $3, url = $4, short_name = $5, api_user = $6, api_key = $7, org_uuid = $8, allow_private = $9, updated_at = $10",
+            "INSERT INTO cve_settings (id, org_id, backend, url, short_name, api_user, api_key, org_uuid, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             ON CONFLICT (id) DO UPDATE SET backend = $3, url = $4, short_name = $5, api_user = $6, api_key = $7, org_uuid = $8, updated_at = $9",
         )
         .bind(&row_id)
         .bind(o.id)
@@ -367,7 +364,6 @@ impl Store {
         .bind(account.as_ref().map(|a| a.user.clone()))
         .bind(sealed)
         .bind(account.as_ref().and_then(|a| a.org_uuid.clone()))
-        .bind(i64::from(account.as_ref().is_some_and(|a| a.allow_private)))
         .bind(now)
         .execute(&mut *tx)
         .await?;

@@ -81,36 +81,35 @@ impl Store {
         Ok(())
     }
 
-    /// Whether `user` takes new reports and replies as a daily digest.
-    pub(crate) async fn wants_digest(
+    /// A user's preferences, in a transaction of the notifier's.
+    pub(crate) async fn preferences_in(
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         user: i64,
-    ) -> Result<bool> {
+    ) -> Result<MailPreferences> {
         let v: Option<Option<String>> =
             sqlx::query_scalar("SELECT mail_preferences FROM users WHERE id = $1")
                 .bind(user)
                 .fetch_optional(&mut **tx)
                 .await?;
         Ok(v.flatten()
-            .and_then(|t| serde_json::from_str::<MailPreferences>(&t).ok())
-            .is_some_and(|p| p.daily_digest))
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default())
     }
 
-    /// Whether `user` wants mail of `kind` (in a transaction of the notifier's).
+    /// Whether `user` takes new reports and replies as a daily digest.
+    pub(crate) async fn wants_digest(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        user: i64,
+    ) -> Result<bool> {
+        Ok(Self::preferences_in(tx, user).await?.daily_digest)
+    }
+
+    /// Whether `user` wants mail of `kind`.
     pub(crate) async fn wants_mail(
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         user: i64,
         kind: Optional,
     ) -> Result<bool> {
-        let v: Option<Option<String>> =
-            sqlx::query_scalar("SELECT mail_preferences FROM users WHERE id = $1")
-                .bind(user)
-                .fetch_optional(&mut **tx)
-                .await?;
-        let p: MailPreferences = v
-            .flatten()
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .unwrap_or_default();
-        Ok(p.wants(kind))
+        Ok(Self::preferences_in(tx, user).await?.wants(kind))
     }
 }

@@ -9,7 +9,6 @@
 
 use embargo_domain::access::{Action, Actor, OrgAction};
 use embargo_domain::advisory::Advisory;
-use embargo_domain::notify::Message;
 use embargo_domain::release::{Release, fixed_in_release};
 use embargo_domain::types::Slug;
 use serde::Serialize;
@@ -196,7 +195,7 @@ impl Store {
             )
             .await?;
             out.flagged += self
-                .flag_unpublished(&mut tx, repo, release, base_url, now)
+                .flag_unpublished(&mut tx, repo, release, base_url)
                 .await?;
             tx.commit().await?;
             out.added.push(ReleaseRecord {
@@ -220,7 +219,6 @@ impl Store {
         repo: &Repo,
         release: &Release,
         base_url: &str,
-        now: OffsetDateTime,
     ) -> Result<usize> {
         let rows = sqlx::query(
             "SELECT a.id, a.doc, o.mail_titles FROM advisories a JOIN orgs o ON o.id = a.org_id
@@ -240,48 +238,37 @@ impl Store {
         if fixed.is_empty() {
             return Ok(0);
         }
-        let managers = sqlx::query(
-            "SELECT u.id, u.email FROM org_members om JOIN users u ON u.id = om.user_id
-             WHERE om.org_id = $1 AND om.role = 'security_manager' ORDER BY u.id",
-        )
-        .bind(repo.org_id)
-        .fetch_all(&mut **tx)
-        .await?;
         let mut n = 0;
         for (a, titles) in &fixed {
-            let key = format!("release:{}:{}:{}", repo.id, release.tag, a.id);
-            if !Store::claim_notice(tx, &key, a.id.as_str(), now).await? {
-                continue;
-            }
-            let title = if *titles {
-                format!(" ({})", one_line(&a.content.title))
-            } else {
-                String::new()
-            };
-            for m in &managers {
-                let user: i64 = m.try_get("id")?;
-                if !self.may_be_told(tx, user, a, Action::ReadThread).await? {
-                    continue;
-                }
-                let message = Message {
-                    to: m.try_get("email")?,
-                    subject: format!(
-                        "[Embargo] {} {} is released and {} is not published{title}",
-                        a.place(),
-                        release.tag,
-                        a.id
-                    ),
-                    body: format!(
-                        "The release {} of {} fixes {}, which is not published yet: the fix is public now. Publish the advisory (ending its embargo if one runs) so that users learn why to upgrade.\n\n{base_url}/advisories/{}\n\nThis message names the report only; read it in Embargo. Do not forward this message: the report is under embargo until it is published.\n",
-                        release.tag,
-                        a.place(),
-                        a.id,
-                        a.id
-                    ),
-                };
-                crate::mail::enqueue(tx, &message, now).await?;
-                n += 1;
-            }
+            let subject = format!(
+                "{} {} is released and {} is not published",
+                a.place(),
+                release.tag,
+                a.id
+            );
+            let body = format!(
+                "The release {} of {} fixes {}, which is not published yet: the fix is public now. Publish the advisory (ending its embargo if one runs) so that users learn why to upgrade.\n\n{base_url}/advisories/{}\n",
+                release.tag,
+                a.place(),
+                a.id,
+                a.id
+            );
+            n += self
+                .notice_in(
+                    tx,
+                    &crate::schedule::Notice {
+                        advisory: a,
+                        org_id: repo.org_id,
+                        repo_id: Some(repo.id),
+                        titles: *titles,
+                    },
+                    &format!("release:{}:{}:{}", repo.id, release.tag, a.id),
+                    &["security_managers"],
+                    &subject,
+                    &body,
+                    Action::ReadThread,
+                )
+                .await?;
         }
         Ok(n)
     }
@@ -295,14 +282,4 @@ impl Store {
             .filter(|r| r.upstream.is_some())
             .collect())
     }
-}
-
-/// A title in a subject: one line, bounded.
-fn one_line(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(120)
-        .collect::<String>()
-        .trim()
-        .to_owned()
 }

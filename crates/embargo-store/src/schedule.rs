@@ -29,6 +29,15 @@ pub struct SweepRun {
     pub notices: usize,
 }
 
+/// The advisory a notice is about, and what addressing it needs.
+pub(crate) struct Notice<'a> {
+    pub advisory: &'a Advisory,
+    pub org_id: i64,
+    pub repo_id: Option<i64>,
+    /// Whether the organisation puts titles in mail.
+    pub titles: bool,
+}
+
 /// An open advisory, as the sweeps see it.
 struct Open {
     advisory: Advisory,
@@ -181,6 +190,25 @@ impl Store {
         )
         .await
         .map(|(a, _)| a)
+    }
+
+    /// The advisory and the end of its embargo, for its pre-notification: the audience only
+    /// (the rule's `ReadThread`), while an embargo is in force; each fetch is a read in the
+    /// access log.
+    pub async fn pre_notification_of(
+        &self,
+        actor: Actor,
+        id: &AdvisoryId,
+    ) -> Result<(Authorized<Advisory>, OffsetDateTime)> {
+        let a = self.decided(actor, id, Action::ReadThread, "read").await?;
+        let e = &a.get().embargo;
+        let Some(planned) = e.ends_at.filter(|_| e.state.in_force()) else {
+            return Err(StoreError::Conflict(
+                "there is no embargo in force: a pre-notification needs an agreed end (propose one with POST .../embargo)".into(),
+            ));
+        };
+        self.audit_read(actor, "read_pre_notification", id).await?;
+        Ok((a, planned))
     }
 
     /// Reports and drafts, with what the sweeps need. Open advisories are few beside the
@@ -351,8 +379,7 @@ impl Store {
         Ok(run)
     }
 
-    /// Queues one notice to `groups` of the advisory's people (each of whom the access rule
-    /// lets do `action`), unless `key` was sent already. Returns the messages queued.
+    /// Queues one notice about an open advisory (its own transaction); see [`Self::notice_in`].
     async fn send_notice(
         &self,
         open: &Open,
@@ -362,29 +389,62 @@ impl Store {
         body: &str,
         action: Action,
     ) -> Result<usize> {
-        let now = self.now();
-        let a = &open.advisory;
         let mut tx = self.pool.begin().await?;
-        if !Store::claim_notice(&mut tx, key, a.id.as_str(), now).await? {
+        let n = self
+            .notice_in(
+                &mut tx,
+                &Notice {
+                    advisory: &open.advisory,
+                    org_id: open.org_id,
+                    repo_id: open.repo_id,
+                    titles: open.mail_titles,
+                },
+                key,
+                groups,
+                subject,
+                body,
+                action,
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    /// Queues one notice to `groups` of the advisory's people (each of whom the access rule
+    /// lets do `action`, and who did not turn it off), unless `key` was sent already. Returns
+    /// the messages queued.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn notice_in(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        about: &Notice<'_>,
+        key: &str,
+        groups: &[&str],
+        subject: &str,
+        body: &str,
+        action: Action,
+    ) -> Result<usize> {
+        let now = self.now();
+        let a = about.advisory;
+        if !Store::claim_notice(tx, key, a.id.as_str(), now).await? {
             return Ok(0);
         }
         let people = self
-            .people_of(&mut tx, open.org_id, open.repo_id, groups)
+            .people_of(tx, about.org_id, about.repo_id, groups)
             .await?;
-        let title = if open.mail_titles {
-            format!(" ({})", one_line(&a.content.title))
+        let title = if about.titles {
+            format!(" ({})", embargo_domain::notify::one_line(&a.content.title))
         } else {
             String::new()
         };
         let mut n = 0;
         for (user, email) in people {
-            if !self.may_be_told(&mut tx, user, a, action).await? {
+            if !self.may_be_told(tx, user, a, action).await? {
                 continue;
             }
             // Reminders may be turned off; escalations and warnings are always sent.
             if key.starts_with("reminder:")
-                && !Store::wants_mail(&mut tx, user, crate::preferences::Optional::Reminders)
-                    .await?
+                && !Store::wants_mail(tx, user, crate::preferences::Optional::Reminders).await?
             {
                 continue;
             }
@@ -395,10 +455,9 @@ impl Store {
                     "{body}\nThis message names the report only; read it in Embargo. Do not forward this message: the report is under embargo until it is published.\n"
                 ),
             };
-            crate::mail::enqueue(&mut tx, &m, now).await?;
+            crate::mail::enqueue(tx, &m, now).await?;
             n += 1;
         }
-        tx.commit().await?;
         Ok(n)
     }
 
@@ -437,16 +496,6 @@ impl Store {
         }
         Ok(out)
     }
-}
-
-/// A title in a subject: one line, bounded.
-fn one_line(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(120)
-        .collect::<String>()
-        .trim()
-        .to_owned()
 }
 
 /// Whether an embargo ends within the policy's nearest warning while the advisory is not

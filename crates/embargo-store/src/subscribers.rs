@@ -195,13 +195,7 @@ impl Store {
         .fetch_all(&mut **tx)
         .await?;
         let now = self.now();
-        let headline: String = a
-            .content
-            .headline()
-            .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .take(120)
-            .collect();
+        let headline = embargo_domain::notify::one_line(a.content.headline());
         let (what, verb) = if a.state == embargo_domain::advisory::State::Withdrawn {
             ("Withdrawn", "was withdrawn")
         } else {
@@ -216,7 +210,7 @@ impl Store {
             let unsubscribe = format!("{base_url}/subscriptions/{token}/unsubscribe");
             let m = Message {
                 to: email,
-                subject: format!("[Embargo] {what} {}: {}", a.id, headline.trim()),
+                subject: format!("[Embargo] {what} {}: {}", a.id, headline),
                 body: format!(
                     "Advisory {} ({}) {verb}.\n\n{base_url}/advisories/{}\n\nYou get this because you subscribed to these advisories. Unsubscribe: {unsubscribe}\n",
                     a.id,

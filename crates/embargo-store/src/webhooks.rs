@@ -148,7 +148,7 @@ impl Store {
         .await?;
         if n >= MAX_HOOKS {
             return Err(StoreError::Conflict(format!(
-                "an organisation has at most {MAX_HOOKS} webhooks"
+                "an organisation has at most {MAX_HOOKS} webhooks: remove one first (DELETE /api/v1/orgs/{{org}}/webhooks/{{id}})"
             )));
         }
         let mut events = hook.events.clone();

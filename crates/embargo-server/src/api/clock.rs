@@ -111,18 +111,8 @@ pub async fn pre_notification(
     Path(id): Path<String>,
 ) -> Result<axum::response::Response, AppError> {
     let id = advisory_id(&id)?;
-    let a = st.store.advisory(caller.actor, &id).await?;
-    if !a.relations().in_audience() {
-        return Err(AppError::not_found("advisory"));
-    }
+    let (a, planned) = st.store.pre_notification_of(caller.actor, &id).await?;
     let adv = a.get();
-    let Some(planned) = adv.embargo.ends_at.filter(|_| adv.embargo.state.in_force()) else {
-        return Err(AppError::new(
-            axum::http::StatusCode::CONFLICT,
-            "conflict",
-            "there is no embargo in force: a pre-notification needs an agreed end",
-        ));
-    };
     let vendor = st.store.org(&adv.org).await?.name;
     let url = format!(
         "{}/api/v1/advisories/{}/pre-notification.json",

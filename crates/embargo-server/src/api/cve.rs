@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use super::advisories::{AdvisoryView, advisory_id};
 use super::slug;
 use crate::AppState;
-use crate::cve_client::{CveError, CveServices, needs_allowance};
+use crate::cve_client::{CveError, CveServices};
 use crate::error::AppError;
 use crate::extract::{ApiJson, ApiUser, Req};
 use crate::net::{Checked, NetworkPolicy};
@@ -81,19 +81,15 @@ async fn checked_account(
     let policy = network(st)?;
     let field = |e: crate::net::NetError| AppError::invalid(FieldError::new("url", e.to_string()));
     policy.permits(&url).map_err(field)?;
-    let allow_private = match policy.check_url(&url).await.map_err(field)? {
-        Checked::Remote(r) => needs_allowance(&r.addrs),
-        Checked::Local(_) => {
-            return Err(FieldError::new("url", "must be an http(s) address").into());
-        }
-    };
+    if let Checked::Local(_) = policy.check_url(&url).await.map_err(field)? {
+        return Err(FieldError::new("url", "must be an http(s) address").into());
+    }
     let mut account = CveServicesAccount {
         url,
         short_name,
         user,
         key: ApiKey::new(key),
         org_uuid: None,
-        allow_private,
     };
     let uuid = CveServices::new(&account, policy)
         .org_uuid()

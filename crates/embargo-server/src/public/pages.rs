@@ -4,10 +4,8 @@
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use embargo_domain::FieldError;
-use embargo_domain::advisory::Advisory;
-use embargo_domain::affected::check_version;
 use embargo_domain::types::Slug;
-use embargo_formats::markdown::{SecurityMd, bulletin_entry, bulletins, fixed_in, security_md};
+use embargo_formats::markdown::{SecurityMd, bulletin_entry, security_md};
 use embargo_formats::web::{FeedOptions, SecurityTxt, atom, security_txt};
 use serde::Deserialize;
 use time::Duration;
@@ -54,19 +52,14 @@ pub async fn org_bulletins(
             "is missing; ask for one release: ?release=v0.8.1",
         ))
     })?;
-    check_version("release", &release).map_err(AppError::invalid)?;
-    let org = st.store.org(&org_slug(&org)?).await?;
-    let all = st.store.public_advisories(Some(&org.slug)).await?;
-    let mut fixed: Vec<&Advisory> = all
-        .iter()
-        .filter(|a| a.state == embargo_domain::advisory::State::Published)
-        .filter(|a| fixed_in(a, &release))
-        .collect();
-    fixed.sort_by_key(|a| a.published_at);
-    Ok(document(
-        bulletins(&fixed, &release, &st.config.server.public_url),
-        MARKDOWN,
-    ))
+    let md = crate::releases::org_bulletin(
+        &st.store,
+        &org_slug(&org)?,
+        &release,
+        &st.config.server.public_url,
+    )
+    .await?;
+    Ok(document(md, MARKDOWN))
 }
 
 async fn feed(st: &AppState, org: Option<Slug>) -> Result<Response, AppError> {

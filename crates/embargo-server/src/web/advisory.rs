@@ -303,6 +303,10 @@ struct EditFields {
     references: String,
     credits: String,
     rows: Vec<Affected>,
+    /// The change-log line of an edit to a published advisory.
+    revision_summary: String,
+    /// Whether the advisory is public (the form then asks for the change-log line).
+    public: bool,
 }
 
 impl EditFields {
@@ -371,6 +375,8 @@ impl EditFields {
                 .collect::<Vec<_>>()
                 .join("\n"),
             rows,
+            revision_summary: String::new(),
+            public: a.state.is_public(),
         }
     }
 
@@ -399,6 +405,8 @@ impl EditFields {
             references: f.get("references").to_owned(),
             credits: f.get("credits").to_owned(),
             rows,
+            revision_summary: f.get("revision_summary").to_owned(),
+            public: f.get("public") == "1",
         }
     }
 
@@ -439,6 +447,7 @@ impl EditFields {
             "cve_id": opt(&self.cve_id), "cvss_vectors": list(&self.cvss_vector, '\n'),
             "cwe_ids": list(&self.cwe_ids, ','), "references": list(&self.references, '\n'),
             "credits": credits, "vulnerabilities": vulns,
+            "revision_summary": opt(&self.revision_summary),
         });
         crate::extract::parse_json(v.to_string().as_bytes())
     }

@@ -12,9 +12,6 @@ CREATE TABLE cve_settings (
     api_key TEXT,
     -- The CNA's UUID at CVE Services (GET /org/{short_name}), for providerMetadata.orgId.
     org_uuid TEXT,
-    -- The URL's host was in `[network] allow` when it was set (a test double, an internal
-    -- proxy): background jobs may reach it at a non-public address.
-    allow_private BIGINT NOT NULL DEFAULT 0,
     updated_at BIGINT NOT NULL
 );
 -- The block's ids not yet handed out, in the order given.

@@ -115,6 +115,57 @@ async fn public_changes_are_revisions_with_a_change_log(app: TestApp) {
     );
     embargo_formats::schemas::assert_valid(embargo_formats::schemas::Schema::Csaf, &csaf);
     crate::support::assert_valid_osv(&osv);
+
+    // The edit page asks a security manager for the change-log line; a maintainer may no
+    // longer change the public advisory.
+    let r = app
+        .call(
+            Method::PATCH,
+            &api,
+            Some(&w.maintainer),
+            Some(json!({"cwe_ids": []})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    let cookie = app.session_cookie(&w.sm).await;
+    let form_page = app
+        .request(
+            axum::http::Request::get(format!("/advisories/{id}/edit"))
+                .header(axum::http::header::COOKIE, cookie.clone())
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert!(
+        form_page.text.contains("name=\"revision_summary\""),
+        "{}",
+        form_page.text
+    );
+    let csrf = crate::web::csrf_in(&form_page.text);
+    let r = app
+        .request(crate::web::form(
+            &format!("/advisories/{id}/edit"),
+            Some(&cookie),
+            &[
+                ("csrf", &csrf),
+                ("public", "1"),
+                ("title", "A report to be draft"),
+                ("description", "A report to be draft: steps to reproduce"),
+                ("ecosystem", "crates.io"),
+                ("package", "guest"),
+                ("range", "< 0.15.0"),
+                ("patched", "0.15.0"),
+                ("revision_summary", "Typo in the summary fixed"),
+            ],
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    let page = app.page(&format!("/advisories/{id}"), None).await;
+    assert!(
+        page.text.contains("Typo in the summary fixed"),
+        "{}",
+        page.text
+    );
 }
 
 async fn withdrawal_takes_a_public_reason(app: TestApp) {
