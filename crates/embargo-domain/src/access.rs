@@ -43,6 +43,9 @@ pub enum SystemTask {
     InvitationExpiry,
     /// Recording the releases read from repositories' upstreams.
     ReleaseWatch,
+    /// Running a fix repository's checks, pushing its fix to the upstream on publication,
+    /// and removing it after the retention period.
+    FixRepository,
 }
 
 impl SystemTask {
@@ -53,6 +56,7 @@ impl SystemTask {
             Self::Disclosure => "disclosure policy",
             Self::InvitationExpiry => "invitation expiry",
             Self::ReleaseWatch => "release watch",
+            Self::FixRepository => "fix repository upkeep",
         }
     }
 
@@ -63,7 +67,7 @@ impl SystemTask {
                 matches!(action, Action::Publish | Action::NegotiateEmbargo)
             }
             Self::Disclosure => action == Action::Disclose,
-            Self::InvitationExpiry | Self::ReleaseWatch => false,
+            Self::InvitationExpiry | Self::ReleaseWatch | Self::FixRepository => false,
         }
     }
 }
@@ -105,6 +109,8 @@ pub struct Relations {
     pub steering_committee: bool,
     /// Invited to this one advisory, accepted, not revoked, not expired.
     pub collaborator: bool,
+    /// That invitation lets the collaborator push to the advisory's fix repository.
+    pub collaborator_writes: bool,
     /// A security manager or steering committee member whose organisation requires
     /// two-factor sign-in, which they have not turned on: the role does not count until then.
     pub needs_two_factor: bool,
@@ -173,10 +179,18 @@ pub enum Action {
     /// Give the draft (or, late, the published advisory) a CVE id from the organisation's
     /// numbering: reserved from CVE Services, the next of its block, or entered by hand.
     RequestCve,
+    /// Clone and fetch the advisory's private fix repository: its audience.
+    FetchFix,
+    /// Push to the fix repository, and report check statuses on its commits: maintainers,
+    /// security managers, and collaborators invited with write access; before publication.
+    PushFix,
+    /// Create the fix repository and change its settings (check command, push to the
+    /// upstream on publication): maintainers and security managers.
+    ManageFix,
 }
 
 impl Action {
-    pub const ALL: [Action; 23] = [
+    pub const ALL: [Action; 26] = [
         Action::Read,
         Action::ReadThread,
         Action::Comment,
@@ -200,6 +214,9 @@ impl Action {
         Action::MarkReady,
         Action::Disclose,
         Action::RequestCve,
+        Action::FetchFix,
+        Action::PushFix,
+        Action::ManageFix,
     ];
 
     /// The states in which the action makes sense at all, whoever asks.
@@ -212,7 +229,10 @@ impl Action {
             | Action::Revoke
             | Action::InternalNotes
             | Action::ReadCollaborators
-            | Action::ReadAttachments => true,
+            | Action::ReadAttachments
+            | Action::FetchFix => true,
+            // The fix repository is read-only once the advisory is public or closed.
+            Action::PushFix | Action::ManageFix => matches!(state, Triage | Draft),
             // A disclosed thread is a public record: nobody writes in it any more.
             Action::Comment | Action::Attach => state != Disclosed,
             // Embargoes are negotiated before publication.
@@ -242,7 +262,14 @@ impl Action {
             | Action::Comment
             | Action::ReadCollaborators
             | Action::ReadAttachments
-            | Action::Attach => rel.in_audience(),
+            | Action::Attach
+            | Action::FetchFix => rel.in_audience(),
+            Action::PushFix => {
+                rel.maintainer
+                    || rel.security_manager
+                    || (rel.collaborator && rel.collaborator_writes)
+            }
+            Action::ManageFix => rel.maintainer || rel.security_manager,
             Action::InternalNotes => rel.is_triager(),
             Action::Edit
             | Action::Accept
@@ -341,6 +368,9 @@ pub struct Permissions {
     pub can_set_case_flag: bool,
     pub can_mark_ready: bool,
     pub can_request_cve: bool,
+    pub can_fetch_fix: bool,
+    pub can_push_fix: bool,
+    pub can_manage_fix: bool,
 }
 
 impl Permissions {
@@ -367,6 +397,9 @@ impl Permissions {
             can_set_case_flag: may(Action::SetCaseFlag),
             can_mark_ready: may(Action::MarkReady),
             can_request_cve: may(Action::RequestCve),
+            can_fetch_fix: may(Action::FetchFix),
+            can_push_fix: may(Action::PushFix),
+            can_manage_fix: may(Action::ManageFix),
         }
     }
 }
@@ -440,9 +473,44 @@ pub fn decide_org(actor: Actor, rel: OrgRelations, action: OrgAction) -> Decisio
     }
 }
 
+/// What can be done to the site as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SiteAction {
+    /// The administration pages: list the accounts and create new ones (with a link to
+    /// choose a password), and set up organisations.
+    Administer,
+}
+
+/// The site rule: its accounts are the administrators' business only.
+pub fn decide_site(actor: Actor, action: SiteAction) -> Decision {
+    match (actor, action) {
+        (Actor::User { admin: true, .. }, SiteAction::Administer) => Decision::Allow,
+        _ => Decision::Forbidden,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_administrators_administer() {
+        let admin = Actor::User { id: 1, admin: true };
+        assert_eq!(decide_site(admin, SiteAction::Administer), Decision::Allow);
+        for other in [
+            Actor::Anonymous,
+            Actor::User {
+                id: 2,
+                admin: false,
+            },
+            Actor::System(SystemTask::Disclosure),
+        ] {
+            assert_eq!(
+                decide_site(other, SiteAction::Administer),
+                Decision::Forbidden
+            );
+        }
+    }
 
     const NOBODY: Relations = Relations {
         reporter: false,
@@ -450,8 +518,63 @@ mod tests {
         security_manager: false,
         steering_committee: false,
         collaborator: false,
+        collaborator_writes: false,
         needs_two_factor: false,
     };
+
+    #[test]
+    fn the_fix_repository_is_fetched_by_the_audience_and_pushed_by_writers() {
+        use Action::{FetchFix, ManageFix, PushFix};
+        let reporter = Relations {
+            reporter: true,
+            ..NOBODY
+        };
+        let reader = Relations {
+            collaborator: true,
+            ..NOBODY
+        };
+        let writer = Relations {
+            collaborator: true,
+            collaborator_writes: true,
+            ..NOBODY
+        };
+        // A revoked or expired invitation leaves no relation, whatever its write flag said.
+        let revoked_writer = Relations {
+            collaborator_writes: true,
+            ..NOBODY
+        };
+        let maintainer = Relations {
+            maintainer: true,
+            ..NOBODY
+        };
+        let sm = Relations {
+            security_manager: true,
+            ..NOBODY
+        };
+        let allow = |r, a, s| decide(r, a, s) == Decision::Allow;
+        for s in [State::Triage, State::Draft] {
+            for r in [reporter, reader, writer, maintainer, sm] {
+                assert!(allow(r, FetchFix, s), "{r:?} fetches in {s:?}");
+            }
+            assert!(!allow(reporter, PushFix, s) && !allow(reader, PushFix, s));
+            assert!(
+                allow(writer, PushFix, s) && allow(maintainer, PushFix, s) && allow(sm, PushFix, s)
+            );
+            assert!(!allow(writer, ManageFix, s));
+            assert!(allow(maintainer, ManageFix, s) && allow(sm, ManageFix, s));
+            assert_eq!(decide(revoked_writer, FetchFix, s), Decision::NotFound);
+            assert_eq!(decide(NOBODY, FetchFix, s), Decision::NotFound);
+        }
+        // Read-only once public or closed; still fetched by the audience.
+        for s in [State::Published, State::Closed, State::Withdrawn] {
+            assert!(allow(sm, FetchFix, s) && allow(writer, FetchFix, s));
+            assert!(
+                !allow(sm, PushFix, s) && !allow(writer, PushFix, s) && !allow(sm, ManageFix, s)
+            );
+        }
+        // The public never reaches a published advisory's fix repository.
+        assert_ne!(decide(NOBODY, FetchFix, State::Published), Decision::Allow);
+    }
 
     #[test]
     fn collaborators_read_and_comment_on_their_advisory_only() {

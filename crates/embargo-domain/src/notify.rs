@@ -172,6 +172,26 @@ pub fn compose(notice: &Notice, facts: &Facts<'_>, to: &str, audience: Audience)
     }
 }
 
+/// The invitation of someone without an account: the link creates it and accepts.
+pub fn invitation_signup(facts: &Facts<'_>, to: &str, link: &str) -> Message {
+    let id = facts.id;
+    let about = match facts.title {
+        Some(t) => format!("{id} ({}): {}", facts.place, one_line(t)),
+        None => format!("{id} ({})", facts.place),
+    };
+    Message {
+        to: to.to_owned(),
+        subject: format!("[Embargo] You were invited to {about}"),
+        body: format!(
+            "You were invited to read an embargoed vulnerability report on a need-to-know \
+             basis. Create your account with this link; it works once, and accepts the \
+             invitation:\n\n{link}\n\nThis message names the report only; read it in Embargo. \
+             Do not forward this message: the link is yours, and the report is under embargo \
+             until it is published.\n"
+        ),
+    }
+}
+
 /// The confirmation message of a report filed without an account.
 pub fn confirmation(to: &str, place: &str, link: &str) -> Message {
     Message {

@@ -314,6 +314,11 @@ impl Ecosystem {
         ))
     }
 
+    /// The ecosystems accepted, in OSV's spelling (for pickers).
+    pub fn known() -> impl Iterator<Item = &'static str> {
+        ECOSYSTEMS.iter().map(|(name, _)| *name)
+    }
+
     /// Whether versions in this ecosystem follow Semantic Versioning (OSV `SEMVER` ranges).
     pub fn is_semver(&self) -> bool {
         matches!(

@@ -3,27 +3,39 @@
 //! Events are evaluated as the OSV specification describes: sorted by version, an
 //! `introduced` at or below the version makes it affected, a `fixed` at or below it (or a
 //! `last_affected` below it) makes it unaffected again, and a `limit` at or below it ends the
-//! range. `SEMVER` ranges order versions by Semantic Versioning; `ECOSYSTEM` ranges use a
-//! general order (numbers compared as numbers, pre-release words before the release) that
-//! agrees with most ecosystems' common versions but not with every rule of PEP 440, Maven or
-//! Debian. `GIT` ranges cannot be ordered without the repository's history: a commit matches
-//! only where a range or the version list names it as affected.
+//! range. Versions are ordered as the package's ecosystem orders them ([`crate::versions`]):
+//! PEP 440 for PyPI, dpkg's order for Debian, and so on; `SEMVER` ranges by SemVer 2.0.
+//!
+//! What cannot be ordered is not matched, as OSV asks: a queried version its ecosystem
+//! cannot read, or a range with an event it cannot read, affects nothing through that
+//! range. The advisory's `versions` list still matches a version it names (exactly, or
+//! equal in the ecosystem's order: PyPI's `1.0` names `1.0.0`). `GIT` ranges cannot be
+//! ordered without the repository's history: a commit matches only where a range or the
+//! version list names it as affected.
 
 use std::cmp::Ordering;
 
 use embargo_domain::advisory::Vulnerability;
 use embargo_domain::affected::{AffectedRange, RangeEvent, RangeKind};
+use embargo_domain::types::Ecosystem;
+
+use crate::versions;
 
 /// Whether `version` of this vulnerability's package is affected.
 pub fn version_affected(v: &Vulnerability, version: &str) -> bool {
+    let eco = &v.package.ecosystem;
     let (ranges, versions) = v.effective_ranges();
-    if versions.iter().any(|x| x == version) {
+    let order = versions::Order::of(eco);
+    if versions
+        .iter()
+        .any(|x| x == version || order.compare(x, version) == Some(Ordering::Equal))
+    {
         return true;
     }
     ranges
         .iter()
         .filter(|r| r.kind != RangeKind::Git)
-        .any(|r| range_affects(r, version))
+        .any(|r| range_affects(eco, r, version))
 }
 
 /// Whether `commit` is named as affected by a GIT range (as its `introduced` or
@@ -39,38 +51,52 @@ pub fn commit_affected(v: &Vulnerability, commit: &str) -> bool {
         })
 }
 
-fn range_affects(r: &AffectedRange, version: &str) -> bool {
-    let cmp = |a: &str, b: &str| compare(r.kind, a, b);
-    let mut events: Vec<&RangeEvent> = r.events.iter().collect();
-    events.sort_by(|a, b| {
-        let (x, y) = (a.version(), b.version());
-        match (x == "0", y == "0") {
-            (true, true) => Ordering::Equal,
-            (true, false) => Ordering::Less,
-            (false, true) => Ordering::Greater,
-            (false, false) => cmp(x, y),
-        }
-    });
+/// Whether `version` falls in range `r` of a package of `eco`; `false` where the version or
+/// any event's version cannot be ordered.
+pub fn range_affects(eco: &Ecosystem, r: &AffectedRange, version: &str) -> bool {
+    let cmp = |a: &str, b: &str| versions::compare(eco, r.kind, a, b);
+    // `introduced: 0` means "from the first version", whatever the ecosystem's syntax.
+    let zero = |e: &RangeEvent| matches!(e, RangeEvent::Introduced(i) if i == "0");
+    let readable = |s: &str| cmp(s, s).is_some();
+    if !readable(version) || !r.events.iter().all(|e| zero(e) || readable(e.version())) {
+        return false;
+    }
+    let at_or_after = |v: &str| cmp(version, v).is_some_and(Ordering::is_ge);
+    let after = |a: &RangeEvent, b: &RangeEvent| match (zero(a), zero(b)) {
+        (true, _) => false,
+        (false, true) => true,
+        (false, false) => cmp(a.version(), b.version()) == Some(Ordering::Greater),
+    };
+    // A stable insertion sort: ranges have a few events, and unlike `sort_by` it cannot
+    // panic should a hand-written order ever not be total.
+    let mut events: Vec<&RangeEvent> = Vec::with_capacity(r.events.len());
+    for e in &r.events {
+        let at = events
+            .iter()
+            .rposition(|x| !after(x, e))
+            .map_or(0, |i| i + 1);
+        events.insert(at, e);
+    }
     let mut affected = false;
     for e in events {
         match e {
             RangeEvent::Introduced(i) => {
-                if i == "0" || cmp(version, i) != Ordering::Less {
+                if zero(e) || at_or_after(i) {
                     affected = true;
                 }
             }
             RangeEvent::Fixed(f) => {
-                if cmp(version, f) != Ordering::Less {
+                if at_or_after(f) {
                     affected = false;
                 }
             }
             RangeEvent::LastAffected(l) => {
-                if cmp(version, l) == Ordering::Greater {
+                if cmp(version, l) == Some(Ordering::Greater) {
                     affected = false;
                 }
             }
             RangeEvent::Limit(l) => {
-                if cmp(version, l) != Ordering::Less {
+                if at_or_after(l) {
                     return false;
                 }
             }
@@ -79,116 +105,15 @@ fn range_affects(r: &AffectedRange, version: &str) -> bool {
     affected
 }
 
-/// Orders two versions of a range of `kind`.
+/// Orders two versions where no ecosystem is known (release tags): SemVer for `SEMVER`
+/// ranges where both read as SemVer, else the general order ([`versions::generic`]).
 pub fn compare(kind: RangeKind, a: &str, b: &str) -> Ordering {
     if kind == RangeKind::Semver
-        && let (Some(x), Some(y)) = (semver(a), semver(b))
+        && let Some(o) = versions::semver::compare(a, b)
     {
-        return x.cmp_precedence(&y);
+        return o;
     }
-    generic(a, b)
-}
-
-/// A SemVer version, accepting a leading `v` and missing minor or patch (`1.2` → `1.2.0`).
-fn semver(s: &str) -> Option<semver::Version> {
-    let s = s.strip_prefix('v').unwrap_or(s);
-    if let Ok(v) = semver::Version::parse(s) {
-        return Some(v);
-    }
-    let (core, rest) = match s.find(['-', '+']) {
-        Some(i) => s.split_at(i),
-        None => (s, ""),
-    };
-    let padded = match core.split('.').count() {
-        1 => format!("{core}.0.0{rest}"),
-        2 => format!("{core}.0{rest}"),
-        _ => return None,
-    };
-    semver::Version::parse(&padded).ok()
-}
-
-/// A part of a version: a number, or a word.
-#[derive(Debug, PartialEq, Eq)]
-enum Part<'a> {
-    Num(u128),
-    Word(&'a str),
-}
-
-fn parts(s: &str) -> Vec<Part<'_>> {
-    let s = s.strip_prefix('v').unwrap_or(s);
-    let mut out = Vec::new();
-    let mut start = 0;
-    let bytes = s.as_bytes();
-    while start < bytes.len() {
-        let digit = bytes.get(start).is_some_and(u8::is_ascii_digit);
-        let mut end = start;
-        while end < bytes.len()
-            && bytes
-                .get(end)
-                .is_some_and(|b| b.is_ascii_digit() == digit && b.is_ascii_alphanumeric())
-        {
-            end += 1;
-        }
-        if end == start {
-            // A separator (`.`, `-`, `+`, `~`, `_`): skipped.
-            start += 1;
-            continue;
-        }
-        let piece = s.get(start..end).unwrap_or_default();
-        out.push(if digit {
-            Part::Num(piece.parse().unwrap_or(u128::MAX))
-        } else {
-            Part::Word(piece)
-        });
-        start = end;
-    }
-    out
-}
-
-/// Words that mark a release after the one they follow (`1.2.post1`, `1.2p1`).
-fn post(w: &str) -> bool {
-    ["post", "p", "pl", "patch", "rev", "r"]
-        .iter()
-        .any(|p| w.eq_ignore_ascii_case(p))
-}
-
-/// Numbers compare as numbers; a word where the other version has ended or has a number
-/// marks a pre-release (`1.0rc1` < `1.0` < `1.0.1`), except post-release words (`1.0.post1` > `1.0`); words compare case-insensitively.
-fn generic(a: &str, b: &str) -> Ordering {
-    let (x, y) = (parts(a), parts(b));
-    let mut i = 0;
-    loop {
-        match (x.get(i), y.get(i)) {
-            (None, None) => return Ordering::Equal,
-            (Some(Part::Word(w)), None) => {
-                return if post(w) {
-                    Ordering::Greater
-                } else {
-                    Ordering::Less
-                };
-            }
-            (None, Some(Part::Word(w))) => {
-                return if post(w) {
-                    Ordering::Less
-                } else {
-                    Ordering::Greater
-                };
-            }
-            (Some(Part::Num(_)), None) => return Ordering::Greater,
-            (None, Some(Part::Num(_))) => return Ordering::Less,
-            (Some(Part::Num(m)), Some(Part::Num(n))) if m != n => return m.cmp(n),
-            (Some(Part::Word(_)), Some(Part::Num(_))) => return Ordering::Less,
-            (Some(Part::Num(_)), Some(Part::Word(_))) => return Ordering::Greater,
-            (Some(Part::Word(m)), Some(Part::Word(n))) => {
-                let o = m.to_ascii_lowercase().cmp(&n.to_ascii_lowercase());
-                if o != Ordering::Equal {
-                    return o;
-                }
-            }
-            _ => {}
-        }
-        i += 1;
-    }
+    versions::generic::compare(a, b)
 }
 
 #[cfg(test)]
@@ -292,29 +217,123 @@ mod tests {
         assert!(!version_affected(&v, &a), "commits are not versions");
     }
 
+    fn ranged(eco: &str, kind: RangeKind, events: Vec<RangeEvent>) -> Vulnerability {
+        let mut v = vuln(eco, None, None);
+        v.ranges = vec![AffectedRange {
+            kind,
+            repo: None,
+            events,
+        }];
+        v
+    }
+
+    fn check(v: &Vulnerability, cases: &[(&str, bool)]) {
+        for (ver, want) in cases {
+            assert_eq!(
+                version_affected(v, ver),
+                *want,
+                "{} {ver}",
+                v.package.ecosystem
+            );
+        }
+    }
+
     #[test]
-    fn generic_order() {
-        let mut list = [
-            "1.10",
-            "1.2",
-            "1.2rc1",
-            "1.2.1",
-            "1.2a1",
-            "0.9",
-            "1.2.post1",
-        ];
-        list.sort_by(|a, b| generic(a, b));
-        assert_eq!(
-            list,
-            [
-                "0.9",
-                "1.2a1",
-                "1.2rc1",
-                "1.2",
-                "1.2.post1",
-                "1.2.1",
-                "1.10"
-            ]
+    fn each_ecosystem_orders_its_own_versions() {
+        use RangeEvent::{Fixed, Introduced};
+        // PEP 440: a post-release is after its release, a dev release before it; the
+        // general order would put `1.0.dev1` after `1.0`.
+        let v = ranged(
+            "PyPI",
+            RangeKind::Ecosystem,
+            vec![Introduced("1.0".into()), Fixed("1.0.post1".into())],
         );
+        check(
+            &v,
+            &[
+                ("1.0.dev1", false),
+                ("1.0", true),
+                ("1.0.0", true),
+                ("1.0.post1", false),
+            ],
+        );
+        // Debian: an epoch outranks everything, `~` sorts before the release.
+        let v = ranged(
+            "Debian:12",
+            RangeKind::Ecosystem,
+            vec![Introduced("0".into()), Fixed("1:2.0-1".into())],
+        );
+        check(
+            &v,
+            &[("9.9-1", true), ("1:2.0~rc1-1", true), ("1:2.0-1", false)],
+        );
+        // Maven: `-SNAPSHOT` and `-rc` are before the release, `-sp` after it.
+        let v = ranged(
+            "Maven",
+            RangeKind::Ecosystem,
+            vec![Introduced("0".into()), Fixed("2.0".into())],
+        );
+        check(
+            &v,
+            &[
+                ("2.0-SNAPSHOT", true),
+                ("2.0-rc1", true),
+                ("2.0.0", false),
+                ("2.0-sp1", false),
+            ],
+        );
+        // RPM: `~` pre-releases; the release after the version.
+        let v = ranged(
+            "Red Hat",
+            RangeKind::Ecosystem,
+            vec![Introduced("0".into()), Fixed("0:1.2-3.el9".into())],
+        );
+        check(
+            &v,
+            &[
+                ("1.2~rc1-1.el9", true),
+                ("1.2-2.el9", true),
+                ("1.2-10.el9", false),
+            ],
+        );
+        // Alpine: `_p` patches after the release, `-r` revisions.
+        let v = ranged(
+            "Alpine:v3.20",
+            RangeKind::Ecosystem,
+            vec![Introduced("0".into()), Fixed("1.2.3-r2".into())],
+        );
+        check(
+            &v,
+            &[
+                ("1.2.3_rc1-r0", true),
+                ("1.2.3-r1", true),
+                ("1.2.3_p1-r0", false),
+            ],
+        );
+    }
+
+    #[test]
+    fn what_cannot_be_ordered_does_not_match() {
+        use RangeEvent::{Fixed, Introduced};
+        let mut v = ranged(
+            "PyPI",
+            RangeKind::Ecosystem,
+            vec![Introduced("0".into()), Fixed("2.0".into())],
+        );
+        assert!(version_affected(&v, "1.0"));
+        assert!(
+            !version_affected(&v, "not a version"),
+            "a version PEP 440 cannot read is not matched"
+        );
+        v.versions = vec!["1.0".into(), "weird-build".into()];
+        assert!(version_affected(&v, "1.0.0"), "listed, equal under PEP 440");
+        assert!(version_affected(&v, "weird-build"), "listed exactly");
+        // A range with an event the ecosystem cannot read matches nothing.
+        let v = ranged(
+            "NuGet",
+            RangeKind::Ecosystem,
+            vec![Introduced("1.0".into()), Fixed("garbage".into())],
+        );
+        assert!(!version_affected(&v, "1.5"));
     }
 }

@@ -144,6 +144,11 @@ const NAMES: &[(u32, &str)] = &[
     (1333, "Inefficient Regular Expression Complexity"),
 ];
 
+/// The weaknesses this table names, as `("CWE-n", name)`, in id order (for pickers).
+pub fn known() -> impl Iterator<Item = (String, &'static str)> {
+    NAMES.iter().map(|(id, name)| (format!("CWE-{id}"), *name))
+}
+
 /// The official name of `CWE-n`, if this table knows it.
 pub fn name(cwe_id: &str) -> Option<&'static str> {
     let n: u32 = cwe_id.strip_prefix("CWE-")?.parse().ok()?;

@@ -28,6 +28,7 @@ pub mod import;
 pub mod markdown;
 pub mod osv;
 pub mod purl;
+pub mod versions;
 pub mod web;
 
 #[cfg(any(test, feature = "schema-check"))]

@@ -196,6 +196,9 @@ pub struct SecurityMd<'a> {
     pub base_url: &'a str,
     /// Where the organisation's OpenPGP key is, when reports may be sent encrypted by mail.
     pub openpgp_key_url: Option<&'a str>,
+    /// The organisation's own words on its policy (Markdown written by its security managers
+    /// or administrators), under a heading of its own; empty for none.
+    pub policy_text: &'a str,
 }
 
 /// The organisation's SECURITY.md, from its policy settings, in the spirit of the seed
@@ -240,6 +243,10 @@ The {name} community aims to respond to every report within {days} days.
              before they can read reports.\n",
         );
     }
+    let text = s.policy_text.trim();
+    if !text.is_empty() {
+        let _ = write!(out, "\n## Our Policy\n\n{text}\n");
+    }
     let _ = write!(
         out,
         "
@@ -283,7 +290,11 @@ mod tests {
             policy: &policy,
             base_url: "https://embargo.example",
             openpgp_key_url: Some("https://embargo.example/orgs/coco/openpgp.asc"),
+            policy_text: "  We credit every reporter.\n",
         });
+        assert!(
+            md.contains("\n## Our Policy\n\nWe credit every reporter.\n\n## Security Bulletins")
+        );
         assert!(md.contains("OpenPGP to our key: <https://embargo.example/orgs/coco/openpgp.asc>"));
         assert!(md.starts_with("# Security Policy\n"));
         assert!(md.contains("within 7 days"));
@@ -298,6 +309,7 @@ mod tests {
                     policy: &policy,
                     base_url: "b",
                     openpgp_key_url: None,
+                    policy_text: "",
                 }
             })
             .contains("second factor")

@@ -19,9 +19,27 @@ pub struct Config {
     pub mail: MailConfig,
     pub intake: IntakeConfig,
     pub network: NetworkConfig,
+    pub metrics: MetricsConfig,
+    pub fix_repository: FixRepositoryConfig,
     /// Where the SQLite database (and later, attachments and keys) live.
     #[serde(skip)]
     pub data_dir: PathBuf,
+}
+
+/// Advisories' private fix repositories (served over git's smart HTTP).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FixRepositoryConfig {
+    /// The largest push accepted, in bytes of its pack (default 100 MiB).
+    pub max_push_bytes: u64,
+}
+
+impl Default for FixRepositoryConfig {
+    fn default() -> Self {
+        Self {
+            max_push_bytes: 100 * 1024 * 1024,
+        }
+    }
 }
 
 /// Files attached to advisories.
@@ -49,6 +67,9 @@ pub struct MailConfig {
     pub smtp_url: String,
     /// The sender, `Embargo <security@example.org>`.
     pub from: String,
+    /// A PEM file of certificates the IMAP intake trusts besides Mozilla's roots (a private
+    /// CA, or a mail server's own certificate); empty: none.
+    pub imap_ca_file: String,
 }
 
 impl Default for MailConfig {
@@ -56,6 +77,7 @@ impl Default for MailConfig {
         Self {
             smtp_url: String::new(),
             from: "Embargo <embargo@localhost>".into(),
+            imap_ca_file: String::new(),
         }
     }
 }
@@ -145,6 +167,21 @@ pub struct ServerConfig {
     /// `public_url` merely assume the default address; the command line says so.
     #[serde(skip)]
     pub public_url_assumed: bool,
+    /// Reverse proxies and load balancers (addresses or CIDR ranges) whose `X-Forwarded-For`
+    /// is believed for the client's address (access log, sign-in limits); empty: none.
+    pub trusted_proxies: Vec<String>,
+    /// `trusted_proxies`, read.
+    #[serde(skip)]
+    pub trusted: crate::proxy::TrustedProxies,
+}
+
+/// The Prometheus metrics at `/metrics`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// The bearer token a scraper sends (`Authorization: Bearer ...`); empty: `/metrics` is
+    /// not served at all.
+    pub token: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -152,6 +189,9 @@ pub struct ServerConfig {
 pub struct DatabaseConfig {
     /// `sqlite://PATH` or `postgres://...`; empty means SQLite in the data folder.
     pub url: String,
+    /// SQLite only: `full` (the default: a commit is on disk before it returns), `normal`
+    /// (the last commits may be lost on power loss) or `extra`. Empty means `full`.
+    pub synchronous: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -173,6 +213,8 @@ impl Default for Config {
             mail: MailConfig::default(),
             intake: IntakeConfig::default(),
             network: NetworkConfig::default(),
+            metrics: MetricsConfig::default(),
+            fix_repository: FixRepositoryConfig::default(),
             data_dir: PathBuf::from("embargo-data"),
         }
     }
@@ -184,6 +226,8 @@ impl Default for ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: String::new(),
             public_url_assumed: false,
+            trusted_proxies: Vec::new(),
+            trusted: crate::proxy::TrustedProxies::default(),
         }
     }
 }
@@ -246,12 +290,42 @@ impl Config {
         if let Some(v) = get("EMBARGO_SERVER_PUBLIC_URL") {
             self.server.public_url = v;
         }
+        if let Some(v) = get("EMBARGO_SERVER_TRUSTED_PROXIES") {
+            self.server.trusted_proxies = v
+                .split(',')
+                .map(|c| c.trim().to_owned())
+                .filter(|c| !c.is_empty())
+                .collect();
+        }
+        self.server.trusted = crate::proxy::TrustedProxies::new(&self.server.trusted_proxies)
+            .map_err(|message| ConfigError::Env {
+                var: "server.trusted_proxies".into(),
+                message,
+            })?;
+        if let Some(v) = get("EMBARGO_METRICS_TOKEN") {
+            self.metrics.token = v;
+        }
+        if !self.metrics.token.is_empty() && self.metrics.token.len() < 16 {
+            return Err(ConfigError::Env {
+                var: "metrics.token".into(),
+                message: "is shorter than 16 characters; use a long random token".into(),
+            });
+        }
         if let Some(v) = get("EMBARGO_DATABASE_URL") {
             self.database.url = v;
+        }
+        if let Some(v) = get("EMBARGO_DATABASE_SYNCHRONOUS") {
+            self.database.synchronous = v;
         }
         if let Some(v) = get("EMBARGO_ATTACHMENTS_MAX_BYTES") {
             self.attachments.max_bytes = v.parse().map_err(|e| ConfigError::Env {
                 var: "EMBARGO_ATTACHMENTS_MAX_BYTES".into(),
+                message: format!("'{v}' is not a number of bytes ({e})"),
+            })?;
+        }
+        if let Some(v) = get("EMBARGO_FIX_REPOSITORY_MAX_PUSH_BYTES") {
+            self.fix_repository.max_push_bytes = v.parse().map_err(|e| ConfigError::Env {
+                var: "EMBARGO_FIX_REPOSITORY_MAX_PUSH_BYTES".into(),
                 message: format!("'{v}' is not a number of bytes ({e})"),
             })?;
         }
@@ -283,6 +357,9 @@ impl Config {
         }
         if let Some(v) = get("EMBARGO_MAIL_FROM") {
             self.mail.from = v;
+        }
+        if let Some(v) = get("EMBARGO_MAIL_IMAP_CA_FILE") {
+            self.mail.imap_ca_file = v;
         }
         if let Some(v) = get("EMBARGO_INTAKE_UNCONFIRMED_DAYS") {
             self.intake.unconfirmed_days = v.parse().map_err(|e| ConfigError::Env {
@@ -330,11 +407,18 @@ impl Config {
 
     /// The database URL: the configured one, or SQLite in the data folder.
     pub fn database_url(&self) -> String {
-        if self.database.url.is_empty() {
+        let url = if self.database.url.is_empty() {
             format!("sqlite://{}", self.data_dir.join("embargo.db").display())
         } else {
             self.database.url.clone()
+        };
+        // The store reads (and checks) it as a parameter of the SQLite URL.
+        let sync = &self.database.synchronous;
+        if sync.is_empty() || !url.starts_with("sqlite:") {
+            return url;
         }
+        let joint = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{joint}synchronous={sync}")
     }
 
     /// The key file: the configured one, or `embargo.key` in the data folder.

@@ -242,7 +242,13 @@ where
         let origin = parts
             .extensions
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0.ip().to_string());
+            .map(|c| {
+                st.config
+                    .server
+                    .trusted
+                    .client(c.0.ip(), &parts.headers)
+                    .to_string()
+            });
         st.store = st.store.at(origin);
         Ok(Self(st))
     }

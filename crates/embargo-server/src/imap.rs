@@ -5,7 +5,9 @@
 //! The connection obeys the network rule: the address is checked
 //! ([`NetworkPolicy::check_mail_server`]) and only the checked addresses are dialled; TLS
 //! (implicit, or STARTTLS, never skipped unless the host is listed in `[network] allow`)
-//! verifies the host name with Mozilla's roots, as [`crate::http_out`] does.
+//! verifies the host name with Mozilla's roots, as [`crate::http_out`] does, and with the
+//! certificates the administrator added in `[mail] imap_ca_file` (a private CA, or a mail
+//! server's own certificate).
 //!
 //! Once only: a message is claimed in the store (by the SHA-256 of its bytes) before it is
 //! read, its outcome is written after, and only then is it moved out of the folder (to
@@ -29,6 +31,8 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::rustls;
+use tokio_rustls::rustls::pki_types::CertificateDer;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
 
 use crate::config::Config;
 use crate::intake::MAX_MESSAGE;
@@ -73,11 +77,13 @@ pub async fn poll_all(
         return Ok(run);
     }
     let config = config.ok_or("the IMAP intake needs the server's settings")?;
+    let trusted = trusted_certificates(&config.mail.imap_ca_file)?;
     let mut errors = Vec::new();
     for (org_id, org, settings) in intakes {
         let mailbox = Mailbox {
             store,
             config,
+            trusted: &trusted,
             org_id,
             org: &org,
             settings: &settings,
@@ -102,6 +108,8 @@ pub async fn poll_all(
 struct Mailbox<'a> {
     store: &'a Store,
     config: &'a Config,
+    /// Certificates trusted besides Mozilla's roots.
+    trusted: &'a [CertificateDer<'static>],
     org_id: i64,
     org: &'a embargo_domain::types::Slug,
     settings: &'a ImapIntake,
@@ -109,7 +117,7 @@ struct Mailbox<'a> {
 
 impl Mailbox<'_> {
     async fn poll(&self, network: &NetworkPolicy, run: &mut PollRun) -> Result<(), String> {
-        let mut session = connect(network, self.settings).await?;
+        let mut session = connect(network, self.settings, self.trusted).await?;
         let result = self.take_all(&mut session, run).await;
         // Signing out is a courtesy; what was taken is recorded already.
         let _ = session.logout().await;
@@ -324,7 +332,11 @@ async fn fetch_one(
 }
 
 /// Connects to the checked server and signs in.
-async fn connect(network: &NetworkPolicy, s: &ImapIntake) -> Result<Session<Stream>, String> {
+async fn connect(
+    network: &NetworkPolicy,
+    s: &ImapIntake,
+    trusted: &[CertificateDer<'static>],
+) -> Result<Session<Stream>, String> {
     let remote = network
         .check_mail_server(&s.url)
         .await
@@ -337,7 +349,7 @@ async fn connect(network: &NetworkPolicy, s: &ImapIntake) -> Result<Session<Stre
     }
     let tcp = dial(&remote).await?;
     let stream: Stream = match s.tls {
-        ImapTls::Implicit => Box::new(tls(&remote, tcp).await?),
+        ImapTls::Implicit => Box::new(tls(&remote, tcp, trusted).await?),
         ImapTls::Starttls => {
             let mut plain = Client::new(tcp);
             greeting(&mut plain).await?;
@@ -345,7 +357,7 @@ async fn connect(network: &NetworkPolicy, s: &ImapIntake) -> Result<Session<Stre
                 .run_command_and_check_ok("STARTTLS", None)
                 .await
                 .map_err(|e| format!("the server refused STARTTLS: {e}"))?;
-            Box::new(tls(&remote, plain.into_inner()).await?)
+            Box::new(tls(&remote, plain.into_inner(), trusted).await?)
         }
         ImapTls::None => Box::new(tcp),
     };
@@ -388,10 +400,30 @@ async fn dial(remote: &Remote) -> Result<TcpStream, String> {
     Err(format!("connecting failed: {last}"))
 }
 
-/// TLS over `tcp`, verifying the host name with Mozilla's roots (rustls with ring).
+/// The certificates of `[mail] imap_ca_file` (none when it is empty).
+fn trusted_certificates(file: &str) -> Result<Vec<CertificateDer<'static>>, String> {
+    if file.is_empty() {
+        return Ok(Vec::new());
+    }
+    let what = |e: &dyn std::fmt::Display| format!("[mail] imap_ca_file {file}: {e}");
+    let certs = CertificateDer::pem_file_iter(file)
+        .map_err(|e| what(&e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| what(&e))?;
+    if certs.is_empty() {
+        return Err(what(
+            &"holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+        ));
+    }
+    Ok(certs)
+}
+
+/// TLS over `tcp`, verifying the host name with Mozilla's roots and the `trusted`
+/// certificates (rustls with ring).
 async fn tls(
     remote: &Remote,
     tcp: TcpStream,
+    trusted: &[CertificateDer<'static>],
 ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, String> {
     let name = match (&remote.name, remote.addrs.first()) {
         (Some(n), _) => rustls::pki_types::ServerName::try_from(n.clone())
@@ -399,9 +431,14 @@ async fn tls(
         (None, Some(ip)) => rustls::pki_types::ServerName::IpAddress((*ip).into()),
         (None, None) => return Err("no address".into()),
     };
-    let roots = rustls::RootCertStore {
+    let mut roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
+    for c in trusted {
+        roots
+            .add(c.clone())
+            .map_err(|e| format!("[mail] imap_ca_file: a certificate cannot be used: {e}"))?;
+    }
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
@@ -415,7 +452,19 @@ async fn tls(
     )
     .await
     .map_err(|_| "TLS timed out".to_owned())?
-    .map_err(|e| format!("TLS failed: {e}"))
+    .map_err(|e| {
+        let untrusted = e
+            .get_ref()
+            .and_then(|i| i.downcast_ref::<rustls::Error>())
+            .is_some_and(|i| matches!(i, rustls::Error::InvalidCertificate(_)));
+        if untrusted {
+            format!(
+                "TLS failed: the server's certificate is not trusted ({e}); if it is signed by your own CA, an administrator can add that CA to [mail] imap_ca_file"
+            )
+        } else {
+            format!("TLS failed: {e}")
+        }
+    })
 }
 
 fn hex(bytes: &[u8]) -> String {

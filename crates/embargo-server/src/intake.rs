@@ -3,9 +3,10 @@
 //! filed as its sender (confirmed by having written): the subject is the title, the text
 //! part (or the HTML one turned to text) the description, the attachments are kept within
 //! the size limit, and the sender gets the report's id and private link. A reply (matched by
-//! `In-Reply-To`/`References`, or an id in a "Re:" subject) is a comment by the report's
-//! reporter, never a new report. Auto-replies, bounces, mailing-list traffic, Embargo's own
-//! messages and blocked senders are dropped, never filed.
+//! `In-Reply-To`/`References`, a tag in the address (`security+EMB-…@`), or an id in a "Re:"
+//! subject) is a comment by the report's reporter, never a new report. Auto-replies,
+//! bounces, mailing-list traffic, Embargo's own messages and blocked senders are dropped,
+//! never filed.
 
 use embargo_domain::advisory::{NewReport, limits};
 use embargo_domain::ids::AdvisoryId;
@@ -249,8 +250,9 @@ fn automatic(
     None
 }
 
-/// The report a message answers: an id in `In-Reply-To` or `References`, or in a subject
-/// that says it is a reply.
+/// The report a message answers: an id in `In-Reply-To` or `References`, a tag in the
+/// address it was sent to (`security+EMB-…@`), or an id in a subject that says it is a
+/// reply.
 fn replied_to(msg: &mail_parser::Message<'_>) -> Option<AdvisoryId> {
     let headers = [msg.in_reply_to(), msg.references()];
     let from_headers = headers
@@ -260,6 +262,22 @@ fn replied_to(msg: &mail_parser::Message<'_>) -> Option<AdvisoryId> {
         .find_map(|v| find_id(v));
     if from_headers.is_some() {
         return from_headers;
+    }
+    let tagged = [msg.to(), msg.cc()]
+        .into_iter()
+        .flatten()
+        .flat_map(mail_parser::Address::iter)
+        .filter_map(mail_parser::Addr::address)
+        .chain(
+            msg.header_values("Delivered-To")
+                .filter_map(mail_parser::HeaderValue::as_text),
+        )
+        .find_map(|address| {
+            let local = address.rsplit_once('@').map_or(address, |(l, _)| l);
+            local.split_once('+').and_then(|(_, tag)| find_id(tag))
+        });
+    if tagged.is_some() {
+        return tagged;
     }
     let subject = msg.subject()?.trim_start();
     let lower = subject.to_ascii_lowercase();
@@ -309,6 +327,34 @@ fn clip(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_in_tagged_addresses() {
+        let parse = |raw: &str| {
+            MessageParser::default()
+                .parse(raw.as_bytes())
+                .unwrap()
+                .into_owned()
+        };
+        for raw in [
+            "From: a@example.org\r\nTo: Security <security+EMB-2222-3333-4444@coco.example>\r\nSubject: more\r\n\r\nok\r\n",
+            "From: a@example.org\r\nTo: x@example.org\r\nCc: security+emb-2222-3333-4444@coco.example\r\nSubject: more\r\n\r\nok\r\n",
+            "Delivered-To: security+EMB-2222-3333-4444@coco.example\r\nFrom: a@example.org\r\nTo: list@example.org\r\nSubject: more\r\n\r\nok\r\n",
+        ] {
+            assert_eq!(
+                replied_to(&parse(raw)).map(|i| i.as_str().to_owned()),
+                Some("EMB-2222-3333-4444".to_owned()),
+                "{raw}"
+            );
+        }
+        // An id elsewhere in the address, or no tag: a new report.
+        for raw in [
+            "From: a@example.org\r\nTo: EMB-2222-3333-4444@coco.example\r\nSubject: new\r\n\r\nok\r\n",
+            "From: a@example.org\r\nTo: security+reports@coco.example\r\nSubject: new\r\n\r\nok\r\n",
+        ] {
+            assert!(replied_to(&parse(raw)).is_none(), "{raw}");
+        }
+    }
 
     #[test]
     fn ids_in_headers_and_reply_subjects() {

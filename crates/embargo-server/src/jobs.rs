@@ -8,7 +8,7 @@
 
 use std::time::Duration as StdDuration;
 
-use embargo_store::{Job, Store};
+use embargo_store::{Job, JobLane, Store};
 use time::Duration;
 
 use crate::mail::{self, Mailer};
@@ -24,6 +24,7 @@ pub const RECURRING: &[(&str, Duration)] = &[
     ("unconfirmed_expiry", Duration::seconds(60)),
     ("imap_intake", Duration::seconds(60)),
     ("release_watch", Duration::minutes(10)),
+    ("fix_retention", Duration::minutes(10)),
 ];
 
 /// What a job needs from the server.
@@ -50,10 +51,15 @@ pub async fn ensure_recurring(store: &Store) -> Result<(), embargo_store::StoreE
 
 /// Runs every job that is due now, one after another; returns how many ran.
 pub async fn run_due(cx: Context<'_>) -> usize {
+    run_lane(cx, JobLane::Any).await
+}
+
+/// Runs the due jobs of one lane, one after another; returns how many ran.
+pub async fn run_lane(cx: Context<'_>, lane: JobLane) -> usize {
     let mut ran = 0;
     // A bound, so that a job that keeps falling due at once cannot hold the loop.
     while ran < 1000 {
-        let job = match cx.store.claim_job().await {
+        let job = match cx.store.claim_job_in(lane).await {
             Ok(Some(j)) => j,
             Ok(None) => break,
             Err(e) => {
@@ -190,6 +196,28 @@ async fn run(cx: Context<'_>, job: &Job) -> Result<(), String> {
         "cve_publish" | "cve_update" | "cve_reject" => {
             crate::cve_client::run_job(s, cx.network, cx.base_url, job).await?;
         }
+        "fix_check" => {
+            let run = job
+                .payload
+                .get("run")
+                .and_then(serde_json::Value::as_i64)
+                .ok_or("a fix_check job names no run")?;
+            crate::fix_checks::run_check(cx, run).await?;
+        }
+        "fix_upstream_push" => {
+            let push = job
+                .payload
+                .get("push")
+                .and_then(serde_json::Value::as_i64)
+                .ok_or("a fix_upstream_push job names no push")?;
+            crate::fix_checks::run_upstream_push(cx, push).await?;
+        }
+        "fix_retention" => {
+            let n = crate::fix_checks::run_retention(cx).await?;
+            if n > 0 {
+                tracing::info!(removed = n, "fix repositories removed after retention");
+            }
+        }
         other => return Err(format!("unknown job kind '{other}'")),
     }
     Ok(())
@@ -208,29 +236,46 @@ pub fn spawn(
         if let Err(e) = ensure_recurring(&store).await {
             tracing::error!(error = %e, "setting up the recurring jobs failed");
         }
-        let mut tick = tokio::time::interval(StdDuration::from_secs(1));
-        loop {
-            tick.tick().await;
-            let (s, m, b, n, c) = (
+        // Two lanes: long checks and pushes cannot hold back mail and publication.
+        let lanes = [JobLane::Quick, JobLane::Slow].map(|lane| {
+            let (store, mailer, base_url, network, config) = (
                 store.clone(),
                 mailer.clone(),
                 base_url.clone(),
                 network.clone(),
                 config.clone(),
             );
-            let round = tokio::spawn(async move {
-                run_due(Context {
-                    store: &s,
-                    mailer: Some(&m),
-                    base_url: &b,
-                    network: &n,
-                    config: Some(&c),
-                })
-                .await
-            });
-            if let Err(e) = round.await {
-                tracing::error!(error = %e, "a round of jobs failed");
+            async move {
+                let mut tick = tokio::time::interval(StdDuration::from_secs(1));
+                loop {
+                    tick.tick().await;
+                    let (s, m, b, n, c) = (
+                        store.clone(),
+                        mailer.clone(),
+                        base_url.clone(),
+                        network.clone(),
+                        config.clone(),
+                    );
+                    let round = tokio::spawn(async move {
+                        run_lane(
+                            Context {
+                                store: &s,
+                                mailer: Some(&m),
+                                base_url: &b,
+                                network: &n,
+                                config: Some(&c),
+                            },
+                            lane,
+                        )
+                        .await
+                    });
+                    if let Err(e) = round.await {
+                        tracing::error!(error = %e, ?lane, "a round of jobs failed");
+                    }
+                }
             }
-        }
+        });
+        let [quick, slow] = lanes;
+        tokio::join!(quick, slow);
     })
 }

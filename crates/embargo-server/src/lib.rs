@@ -8,13 +8,18 @@ pub mod config;
 pub mod cve_client;
 pub mod error;
 mod extract;
+pub mod fix_checks;
+pub mod fix_repo;
 pub mod http_out;
 pub mod imap;
 pub mod intake;
 pub mod jobs;
 pub mod mail;
+pub mod markdown;
+mod metrics;
 pub mod net;
 pub mod openpgp;
+pub mod proxy;
 mod public;
 pub mod releases;
 mod router;
@@ -37,7 +42,11 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Signs the CSAF provider's documents, when a key is configured.
     pub signer: Option<Arc<signing::Signer>>,
+    /// Feeds, the CSAF directory and bulletins, built once per public revision.
+    pub public_cache: Arc<DocumentCache>,
 }
+
+pub use public::cache::DocumentCache;
 
 pub use codeowners::sync_maintainers;
 

@@ -129,12 +129,28 @@ pub fn router(state: AppState) -> Router {
             "/advisories/{id}/attachments/{aid}",
             get(attachments::download),
         )
+        .route(
+            "/advisories/{id}/fix-repository",
+            get(crate::api::fix::show).post(crate::api::fix::create),
+        )
         .route("/invitations", get(collaborators::mine))
         .route("/invitations/{iid}/accept", post(collaborators::accept))
         .route("/advisories/{id}/accept", post(advisories::accept))
         .route("/advisories/{id}/close", post(advisories::close))
         .route("/advisories/{id}/reopen", post(advisories::reopen))
         .route("/advisories/{id}/publish", post(advisories::publish))
+        .route(
+            "/advisories/{id}/fix/statuses",
+            post(crate::api::fix_checks::post_status).get(crate::api::fix_checks::statuses),
+        )
+        .route(
+            "/advisories/{id}/fix/checks",
+            get(crate::api::fix_checks::checks),
+        )
+        .route(
+            "/orgs/{org}/repos/{repo}/fix-settings",
+            get(crate::api::fix_checks::settings).put(crate::api::fix_checks::set_settings),
+        )
         .route("/advisories/{id}/withdraw", post(advisories::withdraw))
         .route(
             "/advisories/{id}/disclosure-exemption",
@@ -184,7 +200,15 @@ pub fn router(state: AppState) -> Router {
         .route("/feeds/advisories.atom", get(public::pages::site_feed))
         .route("/.well-known/security.txt", get(public::pages::security_txt_file))
         .route("/healthz", get(public::healthz))
+        // Fix repositories over git's smart HTTP (their own limits on bodies), and the page's
+        // button that creates one.
+        .route("/git/{repo}/info/refs", get(crate::fix_repo::http::info_refs))
+        .route("/git/{repo}/git-upload-pack", post(crate::fix_repo::http::upload_pack))
+        .route("/git/{repo}/git-receive-pack", post(crate::fix_repo::http::receive_pack))
+        .route("/advisories/{id}/fix-repository", post(crate::fix_repo::page::create))
+        .route("/metrics", get(crate::metrics::serve))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(crate::metrics::track))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(x_request_id.clone(), MakeRequestUuid))

@@ -263,6 +263,15 @@ impl Git {
         })
     }
 
+    /// Gives git one more setting through its environment (`GIT_CONFIG_KEY_0`), not its
+    /// command line, which the machine's other users can read: for a URL with credentials.
+    pub(crate) fn with_hidden_setting(mut self, key: &str, value: &str) -> Self {
+        self.env.push(("GIT_CONFIG_COUNT", "1".into()));
+        self.env.push(("GIT_CONFIG_KEY_0", key.into()));
+        self.env.push(("GIT_CONFIG_VALUE_0", value.into()));
+        self
+    }
+
     /// Runs `git ARGS` in its own process group, killing the whole group when the deadline
     /// passes or the folder outgrows the limit.
     pub(crate) async fn run(&self, args: &[OsString]) -> Result<std::process::Output, FetchError> {

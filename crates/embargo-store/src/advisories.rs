@@ -37,6 +37,8 @@ const REL_NEEDS_TWO_FACTOR: &str = "EXISTS (SELECT 1 FROM org_members om JOIN or
 /// An accepted, unrevoked invitation; its expiry is checked against the clock in Rust.
 const REL_COLLABORATOR: &str = "EXISTS (SELECT 1 FROM collaborators c WHERE c.advisory_id = a.id AND c.user_id = $1 AND c.accepted_at IS NOT NULL AND c.revoked_at IS NULL)";
 const COLLABORATOR_UNTIL: &str = "(SELECT MAX(COALESCE(c.expires_at, 9223372036854775807)) FROM collaborators c WHERE c.advisory_id = a.id AND c.user_id = $1 AND c.accepted_at IS NOT NULL AND c.revoked_at IS NULL)";
+/// The same, for invitations with write access to the fix repository.
+const COLLABORATOR_WRITES_UNTIL: &str = "(SELECT MAX(COALESCE(c.expires_at, 9223372036854775807)) FROM collaborators c WHERE c.advisory_id = a.id AND c.user_id = $1 AND c.accepted_at IS NOT NULL AND c.revoked_at IS NULL AND c.can_write = 1)";
 
 pub(crate) fn relation_columns() -> String {
     [
@@ -48,9 +50,10 @@ pub(crate) fn relation_columns() -> String {
     ]
     .iter()
     .map(|(expr, name)| format!("CAST(CASE WHEN {expr} THEN 1 ELSE 0 END AS BIGINT) AS {name}"))
-    .chain(std::iter::once(format!(
-        "{COLLABORATOR_UNTIL} AS rel_collaborator_until"
-    )))
+    .chain([
+        format!("{COLLABORATOR_UNTIL} AS rel_collaborator_until"),
+        format!("{COLLABORATOR_WRITES_UNTIL} AS rel_collaborator_writes_until"),
+    ])
     .collect::<Vec<_>>()
     .join(", ")
 }
@@ -66,12 +69,14 @@ fn visibility_filter() -> String {
 pub(crate) fn relations_from_row(row: &AnyRow, now: OffsetDateTime) -> Result<Relations> {
     let flag = |c: &str| -> Result<bool> { Ok(row.try_get::<i64, _>(c)? != 0) };
     let until: Option<i64> = row.try_get("rel_collaborator_until")?;
+    let writes_until: Option<i64> = row.try_get("rel_collaborator_writes_until")?;
     Ok(Relations {
         reporter: flag("rel_reporter")?,
         maintainer: flag("rel_maintainer")?,
         security_manager: flag("rel_sm")?,
         steering_committee: flag("rel_sc")?,
         collaborator: until.is_some_and(|t| t > to_ms(now)),
+        collaborator_writes: writes_until.is_some_and(|t| t > to_ms(now)),
         needs_two_factor: flag("rel_needs_two_factor")?,
     })
 }
@@ -483,32 +488,42 @@ impl Store {
         };
         let advisory = Advisory::reported(filing, content.clone(), now);
         let doc = seal_doc(&self.keys, &advisory)?;
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO advisories (id, org_id, repo_id, reporter_id, state, revision, doc, created_at, updated_at, response_due_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)",
-        )
-        .bind(advisory.id.as_str())
-        .bind(org.id)
-        .bind(repo.as_ref().map(|r| r.id))
-        .bind(reporter_id)
-        .bind(advisory.state.as_str())
-        .bind(advisory.revision)
-        .bind(doc)
-        .bind(to_ms(now))
-        .bind(to_ms(advisory.response_due_at))
-        .execute(&mut *tx)
-        .await?;
-        self.insert_event(
-            &mut tx,
-            &advisory.id,
+        // Filings arriving together share one commit (group commit); each is answered
+        // once that commit is durable.
+        let (store, id, org_id, repo_id) = (
+            self.clone(),
+            advisory.id.clone(),
             org.id,
-            actor,
-            &Change::Reported { content },
-            now,
-        )
+            repo.as_ref().map(|r| r.id),
+        );
+        let (state, revision, due) = (
+            advisory.state.as_str(),
+            advisory.revision,
+            to_ms(advisory.response_due_at),
+        );
+        self.in_shared_tx(Box::new(move |tx| {
+            Box::pin(async move {
+                sqlx::query(
+                    "INSERT INTO advisories (id, org_id, repo_id, reporter_id, state, revision, doc, created_at, updated_at, response_due_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)",
+                )
+                .bind(id.as_str())
+                .bind(org_id)
+                .bind(repo_id)
+                .bind(reporter_id)
+                .bind(state)
+                .bind(revision)
+                .bind(doc)
+                .bind(to_ms(now))
+                .bind(due)
+                .execute(&mut **tx)
+                .await?;
+                store
+                    .insert_event(tx, &id, org_id, actor, &Change::Reported { content }, now)
+                    .await
+            })
+        }))
         .await?;
-        tx.commit().await?;
         let rel = Relations {
             reporter: true,
             ..Relations::default()
@@ -615,6 +630,8 @@ impl Store {
             .await?;
         self.insert_event(&mut tx, &next.id, org_id, actor, &change, now)
             .await?;
+        // The public read model and revision, when the change is public.
+        crate::public_index::after_change(&mut tx, Some(current.get()), &next, org_id).await?;
         crate::spam::after_change(&mut tx, &next, org_id, actor, &change, now).await?;
         // CVE numbering: an assigned id, and the record sent when the public change.
         crate::cve::after_change(&mut tx, &next, org_id, &change, now).await?;
@@ -740,6 +757,7 @@ impl Store {
             .await?;
         self.insert_event(&mut tx, id, org_id, actor, &change, now)
             .await?;
+        crate::public_index::after_change(&mut tx, Some(adv), &next, org_id).await?;
         tx.commit().await?;
         // The caller's own access may have changed with the move.
         match self.decided(actor, id, Action::Read, "read").await {
@@ -850,6 +868,13 @@ impl Store {
         if !a.get().state.is_public() {
             self.audit_read(actor, "read_thread", id).await?;
         }
+        self.thread_of(&a).await
+    }
+
+    /// The thread of an advisory whose thread the caller may read (decided before), without
+    /// an access-log entry of its own: the caller writes it.
+    pub(crate) async fn thread_of(&self, a: &Authorized<Advisory>) -> Result<Vec<Comment>> {
+        let id = &a.get().id;
         // The same rule decides whether internal notes are part of the answer.
         let notes = decide(a.relations(), Action::InternalNotes, a.get().state) == Decision::Allow;
         let rows = sqlx::query(
@@ -884,6 +909,12 @@ impl Store {
         if !a.get().state.is_public() {
             self.audit_read(actor, "read_events", id).await?;
         }
+        self.events_of(id).await
+    }
+
+    /// The events of an advisory whose trail the caller may read (decided before), without
+    /// an access-log entry of its own: the caller writes it.
+    pub(crate) async fn events_of(&self, id: &AdvisoryId) -> Result<Vec<EventRecord>> {
         let rows = sqlx::query(
             "SELECT e.id, e.kind, COALESCE(u.email, 'Embargo (' || e.system_actor || ')') AS email, e.data, e.at FROM events e LEFT JOIN users u ON u.id = e.actor_id
              WHERE e.advisory_id = $1 ORDER BY e.id",

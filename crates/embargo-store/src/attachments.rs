@@ -146,14 +146,19 @@ impl Store {
         only: Option<&str>,
         with_data: bool,
     ) -> Result<Vec<(Attachment, Option<Vec<u8>>)>> {
-        let rows = sqlx::query(
+        // A listing reads no file contents (they can be megabytes each).
+        let sql = if with_data {
             "SELECT t.id, t.size, t.meta, t.data, t.created_at, u.name FROM attachments t JOIN users u ON u.id = t.uploader_id
-             WHERE t.advisory_id = $1 AND ($2 = '' OR t.id = $2) ORDER BY t.created_at, t.id",
-        )
-        .bind(id.as_str())
-        .bind(only.unwrap_or_default())
-        .fetch_all(&self.pool)
-        .await?;
+             WHERE t.advisory_id = $1 AND ($2 = '' OR t.id = $2) ORDER BY t.created_at, t.id"
+        } else {
+            "SELECT t.id, t.size, t.meta, t.created_at, u.name FROM attachments t JOIN users u ON u.id = t.uploader_id
+             WHERE t.advisory_id = $1 AND ($2 = '' OR t.id = $2) ORDER BY t.created_at, t.id"
+        };
+        let rows = sqlx::query(sql)
+            .bind(id.as_str())
+            .bind(only.unwrap_or_default())
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter()
             .map(|r| {
                 let aid: String = r.try_get("id")?;

@@ -377,15 +377,16 @@ impl Trail {
         Ok(())
     }
 
-    /// Moves the head file to `entry` after its transaction committed, when the file names
-    /// the entry just before it (otherwise the next append moves it, checking the log).
-    fn advance_committed(&self, entry: &Appended) {
+    /// Moves the head file to `entry` after the transaction holding `first` to `entry` (one
+    /// after the other in the chain) committed, when the file names the entry just before
+    /// `first` (otherwise the next append moves it, checking the log).
+    pub(crate) fn advance_committed_span(&self, first: &Appended, entry: &Appended) {
         let Some(path) = &self.head else {
             return;
         };
         let seen = self.read_head(path);
         let keyed_from = match &seen {
-            HeadFile::Valid(h) if h.seq == entry.seq - 1 && h.hash == entry.prev => h.keyed_from,
+            HeadFile::Valid(h) if h.seq == first.seq - 1 && h.hash == first.prev => h.keyed_from,
             HeadFile::Missing => self.keyed_from,
             _ => return,
         };
@@ -406,6 +407,24 @@ impl KeySource {
             Self::Ephemeral => None,
         }
     }
+}
+
+tokio::task_local! {
+    /// Set by the writers that put several callers' entries in one transaction
+    /// ([`crate::audit_batch`], [`crate::group_tx`]): how many entries were appended in it.
+    pub(crate) static SHARED_APPENDS: std::cell::Cell<u32>;
+}
+
+/// Whether no entry was appended before in the current shared transaction (always true
+/// outside one).
+fn first_in_shared_transaction() -> bool {
+    SHARED_APPENDS
+        .try_with(|n| {
+            let first = n.get() == 0;
+            n.set(n.get().saturating_add(1));
+            first
+        })
+        .unwrap_or(true)
 }
 
 /// An entry just appended.
@@ -434,8 +453,11 @@ pub(crate) async fn append(
     let seq: i64 = head.try_get("seq")?;
     let prev: String = head.try_get("hash")?;
     let trail = Trail::find(head.try_get::<Option<String>, _>("key_id")?.as_deref())?;
-    // The entry before this one is committed: this transaction holds the head's lock.
-    trail.advance_in_lock(conn, seq - 1, &prev).await?;
+    // The entry before this one is committed: this transaction holds the head's lock. In a
+    // shared transaction (group commit) only the first entry's predecessor is known to be.
+    if first_in_shared_transaction() {
+        trail.advance_in_lock(conn, seq - 1, &prev).await?;
+    }
     let at = to_ms(at);
     let actor_id = actor.user_id();
     let advisory = advisory_id.map(AdvisoryId::as_str);
@@ -500,27 +522,16 @@ pub enum AuditCheck {
 }
 
 impl Store {
-    /// Records a read of an unpublished advisory (a separate short transaction).
+    /// Records a read of an unpublished advisory, committed (with other reads at the same
+    /// time: [`crate::audit_batch`]) before it returns.
     pub(crate) async fn audit_read(
         &self,
         actor: Actor,
         action: &str,
         id: &AdvisoryId,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        let entry = append(
-            &mut tx,
-            self.now(),
-            actor,
-            self.origin(),
-            action,
-            Some(id),
-            &serde_json::json!({}),
-        )
-        .await?;
-        tx.commit().await?;
-        self.audit.advance_committed(&entry);
-        Ok(())
+        self.audit_append_shared(actor, action, Some(id), serde_json::json!({}))
+            .await
     }
 
     /// Records that a list showed these unpublished advisories.
@@ -528,21 +539,14 @@ impl Store {
         if ids.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await?;
         let listed: Vec<&str> = ids.iter().map(|i| i.as_str()).collect();
-        let entry = append(
-            &mut tx,
-            self.now(),
+        self.audit_append_shared(
             actor,
-            self.origin(),
             "list",
             None,
-            &serde_json::json!({ "advisories": listed }),
+            serde_json::json!({ "advisories": listed }),
         )
-        .await?;
-        tx.commit().await?;
-        self.audit.advance_committed(&entry);
-        Ok(())
+        .await
     }
 
     /// One advisory's access log, for those allowed to read it (security managers).

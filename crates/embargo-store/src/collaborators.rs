@@ -17,6 +17,17 @@ use crate::clock::{from_ms, to_ms};
 use crate::secrets::{new_token, token_hash};
 use crate::{Result, Store, StoreError, User};
 
+/// What an invitation's sign-up page tells the holder of its link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignupDetails {
+    pub email: Email,
+    /// The inviter's display name.
+    pub inviter: String,
+    pub advisory_id: String,
+    /// `org/repo`, or `org`.
+    pub place: String,
+}
+
 /// An invitation as the advisory's people see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Collaborator {
@@ -34,6 +45,8 @@ pub struct Collaborator {
     pub revoked_at: Option<OffsetDateTime>,
     /// `pending`, `active`, `revoked` or `expired`.
     pub status: &'static str,
+    /// The invitation lets them push to the advisory's fix repository.
+    pub write: bool,
 }
 
 /// An invitation as the invited person sees it before accepting: where, not what.
@@ -58,6 +71,9 @@ pub struct NewInvitation {
     pub organisation: Option<String>,
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub expires_at: Option<OffsetDateTime>,
+    /// Lets them push to the advisory's fix repository (only those who may invite give it).
+    #[serde(default)]
+    pub write: bool,
 }
 
 /// How long an invitation may run at most.
@@ -90,19 +106,25 @@ fn collaborator_from_row(row: &AnyRow, now: OffsetDateTime) -> Result<Collaborat
         accepted_at: row.try_get::<Option<i64>, _>("accepted_at")?.map(from_ms),
         revoked_at: row.try_get::<Option<i64>, _>("revoked_at")?.map(from_ms),
         status: status(row, now)?,
+        write: row.try_get::<i64, _>("can_write")? != 0,
     })
 }
 
-const COLUMNS: &str = "id, advisory_id, email, user_id, organisation, invited_at, expires_at, accepted_at, revoked_at";
+const COLUMNS: &str = "id, advisory_id, email, user_id, organisation, invited_at, expires_at, accepted_at, revoked_at, can_write";
 
 impl Store {
     /// Invites `who` to advisory `id`. Returns the invitation and, when the address has no
     /// account yet, a sign-up token to send them (only its hash is kept).
+    ///
+    /// Someone without an account gets a one-time sign-up link (`signup_link` of its token)
+    /// by mail, and the token is given back for the inviter to pass on. The advisory's own
+    /// reporter is refused: they read it already.
     pub async fn invite(
         &self,
         actor: Actor,
         id: &AdvisoryId,
         who: NewInvitation,
+        signup_link: impl FnOnce(&str) -> String,
     ) -> Result<(Collaborator, Option<String>)> {
         let now = self.now();
         let organisation = match who.organisation.as_deref().map(str::trim) {
@@ -130,9 +152,22 @@ impl Store {
             }
         }
         let invitee = self.user_by_email(&who.email).await?;
-        let (mut tx, _current) = self
+        let (mut tx, current) = self
             .begin_decided(actor, id, Action::Invite, "invite people to")
             .await?;
+        if invitee
+            .as_ref()
+            .is_some_and(|u| u.id == current.get().reporter_id)
+        {
+            return Err(FieldError::new(
+                "email",
+                format!(
+                    "{} reported this advisory and reads it already: there is no need to invite them",
+                    who.email
+                ),
+            )
+            .into());
+        }
         let open: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM collaborators WHERE advisory_id = $1 AND email = $2 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $3)",
         )
@@ -153,8 +188,8 @@ impl Store {
             None
         };
         let row = sqlx::query(
-            "INSERT INTO collaborators (advisory_id, email, user_id, organisation, invited_by, invited_at, expires_at, invite_token_hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+            "INSERT INTO collaborators (advisory_id, email, user_id, organisation, invited_by, invited_at, expires_at, invite_token_hash, can_write)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
         )
         .bind(id.as_str())
         .bind(who.email.as_str())
@@ -164,6 +199,7 @@ impl Store {
         .bind(to_ms(now))
         .bind(who.expires_at.map(to_ms))
         .bind(token.as_deref().map(token_hash))
+        .bind(i64::from(who.write))
         .fetch_one(&mut *tx)
         .await?;
         let collaborator_id: i64 = row.try_get("id")?;
@@ -179,6 +215,40 @@ impl Store {
         };
         self.insert_event(&mut tx, id, org_id, actor, &change, now)
             .await?;
+        if let Some(t) = &token {
+            // The notice of the event goes to accounts; this one carries the sign-up link.
+            let a = current.get();
+            let titles: i64 = sqlx::query_scalar("SELECT mail_titles FROM orgs WHERE id = $1")
+                .bind(org_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            let place = a.place();
+            let link = signup_link(t);
+            let m = embargo_domain::notify::invitation_signup(
+                &embargo_domain::notify::Facts {
+                    id: &a.id,
+                    place: &place,
+                    title: (titles != 0).then_some(a.content.title.as_str()),
+                    base_url: "",
+                },
+                who.email.as_str(),
+                &link,
+            );
+            crate::mail::enqueue(&mut tx, &m, now).await?;
+        }
+        if who.write {
+            // The event predates write access; the access log records the grant.
+            crate::audit::append(
+                &mut tx,
+                now,
+                actor,
+                self.origin(),
+                "fix_write_granted",
+                Some(id),
+                &serde_json::json!({ "collaborator_id": collaborator_id }),
+            )
+            .await?;
+        }
         tx.commit().await?;
         let c = Collaborator {
             id: collaborator_id,
@@ -189,6 +259,7 @@ impl Store {
             accepted_at: None,
             revoked_at: None,
             status: "pending",
+            write: who.write,
         };
         Ok((c, token))
     }
@@ -336,6 +407,38 @@ impl Store {
     }
 
     /// The address a sign-up token was sent to, if the token is still good.
+    /// What the sign-up page of an invitation says: who invited whom, to a report where.
+    /// The title stays out: whoever holds the link is not known to be the invitee yet.
+    pub async fn invitation_signup_details(&self, token: &str) -> Result<Option<SignupDetails>> {
+        let Some(email) = self.invitation_signup(token).await? else {
+            return Ok(None);
+        };
+        let row = sqlx::query(
+            "SELECT c.advisory_id, u.name AS inviter, o.slug AS org, r.slug AS repo
+             FROM collaborators c JOIN advisories a ON a.id = c.advisory_id
+             JOIN orgs o ON o.id = a.org_id LEFT JOIN repos r ON r.id = a.repo_id
+             LEFT JOIN users u ON u.id = c.invited_by
+             WHERE c.invite_token_hash = $1",
+        )
+        .bind(token_hash(token))
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let org: String = row.try_get("org")?;
+        let place = match row.try_get::<Option<String>, _>("repo")? {
+            Some(r) => format!("{org}/{r}"),
+            None => org,
+        };
+        Ok(Some(SignupDetails {
+            email,
+            inviter: row
+                .try_get::<Option<String>, _>("inviter")?
+                .unwrap_or_else(|| "Its security team".into()),
+            advisory_id: row.try_get("advisory_id")?,
+            place,
+        }))
+    }
+
     pub async fn invitation_signup(&self, token: &str) -> Result<Option<Email>> {
         let row = sqlx::query(
             "SELECT email, invited_at, expires_at FROM collaborators

@@ -61,6 +61,16 @@ const SQLITE: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0023_mail_preferences.sql"),
     ),
     (24, include_str!("../migrations/sqlite/0024_imap.sql")),
+    (25, include_str!("../migrations/sqlite/0025_fix_repos.sql")),
+    (26, include_str!("../migrations/sqlite/0026_fix_checks.sql")),
+    (
+        27,
+        include_str!("../migrations/sqlite/0027_public_index.sql"),
+    ),
+    (
+        28,
+        include_str!("../migrations/sqlite/0028_policy_text.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_initial.sql")),
@@ -120,6 +130,22 @@ const POSTGRES: &[(i64, &str)] = &[
         include_str!("../migrations/postgres/0023_mail_preferences.sql"),
     ),
     (24, include_str!("../migrations/postgres/0024_imap.sql")),
+    (
+        25,
+        include_str!("../migrations/postgres/0025_fix_repos.sql"),
+    ),
+    (
+        26,
+        include_str!("../migrations/postgres/0026_fix_checks.sql"),
+    ),
+    (
+        27,
+        include_str!("../migrations/postgres/0027_public_index.sql"),
+    ),
+    (
+        28,
+        include_str!("../migrations/postgres/0028_policy_text.sql"),
+    ),
 ];
 
 /// Any key for PostgreSQL's advisory lock that serialises migrations across instances.
@@ -137,9 +163,13 @@ pub async fn connect(url: &str) -> Result<(AnyPool, Backend)> {
             "must start with sqlite:// or postgres://",
         )));
     };
+    let (url, synchronous) = match backend {
+        Backend::Sqlite => sqlite_synchronous(url)?,
+        Backend::Postgres => (url.to_owned(), FULL),
+    };
     let url = match backend {
         Backend::Sqlite if !url.contains('?') => format!("{url}?mode=rwc"),
-        _ => url.to_owned(),
+        _ => url,
     };
     let options = AnyConnectOptions::from_str(&url)?;
     let pool = AnyPoolOptions::new()
@@ -150,7 +180,8 @@ pub async fn connect(url: &str) -> Result<(AnyPool, Backend)> {
                 if backend == Backend::Sqlite {
                     // WAL lets readers (and the CLI beside a running server) work while one writes.
                     conn.execute("PRAGMA journal_mode = WAL").await?;
-                    conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    // FULL (the default) syncs every commit to disk before it returns.
+                    conn.execute(synchronous).await?;
                     conn.execute("PRAGMA foreign_keys = ON").await?;
                     conn.execute("PRAGMA busy_timeout = 10000").await?;
                 }
@@ -160,6 +191,41 @@ pub async fn connect(url: &str) -> Result<(AnyPool, Backend)> {
         .connect_with(options)
         .await?;
     Ok((pool, backend))
+}
+
+const FULL: &str = "PRAGMA synchronous = FULL";
+
+/// The SQLite URL without its `synchronous=` parameter (Embargo's, not sqlx's), and the
+/// pragma of that setting: `full` (the default), `normal` or `extra`.
+fn sqlite_synchronous(url: &str) -> Result<(String, &'static str)> {
+    let Some((path, query)) = url.split_once('?') else {
+        return Ok((url.to_owned(), FULL));
+    };
+    let mut synchronous = FULL;
+    let mut rest = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("synchronous", v)) => {
+                synchronous = match v.to_ascii_lowercase().as_str() {
+                    "full" => FULL,
+                    "normal" => "PRAGMA synchronous = NORMAL",
+                    "extra" => "PRAGMA synchronous = EXTRA",
+                    _ => {
+                        return Err(StoreError::Invalid(embargo_domain::FieldError::new(
+                            "database.synchronous",
+                            format!("'{v}' is not full, normal or extra"),
+                        )));
+                    }
+                }
+            }
+            _ => rest.push(pair),
+        }
+    }
+    Ok(if rest.is_empty() {
+        (path.to_owned(), synchronous)
+    } else {
+        (format!("{path}?{}", rest.join("&")), synchronous)
+    })
 }
 
 pub async fn migrate(pool: &AnyPool, backend: Backend) -> Result<()> {
@@ -239,6 +305,30 @@ async fn run_migrations(conn: &mut sqlx::AnyConnection, backend: Backend) -> Res
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn synchronous_is_full_unless_chosen() {
+        let s = |u: &str| super::sqlite_synchronous(u).map_err(|e| e.to_string());
+        assert_eq!(
+            s("sqlite:///d/e.db"),
+            Ok(("sqlite:///d/e.db".into(), super::FULL))
+        );
+        assert_eq!(
+            s("sqlite:///d/e.db?synchronous=normal"),
+            Ok(("sqlite:///d/e.db".into(), "PRAGMA synchronous = NORMAL"))
+        );
+        assert_eq!(
+            s("sqlite:///d/e.db?mode=rwc&synchronous=EXTRA"),
+            Ok((
+                "sqlite:///d/e.db?mode=rwc".into(),
+                "PRAGMA synchronous = EXTRA"
+            ))
+        );
+        assert!(
+            s("sqlite:///d/e.db?synchronous=off")
+                .is_err_and(|e| e.contains("database.synchronous"))
+        );
+    }
+
     /// Migrations run in list order and the last one is the schema version: the list must
     /// be strictly increasing, or a database would skip one or refuse to open.
     #[test]

@@ -58,6 +58,7 @@ impl std::fmt::Debug for ImapIntake {
 pub struct ImapIntakeRequest {
     pub url: String,
     pub user: String,
+    /// Empty: keep the stored one (only for the same server and user).
     pub password: String,
     #[serde(default)]
     pub tls: Option<ImapTls>,
@@ -163,15 +164,30 @@ impl Store {
                 "must be the mailbox's user name (1 to 256 characters)",
             ));
         }
-        if req.password.is_empty()
-            || req.password.len() > 1024
-            || req.password.chars().any(char::is_control)
-        {
+        let url_text = url.to_string().trim_end_matches('/').to_owned();
+        // Left empty: the stored password is kept, but only for the same server and user, so
+        // that nobody can send it to another server without knowing it.
+        let password = if req.password.is_empty() {
+            match self.imap_settings(o.id).await? {
+                // Nor over a weaker connection than it was stored for.
+                Some(old) if old.url == url_text && old.user == user && old.tls == tls => {
+                    old.password
+                }
+                _ => {
+                    return Err(invalid(
+                        "password",
+                        "must be given (1 to 1024 characters) for a new server, user or TLS setting",
+                    ));
+                }
+            }
+        } else if req.password.len() > 1024 || req.password.chars().any(char::is_control) {
             return Err(invalid(
                 "password",
                 "must be 1 to 1024 characters, no control characters",
             ));
-        }
+        } else {
+            req.password
+        };
         let folder = req
             .folder
             .as_deref()
@@ -200,9 +216,9 @@ impl Store {
             }
         };
         let settings = ImapIntake {
-            url: url.to_string().trim_end_matches('/').to_owned(),
+            url: url_text,
             user,
-            password: req.password,
+            password,
             tls,
             folder,
             repo,

@@ -34,6 +34,9 @@ impl ImportOutcome {
     }
 }
 
+/// Why a record's savepoint was undone: another import stored the same record first.
+const IMPORTED_MEANWHILE: &str = "imported meanwhile";
+
 impl Store {
     async fn importer_id(&self) -> Result<i64> {
         let email = Email::parse(IMPORTER_EMAIL).map_err(StoreError::Invalid)?;
@@ -81,52 +84,72 @@ impl Store {
         let advisory = Advisory::imported(filing, content.clone(), &facts);
         let doc = crate::advisories::seal_doc(&self.keys, &advisory)?;
         let now = self.now();
-        let mut tx = self.pool.begin().await?;
-        let claimed = sqlx::query(
-            "INSERT INTO imports (org_id, source_id, advisory_id, imported_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (org_id, source_id) DO NOTHING",
-        )
-        .bind(org.id)
-        .bind(&facts.source_id)
-        .bind(advisory.id.as_str())
-        .bind(to_ms(now));
-        // The advisory row must exist before the import row refers to it.
-        sqlx::query(
-            "INSERT INTO advisories (id, org_id, repo_id, reporter_id, state, revision, doc, created_at, updated_at, published_at, response_due_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(advisory.id.as_str())
-        .bind(org.id)
-        .bind(repo.id)
-        .bind(importer)
-        .bind(advisory.state.as_str())
-        .bind(advisory.revision)
-        .bind(doc)
-        .bind(to_ms(advisory.created_at))
-        .bind(to_ms(advisory.updated_at))
-        .bind(advisory.published_at.map(to_ms))
-        .bind(to_ms(advisory.response_due_at))
-        .execute(&mut *tx)
-        .await?;
-        if claimed.execute(&mut *tx).await?.rows_affected() == 0 {
-            // Imported concurrently by someone else: keep theirs.
-            tx.rollback().await?;
-            return self
-                .imported_as(org.id, &facts.source_id)
-                .await?
-                .map(ImportOutcome::Exists)
-                .ok_or(StoreError::NotFound("import"));
+        let source_id = facts.source_id.clone();
+        // Records imported at the same time share commits (group commit); each record is
+        // still all or nothing (a savepoint of its own).
+        let (store, org_id, repo_id, record) = (self.clone(), org.id, repo.id, advisory.clone());
+        let outcome = self
+            .in_shared_tx(Box::new(move |tx| {
+                Box::pin(async move {
+                    let advisory = record;
+                    // The advisory row must exist before the import row refers to it.
+                    sqlx::query(
+                        "INSERT INTO advisories (id, org_id, repo_id, reporter_id, state, revision, doc, created_at, updated_at, published_at, response_due_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                    )
+                    .bind(advisory.id.as_str())
+                    .bind(org_id)
+                    .bind(repo_id)
+                    .bind(importer)
+                    .bind(advisory.state.as_str())
+                    .bind(advisory.revision)
+                    .bind(doc)
+                    .bind(to_ms(advisory.created_at))
+                    .bind(to_ms(advisory.updated_at))
+                    .bind(advisory.published_at.map(to_ms))
+                    .bind(to_ms(advisory.response_due_at))
+                    .execute(&mut **tx)
+                    .await?;
+                    let claimed = sqlx::query(
+                        "INSERT INTO imports (org_id, source_id, advisory_id, imported_at) VALUES ($1, $2, $3, $4)
+                         ON CONFLICT (org_id, source_id) DO NOTHING",
+                    )
+                    .bind(org_id)
+                    .bind(&facts.source_id)
+                    .bind(advisory.id.as_str())
+                    .bind(to_ms(now))
+                    .execute(&mut **tx)
+                    .await?;
+                    if claimed.rows_affected() == 0 {
+                        // Imported concurrently: this record's savepoint is undone.
+                        return Err(StoreError::Conflict(IMPORTED_MEANWHILE.into()));
+                    }
+                    store
+                        .insert_event(
+                            tx,
+                            &advisory.id,
+                            org_id,
+                            actor,
+                            &Change::Imported { content, facts },
+                            now,
+                        )
+                        .await?;
+                    crate::public_index::after_change(tx, None, &advisory, org_id).await
+                })
+            }))
+            .await;
+        match outcome {
+            Ok(()) => {}
+            Err(StoreError::Conflict(m)) if m == IMPORTED_MEANWHILE => {
+                // Imported by someone else at the same time: keep theirs.
+                return self
+                    .imported_as(org.id, &source_id)
+                    .await?
+                    .map(ImportOutcome::Exists)
+                    .ok_or(StoreError::NotFound("import"));
+            }
+            Err(e) => return Err(e),
         }
-        self.insert_event(
-            &mut tx,
-            &advisory.id,
-            org.id,
-            actor,
-            &Change::Imported { content, facts },
-            now,
-        )
-        .await?;
-        tx.commit().await?;
         Ok(ImportOutcome::Created(advisory.id))
     }
 

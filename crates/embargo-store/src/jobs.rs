@@ -45,6 +45,20 @@ pub struct JobStatus {
 }
 
 /// The pause before attempt `n + 1` of a failing job: 2^n seconds, at most an hour.
+/// Job kinds that may run for minutes: they have a lane of their own.
+pub const SLOW_KINDS: [&str; 2] = ["fix_check", "fix_upstream_push"];
+
+/// Which jobs a runner takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobLane {
+    /// Every kind (tests, `embargo jobs run`).
+    Any,
+    /// All but [`SLOW_KINDS`].
+    Quick,
+    /// Only [`SLOW_KINDS`].
+    Slow,
+}
+
 pub fn backoff(attempts: i64) -> Duration {
     Duration::seconds(1_i64 << attempts.clamp(0, 12)).min(MAX_BACKOFF)
 }
@@ -89,6 +103,22 @@ impl Store {
 
     /// Claims the next due job, if any, with a lease.
     pub async fn claim_job(&self) -> Result<Option<Job>> {
+        self.claim_job_in(JobLane::Any).await
+    }
+
+    /// Claims the next due job of a lane: long work (checks on fix repositories, pushes to
+    /// upstreams) runs in a lane of its own, so it cannot hold back mail and publication.
+    pub async fn claim_job_in(&self, lane: JobLane) -> Result<Option<Job>> {
+        let kinds = SLOW_KINDS
+            .iter()
+            .map(|k| format!("'{k}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let only = match lane {
+            JobLane::Any => String::new(),
+            JobLane::Quick => format!(" AND kind NOT IN ({kinds})"),
+            JobLane::Slow => format!(" AND kind IN ({kinds})"),
+        };
         let now = to_ms(self.now());
         let skip = match self.backend {
             crate::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
@@ -97,7 +127,7 @@ impl Store {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE jobs SET leased_until = $1, attempts = attempts + 1
              WHERE id = (SELECT id FROM jobs WHERE done_at IS NULL AND due_at <= $2
-                         AND (leased_until IS NULL OR leased_until <= $2)
+                         AND (leased_until IS NULL OR leased_until <= $2){only}
                          ORDER BY due_at, id LIMIT 1{skip})
              AND (leased_until IS NULL OR leased_until <= $2)
              RETURNING id, kind, payload, attempts, every_ms"

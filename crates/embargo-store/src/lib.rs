@@ -13,6 +13,7 @@ mod advisories;
 mod attachments;
 mod attempts;
 mod audit;
+mod audit_batch;
 pub mod clock;
 mod codeowners;
 mod collaborators;
@@ -20,6 +21,9 @@ pub mod crypto;
 mod cve;
 mod db;
 mod disclosure;
+mod fix_checks;
+mod fix_repos;
+mod group_tx;
 mod imap_settings;
 mod imports;
 mod intake;
@@ -27,13 +31,17 @@ mod jobs;
 mod mail;
 mod mail_intake;
 mod orgs;
+mod page_view;
+mod people;
 mod preferences;
+mod public_index;
 mod record;
 mod releases;
 mod rotation;
 mod schedule;
 pub mod secrets;
 mod spam;
+mod stats;
 mod subscribers;
 mod two_factor;
 mod users;
@@ -50,30 +58,42 @@ pub use attachments::Attachment;
 pub use audit::{AuditCheck, AuditEntry};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use codeowners::SyncReport;
-pub use collaborators::{Collaborator, Invitation, NewInvitation};
+pub use collaborators::{Collaborator, Invitation, NewInvitation, SignupDetails};
 pub use cve::{
     ApiKey, CveJobTarget, CvePlan, CveServicesAccount, CveSettings, CveSettingsChange, CveState,
     CveStatus, LOW_BLOCK as CVE_LOW_BLOCK,
 };
 pub use db::Backend;
 pub use disclosure::DisclosureRun;
+pub use fix_checks::{
+    CHECK_CONTEXT as FIX_CHECK_CONTEXT, CheckJob, CheckRun, FixSettings, FixSettingsChange,
+    FixState, FixStatus, NewFixStatus, OUTPUT_LIMIT as FIX_OUTPUT_LIMIT, PushCredentials,
+    Retention as FixRetention, UpstreamPush, UpstreamPushJob, bounded as bounded_check_output,
+    check_sha,
+};
+pub use fix_repos::{FixAccess, FixAccessKind, FixPlan, FixRepo};
 pub use imap_settings::{ImapClaim, ImapIntake, ImapIntakeRequest, ImapIntakeView, ImapTls};
 pub use imports::{IMPORTER_EMAIL, ImportOutcome};
 pub use intake::Confirmed;
-pub use jobs::{Job, JobStatus, LEASE as JOB_LEASE};
+pub use jobs::{Job, JobLane, JobStatus, LEASE as JOB_LEASE, SLOW_KINDS};
 pub use mail::{MAX_ATTEMPTS, QueuedMail};
 pub use mail_intake::{MailAttachment, MailIntake};
-pub use orgs::{Org, OrgPermissions, PolicyChange, Repo};
+pub use orgs::{Org, OrgPermissions, POLICY_TEXT_MAX, PolicyChange, Repo};
+pub use page_view::AdvisoryView;
+pub use people::{NEW_ACCOUNT_LINK_DAYS, Person};
 pub use preferences::MailPreferences;
+pub use public_index::{DirectoryEntry, PublicKey};
 pub use releases::{Recorded, ReleaseRecord, ReleaseSource};
 pub use rotation::Rotation;
 pub use schedule::{SweepRun, embargo_needs_attention};
 pub use spam::Block;
-pub use subscribers::Subscription;
+pub use stats::OperationalStats;
+pub use subscribers::{SubscriberCount, Subscription};
 pub use two_factor::TotpEnrolment;
 pub use users::{Session, User, check_password as users_check_password};
 pub use webhooks::{
-    Delivery, NewWebhook, OutgoingDelivery, Webhook, signature as webhook_signature,
+    Delivery, EVENTS as WEBHOOK_EVENTS, MAX_ATTEMPTS as WEBHOOK_MAX_ATTEMPTS, NewWebhook,
+    OutgoingDelivery, Webhook, signature as webhook_signature,
 };
 
 /// What a store call can fail with. `NotFound` carries what was looked for, never why.
@@ -175,6 +195,10 @@ pub struct Store {
     keys: Arc<crypto::Keyring>,
     /// The access log's key and head file.
     audit: Arc<audit::Trail>,
+    /// Access-log entries waiting for a shared commit.
+    audit_queue: Arc<audit_batch::GroupCommit>,
+    /// Small writes (filings) waiting for a shared transaction.
+    group_tx: Arc<group_tx::GroupTx>,
 }
 
 impl Store {
@@ -183,6 +207,7 @@ impl Store {
     pub async fn open(url: &str, clock: Arc<dyn Clock>, keys: KeySource) -> Result<Self> {
         let (pool, backend) = db::connect(url).await?;
         db::migrate(&pool, backend).await?;
+        public_index::build_if_needed(&pool).await?;
         let head_file = keys.audit_head_file();
         let keys = Arc::new(open_keyring(&pool, keys).await?);
         let audit = audit::Trail::open(&pool, &keys, head_file).await?;
@@ -193,6 +218,8 @@ impl Store {
             origin: None,
             keys,
             audit,
+            audit_queue: audit_batch::GroupCommit::new(),
+            group_tx: group_tx::GroupTx::new(),
         })
     }
 

@@ -332,6 +332,15 @@ impl Store {
                 &["triagers"],
             ),
             Change::CollaboratorInvited { email, .. } => {
+                // Without an account, the invitation mailed its sign-up link already.
+                let account: Option<i64> =
+                    sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+                        .bind(email.as_str())
+                        .fetch_optional(&mut **tx)
+                        .await?;
+                if account.is_none() {
+                    return Ok(Vec::new());
+                }
                 let place = a.place();
                 let facts = Facts {
                     id: &a.id,

@@ -18,6 +18,8 @@ pub struct Org {
     pub slug: Slug,
     pub name: String,
     pub policy: Policy,
+    /// The organisation's own words on its policy (Markdown), shown in its SECURITY.md.
+    pub policy_text: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -50,6 +52,8 @@ pub struct PolicyChange {
     pub disclose_closed_days: Option<u32>,
     /// How many of the most recent release lines get fixes (1: the current release only).
     pub supported_releases: Option<u32>,
+    /// The organisation's own words for its SECURITY.md (Markdown, at most 20,000 bytes).
+    pub policy_text: Option<String>,
 }
 
 /// What an actor may do in an organisation, precomputed from the rule.
@@ -94,6 +98,7 @@ fn org_from_row(row: &AnyRow) -> Result<Org> {
         slug: Slug::parse(&row.try_get::<String, _>("slug")?)?,
         name: row.try_get("name")?,
         policy,
+        policy_text: row.try_get("policy_text")?,
     })
 }
 
@@ -107,6 +112,9 @@ fn repo_from_row(row: &AnyRow) -> Result<Repo> {
         upstream: row.try_get("upstream")?,
     })
 }
+
+/// The longest free-text policy an organisation may keep.
+pub const POLICY_TEXT_MAX: usize = 20_000;
 
 const REPO_COLUMNS: &str = "r.id, r.org_id, o.slug AS org_slug, r.slug, r.name, r.upstream";
 
@@ -235,12 +243,13 @@ impl Store {
             slug: slug.clone(),
             name: name.to_string(),
             policy,
+            policy_text: String::new(),
         })
     }
 
     pub async fn org(&self, slug: &Slug) -> Result<Org> {
         let row = sqlx::query(
-            "SELECT id, slug, name, response_days, require_two_factor, spam_block_days, reports_per_hour, mail_titles, disclose_closed_days, response_deadline, reminders, embargo_max, embargo_warnings, supported_releases FROM orgs WHERE slug = $1",
+            "SELECT id, slug, name, response_days, require_two_factor, spam_block_days, reports_per_hour, mail_titles, disclose_closed_days, response_deadline, reminders, embargo_max, embargo_warnings, supported_releases, policy_text FROM orgs WHERE slug = $1",
         )
         .bind(slug.as_str())
         .fetch_optional(&self.pool)
@@ -251,7 +260,7 @@ impl Store {
 
     pub async fn orgs(&self) -> Result<Vec<Org>> {
         let rows = sqlx::query(
-            "SELECT id, slug, name, response_days, require_two_factor, spam_block_days, reports_per_hour, mail_titles, disclose_closed_days, response_deadline, reminders, embargo_max, embargo_warnings, supported_releases FROM orgs ORDER BY slug",
+            "SELECT id, slug, name, response_days, require_two_factor, spam_block_days, reports_per_hour, mail_titles, disclose_closed_days, response_deadline, reminders, embargo_max, embargo_warnings, supported_releases, policy_text FROM orgs ORDER BY slug",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -336,9 +345,17 @@ impl Store {
             )
             .into());
         }
+        let policy_text = change.policy_text.unwrap_or(org.policy_text);
+        if policy_text.len() > POLICY_TEXT_MAX {
+            return Err(embargo_domain::FieldError::new(
+                "policy_text",
+                format!("must be at most {POLICY_TEXT_MAX} bytes"),
+            )
+            .into());
+        }
         let now = to_ms(self.now());
         let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE orgs SET response_days = $1, require_two_factor = $2, spam_block_days = $3, reports_per_hour = $4, mail_titles = $6, disclose_closed_days = $7, response_deadline = $8, reminders = $9, embargo_max = $10, embargo_warnings = $11, supported_releases = $12 WHERE id = $5")
+        sqlx::query("UPDATE orgs SET policy_text = $13, response_days = $1, require_two_factor = $2, spam_block_days = $3, reports_per_hour = $4, mail_titles = $6, disclose_closed_days = $7, response_deadline = $8, reminders = $9, embargo_max = $10, embargo_warnings = $11, supported_releases = $12 WHERE id = $5")
             .bind(i64::from(days))
             .bind(i64::from(two_factor))
             .bind(i64::from(block_days))
@@ -351,9 +368,10 @@ impl Store {
             .bind(String::from(clock.embargo_max))
             .bind(list_text(&clock.embargo_warnings))
             .bind(i64::from(supported))
+            .bind(&policy_text)
             .execute(&mut *tx)
             .await?;
-        let detail = serde_json::json!({"response_days": days, "require_two_factor": two_factor, "spam_block_days": block_days, "reports_per_hour": per_hour, "mail_titles": titles, "disclose_closed_days": disclose, "response_deadline": clock.response_deadline, "reminders": clock.reminders, "embargo_max": clock.embargo_max, "embargo_warnings": clock.embargo_warnings, "supported_releases": supported});
+        let detail = serde_json::json!({"response_days": days, "require_two_factor": two_factor, "spam_block_days": block_days, "reports_per_hour": per_hour, "mail_titles": titles, "disclose_closed_days": disclose, "response_deadline": clock.response_deadline, "reminders": clock.reminders, "embargo_max": clock.embargo_max, "embargo_warnings": clock.embargo_warnings, "supported_releases": supported, "policy_text_bytes": policy_text.len()});
         org_event(
             &mut tx,
             org.id,

@@ -99,6 +99,30 @@ const SEALED: &[SealedColumn] = &[
         column: "secret_sealed",
         aad: crate::webhooks::secret_aad,
     },
+    SealedColumn {
+        table: "fix_settings",
+        pk: "repo_id",
+        pk_is_number: true,
+        place: "CAST(repo_id AS TEXT) || ':' || push_url",
+        column: "push_credentials_sealed",
+        aad: crate::fix_checks::credentials_aad,
+    },
+    SealedColumn {
+        table: "fix_check_runs",
+        pk: "id",
+        pk_is_number: true,
+        place: "advisory_id",
+        column: "output",
+        aad: crate::fix_checks::output_aad,
+    },
+    SealedColumn {
+        table: "fix_statuses",
+        pk: "id",
+        pk_is_number: true,
+        place: "advisory_id",
+        column: "description",
+        aad: crate::fix_checks::description_aad,
+    },
 ];
 
 fn settings_aad(name: &str) -> String {

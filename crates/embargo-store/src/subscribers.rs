@@ -4,6 +4,7 @@
 //! address and per client, so that the form cannot be used to mail strangers; the answer is
 //! the same whether the address is subscribed already or not.
 
+use embargo_domain::access::{Actor, OrgAction};
 use embargo_domain::advisory::Advisory;
 use embargo_domain::notify::Message;
 use embargo_domain::types::{Email, Slug};
@@ -32,6 +33,15 @@ pub struct Subscription {
     pub email: String,
     pub confirmed: bool,
     pub unsubscribed: bool,
+}
+
+/// The organisation's subscribers, counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SubscriberCount {
+    /// Confirmed and not unsubscribed: they get each published or withdrawn advisory.
+    pub confirmed: i64,
+    /// Asked, but have not followed the confirmation link (yet).
+    pub unconfirmed: i64,
 }
 
 impl Store {
@@ -138,6 +148,30 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// How many people follow the organisation's advisories (its security managers; counts
+    /// only, never the addresses).
+    pub async fn subscriber_count(&self, actor: Actor, org: &Slug) -> Result<SubscriberCount> {
+        let o = self.org(org).await?;
+        self.require_org(actor, &o, OrgAction::ManagePolicy, "see the subscribers")
+            .await?;
+        let count = |sql: &'static str| async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .bind(o.id)
+                .fetch_one(&self.pool)
+                .await
+        };
+        Ok(SubscriberCount {
+            confirmed: count(
+                "SELECT COUNT(*) FROM subscribers WHERE org_id = $1 AND confirmed_at IS NOT NULL AND unsubscribed_at IS NULL",
+            )
+            .await?,
+            unconfirmed: count(
+                "SELECT COUNT(*) FROM subscribers WHERE org_id = $1 AND confirmed_at IS NULL AND unsubscribed_at IS NULL",
+            )
+            .await?,
+        })
     }
 
     /// The subscription a link names (`NotFound` for a wrong token).

@@ -48,9 +48,13 @@ impl User {
 pub struct Session {
     pub user: User,
     pub csrf_token: String,
+    /// The user's organisations and role in each, by slug: what the navigation offers.
+    pub memberships: Vec<(embargo_domain::types::Slug, embargo_domain::types::OrgRole)>,
+    /// Whether the user maintains at least one repository.
+    pub maintainer: bool,
 }
 
-fn user_from_row(row: &AnyRow) -> Result<User> {
+pub(crate) fn user_from_row(row: &AnyRow) -> Result<User> {
     let email: String = row.try_get("email")?;
     Ok(User {
         id: row.try_get("id")?,
@@ -62,7 +66,8 @@ fn user_from_row(row: &AnyRow) -> Result<User> {
     })
 }
 
-const USER_COLUMNS: &str = "u.id, u.email, u.name, u.is_admin, u.password_hash, u.totp_enabled_at";
+pub(crate) const USER_COLUMNS: &str =
+    "u.id, u.email, u.name, u.is_admin, u.password_hash, u.totp_enabled_at";
 
 pub fn check_password(password: &str) -> Result<(), FieldError> {
     let n = password.chars().count();
@@ -119,6 +124,20 @@ impl Store {
         password: Option<&str>,
         admin: bool,
     ) -> Result<User> {
+        self.create_user_as(Actor::Anonymous, email, name, password, admin)
+            .await
+    }
+
+    /// [`Store::create_user`], with the access log naming who did it (an administrator on
+    /// the users page; the operator's command line is anonymous).
+    pub(crate) async fn create_user_as(
+        &self,
+        actor: Actor,
+        email: &Email,
+        name: Option<&str>,
+        password: Option<&str>,
+        admin: bool,
+    ) -> Result<User> {
         let name = match name {
             Some(n) => DisplayName::parse(n)?.to_string(),
             None => email
@@ -165,7 +184,7 @@ impl Store {
         crate::audit::append(
             &mut tx,
             self.now(),
-            Actor::Anonymous,
+            actor,
             self.origin(),
             "user_created",
             None,
@@ -361,12 +380,48 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         match row {
-            Some(r) => Ok(Some(Session {
-                user: user_from_row(&r)?,
-                csrf_token: r.try_get("csrf_token")?,
-            })),
+            Some(r) => {
+                let user = user_from_row(&r)?;
+                let (memberships, maintainer) = self.roles_of(user.id).await?;
+                Ok(Some(Session {
+                    user,
+                    csrf_token: r.try_get("csrf_token")?,
+                    memberships,
+                    maintainer,
+                }))
+            }
             None => Ok(None),
         }
+    }
+
+    /// The user's organisations with their role, and whether they maintain a repository.
+    async fn roles_of(
+        &self,
+        user_id: i64,
+    ) -> Result<(
+        Vec<(embargo_domain::types::Slug, embargo_domain::types::OrgRole)>,
+        bool,
+    )> {
+        let rows = sqlx::query(
+            "SELECT o.slug, m.role FROM org_members m JOIN orgs o ON o.id = m.org_id
+             WHERE m.user_id = $1 ORDER BY o.slug",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut memberships = Vec::with_capacity(rows.len());
+        for r in &rows {
+            memberships.push((
+                embargo_domain::types::Slug::parse(&r.try_get::<String, _>("slug")?)?,
+                embargo_domain::types::OrgRole::parse(&r.try_get::<String, _>("role")?)?,
+            ));
+        }
+        let maintainer: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM maintainers WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok((memberships, maintainer > 0))
     }
 
     pub async fn end_session(&self, token: &str) -> Result<()> {

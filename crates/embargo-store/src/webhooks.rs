@@ -18,7 +18,7 @@ use crate::secrets::hex;
 use crate::{Result, Store, StoreError};
 
 /// The events a webhook may ask for.
-pub const EVENTS: [&str; 8] = [
+pub const EVENTS: [&str; 9] = [
     "advisory.filed",
     "advisory.replied",
     "advisory.accepted",
@@ -27,6 +27,8 @@ pub const EVENTS: [&str; 8] = [
     "advisory.published",
     "advisory.withdrawn",
     "job.failed",
+    // A push to an advisory's fix repository (queued by `fix_checks`).
+    "fix.pushed",
 ];
 /// Attempts before a delivery is given up (it can still be redelivered by hand).
 pub const MAX_ATTEMPTS: i64 = 8;

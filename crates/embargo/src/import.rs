@@ -1,5 +1,5 @@
 //! `embargo import`: published advisories of other databases into an organisation's
-//! repository, one transaction per record.
+//! repository, each record all or nothing (records read at the same time share commits).
 
 use std::path::{Path, PathBuf};
 
@@ -8,6 +8,7 @@ use embargo_domain::advisory::ImportFacts;
 use embargo_domain::types::Slug;
 use embargo_formats::import::{MAX_BYTES, parse};
 use embargo_store::ImportOutcome;
+use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::{Common, open};
@@ -48,6 +49,9 @@ fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// Records read and stored at the same time.
+const IN_FLIGHT: usize = 16;
+
 fn read(path: &Path) -> Result<Vec<u8>, String> {
     let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
     if meta.len() > MAX_BYTES as u64 {
@@ -81,29 +85,42 @@ pub async fn run(
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let (mut created, mut existing, mut failed) = (0_usize, 0_usize, 0_usize);
-    for path in &files {
-        let name = path.display().to_string();
-        bar.set_message(name.clone());
-        let outcome = match read(path).and_then(|b| parse(&b).map_err(|e| e.message)) {
-            Err(e) => Err(e),
-            Ok(imported) => {
-                for w in &imported.warnings {
-                    bar.suspend(|| eprintln!("{name}: warning: {w}"));
+    // Several records in flight share commits (group commit in the store); the results are
+    // taken in file order, so the output is the same as one at a time.
+    let store = &store;
+    let (org, repo) = (&org, &repo);
+    let mut outcomes = futures_util::stream::iter(files.iter())
+        .map(|path| async move {
+            let name = path.display().to_string();
+            let outcome = match read(path).and_then(|b| parse(&b).map_err(|e| e.message)) {
+                Err(e) => Err(e),
+                Ok(imported) => {
+                    let published = imported.published.unwrap_or(imported.modified);
+                    let facts = ImportFacts {
+                        source_id: imported.source_id.clone(),
+                        published_at: published,
+                        modified_at: imported.modified,
+                        withdrawn_at: imported.withdrawn,
+                    };
+                    let warnings = imported.warnings;
+                    store
+                        .import_advisory(org, repo, imported.content, facts)
+                        .await
+                        .map(|o| (imported.source_id, o, warnings))
+                        .map_err(|e| e.to_string())
                 }
-                let published = imported.published.unwrap_or(imported.modified);
-                let facts = ImportFacts {
-                    source_id: imported.source_id.clone(),
-                    published_at: published,
-                    modified_at: imported.modified,
-                    withdrawn_at: imported.withdrawn,
-                };
-                store
-                    .import_advisory(&org, &repo, imported.content, facts)
-                    .await
-                    .map(|o| (imported.source_id, o))
-                    .map_err(|e| e.to_string())
+            };
+            (name, outcome)
+        })
+        .buffered(IN_FLIGHT);
+    while let Some((name, outcome)) = outcomes.next().await {
+        bar.set_message(name.clone());
+        let outcome = outcome.map(|(source_id, o, warnings)| {
+            for w in &warnings {
+                bar.suspend(|| eprintln!("{name}: warning: {w}"));
             }
-        };
+            (source_id, o)
+        });
         bar.inc(1);
         match outcome {
             Ok((source_id, o)) => {

@@ -421,6 +421,7 @@ async fn serve(common: &Common, listen: Option<std::net::SocketAddr>) -> Result<
         store: store.clone(),
         config: config.clone(),
         signer,
+        public_cache: Arc::default(),
     };
     let scheduler = embargo_server::jobs::spawn(
         store.clone(),
@@ -678,6 +679,9 @@ const DEFAULT_CONFIG: &str = r#"# Embargo settings. Every key can also be set wi
 # Empty: messages are written to the outbox folder in the data folder instead of sent.
 # smtp_url = ""
 # from = "Embargo <embargo@localhost>"
+# The IMAP intake verifies its server with Mozilla's roots; a PEM file of further
+# certificates to trust (your own CA, or the server's own certificate) for it only.
+# imap_ca_file = "/etc/embargo/imap-ca.pem"
 
 [intake]
 # Days a report filed without an account waits for its e-mail confirmation.

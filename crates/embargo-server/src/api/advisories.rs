@@ -572,12 +572,28 @@ pub async fn reopen(
     transition(st, caller, &id, Transition::Reopen).await
 }
 
+/// `POST /advisories/{id}/publish [{push_fix}]`: the answer adds `fix_checks`, the warnings
+/// about fix branches whose checks are not green (they do not block), and the push of the
+/// fix to the upstream when asked for.
 pub async fn publish(
     Req(st): Req,
     caller: ApiCaller,
     Path(id): Path<String>,
-) -> Result<Json<AdvisoryView>, AppError> {
-    transition(st, caller, &id, Transition::Publish).await
+    options: crate::api::fix_checks::PublishOptions,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let id = advisory_id(&id)?;
+    let actor = authenticated(&st, caller, &id).await?;
+    if options.push_fix {
+        crate::fix_checks::before_publish(&st, actor, &id).await?;
+    }
+    let a = st.store.transition(actor, &id, Transition::Publish).await?;
+    let fix = crate::fix_checks::after_publish(&st, actor, &id, options.push_fix).await;
+    let mut view = serde_json::to_value(AdvisoryView::build(&st, &a).await?)
+        .map_err(|e| AppError::internal(&e.to_string()))?;
+    if let Some(o) = view.as_object_mut() {
+        o.insert("fix_checks".into(), fix);
+    }
+    Ok(Json(view))
 }
 
 #[derive(Deserialize)]

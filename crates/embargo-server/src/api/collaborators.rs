@@ -41,8 +41,12 @@ pub async fn invite(
 ) -> Result<(StatusCode, Json<Invited>), AppError> {
     let id = advisory_id(&id)?;
     let actor = super::advisories::authenticated(&st, caller, &id).await?;
-    let (collaborator, token) = st.store.invite(actor, &id, body).await?;
-    let signup_url = token.map(|t| format!("{}/invite/{t}", st.config.server.public_url));
+    let base = st.config.server.public_url.clone();
+    let (collaborator, token) = st
+        .store
+        .invite(actor, &id, body, |t| format!("{base}/invite/{t}"))
+        .await?;
+    let signup_url = token.map(|t| format!("{base}/invite/{t}"));
     Ok((
         StatusCode::CREATED,
         Json(Invited {

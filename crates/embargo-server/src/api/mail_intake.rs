@@ -24,19 +24,24 @@ pub async fn set(
     st.store
         .check_org_action(caller.actor, &org, OrgAction::ManagePolicy)
         .await?;
+    check_server(&st, &req.url)?;
+    Ok(Json(
+        st.store.set_imap_intake(caller.actor, &org, req).await?,
+    ))
+}
+
+/// The network rule for a mailbox's address (also for the web form).
+pub(crate) fn check_server(st: &crate::AppState, url: &str) -> Result<(), AppError> {
     st.config
         .network_policy()
         .map_err(|e| AppError::internal(&e.to_string()))?
-        .permits_mail_server(&req.url)
+        .permits_mail_server(url)
         .map_err(|_| {
             AppError::invalid(embargo_domain::FieldError::new(
                 "url",
                 "must be imaps://host:port or imap://host:port on a public host (an administrator can allow other hosts with [network] allow)",
             ))
-        })?;
-    Ok(Json(
-        st.store.set_imap_intake(caller.actor, &org, req).await?,
-    ))
+        })
 }
 
 /// `GET /orgs/{org}/mail-intake` → the settings without the password, or 404 when off.

@@ -6,6 +6,8 @@ pub mod attachments;
 pub mod clock;
 pub mod collaborators;
 pub mod cve;
+pub mod fix;
+pub mod fix_checks;
 pub mod mail_intake;
 pub mod orgs;
 pub mod releases;

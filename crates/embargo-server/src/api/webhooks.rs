@@ -16,7 +16,8 @@ fn number(s: &str, what: &'static str) -> Result<i64, AppError> {
     s.parse().map_err(|_| AppError::not_found(what))
 }
 
-fn check_url(st: &AppState, url: &str) -> Result<(), AppError> {
+/// The network rule for a webhook's address (also for the web form).
+pub(crate) fn check_url(st: &AppState, url: &str) -> Result<(), AppError> {
     st.config
         .network_policy()
         .map_err(|e| AppError::internal(&e.to_string()))?

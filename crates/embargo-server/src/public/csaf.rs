@@ -3,6 +3,7 @@
 //! with its `.sha256` and `.sha512`.
 
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use embargo_domain::advisory::Advisory;
 use embargo_formats::csaf::{self, CsafOptions, path_in_directory};
@@ -14,6 +15,9 @@ use embargo_formats::cve::{CveOptions, record as cve_record};
 use super::{document, json_document, public_advisory};
 use crate::AppState;
 use crate::error::AppError;
+
+const TEXT: &str = "text/plain; charset=utf-8";
+const CSV: &str = "text/csv; charset=utf-8";
 
 async fn vendor(st: &AppState, a: &Advisory) -> Result<String, AppError> {
     Ok(st.store.org(&a.org).await?.name)
@@ -80,60 +84,77 @@ pub async fn advisory_cve(
 }
 
 /// `GET /.well-known/csaf/provider-metadata.json`.
-pub async fn provider(State(st): State<AppState>) -> Result<Response, AppError> {
-    let all = st.store.public_advisories(None).await?;
-    let last = all
-        .iter()
-        .map(embargo_domain::advisory::Advisory::public_modified_at)
-        .max()
-        .unwrap_or_else(|| st.store.now());
-    let key_url = st.signer.as_ref().map(|s| {
-        (
-            format!(
-                "{}{}/openpgp/{}.asc",
-                st.config.server.public_url,
-                embargo_formats::csaf_provider::WELL_KNOWN,
-                s.fingerprint
-            ),
-            s.fingerprint.clone(),
-        )
-    });
-    let doc = provider_metadata(&ProviderOptions {
-        base_url: &st.config.server.public_url,
-        publisher_name: &st.config.publishing.publisher_name,
-        last_updated: last,
-        openpgp_key: key_url.as_ref().map(|(u, f)| (u.as_str(), f.as_str())),
-    });
-    Ok(json_document(&doc))
+pub async fn provider(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let revision = st.store.public_revision().await?;
+    let doc = st
+        .public_cache
+        .get_or_build("csaf:provider", revision, "application/json", || async {
+            let last = st
+                .store
+                .public_last_modified()
+                .await?
+                .unwrap_or_else(|| st.store.now());
+            let key_url = st.signer.as_ref().map(|s| {
+                (
+                    format!(
+                        "{}{}/openpgp/{}.asc",
+                        st.config.server.public_url,
+                        embargo_formats::csaf_provider::WELL_KNOWN,
+                        s.fingerprint
+                    ),
+                    s.fingerprint.clone(),
+                )
+            });
+            let doc = provider_metadata(&ProviderOptions {
+                base_url: &st.config.server.public_url,
+                publisher_name: &st.config.publishing.publisher_name,
+                last_updated: last,
+                openpgp_key: key_url.as_ref().map(|(u, f)| (u.as_str(), f.as_str())),
+            });
+            Ok(serde_json::to_string_pretty(&doc).unwrap_or_default())
+        })
+        .await?;
+    Ok(doc.respond(&headers))
 }
 
-/// Every document of the directory: its path, and when it last changed.
+/// Every document of the directory: its path, and when it last changed (from the store's
+/// public index, without opening the advisories).
 async fn entries(st: &AppState) -> Result<Vec<(String, time::OffsetDateTime)>, AppError> {
-    let all = st.store.public_advisories(None).await?;
-    let mut out = Vec::new();
-    for a in &all {
-        let changed = a.public_modified_at();
-        for vex in [false, true] {
-            if let Some(p) = path_in_directory(a, vex) {
-                out.push((p, changed));
-            }
-        }
-    }
-    Ok(out)
+    Ok(st
+        .store
+        .public_directory()
+        .await?
+        .into_iter()
+        .map(|e| (e.path, e.changed))
+        .collect())
 }
 
 /// `GET /.well-known/csaf/white/index.txt`.
-pub async fn index(State(st): State<AppState>) -> Result<Response, AppError> {
-    let paths: Vec<String> = entries(&st).await?.into_iter().map(|(p, _)| p).collect();
-    Ok(document(index_txt(&paths), "text/plain; charset=utf-8"))
+pub async fn index(State(st): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
+    let revision = st.store.public_revision().await?;
+    let doc = st
+        .public_cache
+        .get_or_build("csaf:index.txt", revision, TEXT, || async {
+            let paths: Vec<String> = entries(&st).await?.into_iter().map(|(p, _)| p).collect();
+            Ok(index_txt(&paths))
+        })
+        .await?;
+    Ok(doc.respond(&headers))
 }
 
 /// `GET /.well-known/csaf/white/changes.csv`.
-pub async fn changes(State(st): State<AppState>) -> Result<Response, AppError> {
-    Ok(document(
-        changes_csv(&entries(&st).await?),
-        "text/csv; charset=utf-8",
-    ))
+pub async fn changes(State(st): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
+    let revision = st.store.public_revision().await?;
+    let doc = st
+        .public_cache
+        .get_or_build("csaf:changes.csv", revision, CSV, || async {
+            Ok(changes_csv(&entries(&st).await?))
+        })
+        .await?;
+    Ok(doc.respond(&headers))
 }
 
 /// `GET /.well-known/csaf/white/{year}/{file}`: a document (`emb-….json`, `emb-…-vex.json`)

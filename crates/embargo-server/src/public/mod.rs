@@ -4,6 +4,7 @@
 //! choice these signatures make, and the one access rule then lets only published and
 //! withdrawn advisories through. Anything else answers exactly as a missing advisory does.
 
+pub mod cache;
 pub mod csaf;
 pub mod osv;
 pub mod pages;

@@ -9,6 +9,7 @@ use embargo_domain::advisory::{Advisory, State as AdvState, Vulnerability};
 use embargo_domain::types::Ecosystem;
 use embargo_formats::affects::{commit_affected, version_affected};
 use embargo_formats::osv::{OsvOptions, record};
+use embargo_store::PublicKey;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -178,6 +179,19 @@ fn matches(v: &Vulnerability, wanted: &Wanted) -> bool {
     }
 }
 
+/// What the index is asked for a query.
+fn index_key(w: &Wanted) -> PublicKey {
+    match w {
+        Wanted::Commit(c) => PublicKey::Commit(c.clone()),
+        Wanted::Package {
+            ecosystem, name, ..
+        } => PublicKey::Package {
+            ecosystem: ecosystem.as_ref().map(|e| e.as_str().to_owned()),
+            name: name.clone(),
+        },
+    }
+}
+
 /// Published (not withdrawn) advisories that affect what is asked, as the public OSV API
 /// leaves withdrawn entries out of query results.
 fn hits<'a>(all: &'a [Advisory], wanted: &Wanted) -> Vec<&'a Advisory> {
@@ -194,7 +208,8 @@ pub async fn query(
     AnyJson(q): AnyJson<Query>,
 ) -> Result<Json<Value>, AppError> {
     let wanted = check(q).map_err(AppError::invalid)?;
-    let all = st.store.public_advisories(None).await?;
+    // Only the advisories the index names as candidates are loaded; the match decides.
+    let all = st.store.osv_candidates(&[index_key(&wanted)]).await?;
     let vulns: Vec<Value> = hits(&all, &wanted)
         .into_iter()
         .filter_map(|a| record(a, &options(&st)))
@@ -221,7 +236,8 @@ pub async fn querybatch(
     for (i, q) in b.queries.into_iter().enumerate() {
         wanted.push(check(q).map_err(|e| AppError::invalid(e.within(&format!("queries[{i}]"))))?);
     }
-    let all = st.store.public_advisories(None).await?;
+    let keys: Vec<PublicKey> = wanted.iter().map(index_key).collect();
+    let all = st.store.osv_candidates(&keys).await?;
     let opts = options(&st);
     let results: Vec<Value> = wanted
         .iter()

@@ -2,6 +2,7 @@
 //! organisation's SECURITY.md. All read as the anonymous actor (see [`super`]).
 
 use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use embargo_domain::FieldError;
 use embargo_domain::types::Slug;
@@ -45,6 +46,7 @@ pub async fn org_bulletins(
     State(st): State<AppState>,
     Path(org): Path<String>,
     Query(q): Query<ReleaseQuery>,
+    headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let release = q.release.ok_or_else(|| {
         AppError::invalid(FieldError::new(
@@ -52,24 +54,29 @@ pub async fn org_bulletins(
             "is missing; ask for one release: ?release=v0.8.1",
         ))
     })?;
-    let md = crate::releases::org_bulletin(
-        &st.store,
-        &org_slug(&org)?,
-        &release,
-        &st.config.server.public_url,
-    )
-    .await?;
-    Ok(document(md, MARKDOWN))
+    let org = org_slug(&org)?;
+    let revision = st.store.public_revision().await?;
+    let key = format!("bulletins:{org}:{release}");
+    let doc = st
+        .public_cache
+        .get_or_build(&key, revision, MARKDOWN, || {
+            crate::releases::org_bulletin(&st.store, &org, &release, &st.config.server.public_url)
+        })
+        .await?;
+    Ok(doc.respond(&headers))
 }
 
-async fn feed(st: &AppState, org: Option<Slug>) -> Result<Response, AppError> {
+async fn feed(st: &AppState, org: Option<Slug>, headers: &HeaderMap) -> Result<Response, AppError> {
     let base = &st.config.server.public_url;
-    let (title, self_url) = match &org {
+    let revision = st.store.public_revision().await?;
+    let (title, self_url, key) = match &org {
         Some(o) => {
             let org = st.store.org(o).await?;
             (
                 format!("{}: security advisories", org.name),
                 format!("{base}/orgs/{}/advisories.atom", org.slug),
+                // The title is the organisation's name: a new name is a new feed.
+                format!("feed:{}:{}", org.slug, org.name),
             )
         }
         None => (
@@ -78,34 +85,43 @@ async fn feed(st: &AppState, org: Option<Slug>) -> Result<Response, AppError> {
                 st.config.publishing.publisher_name
             ),
             format!("{base}/feeds/advisories.atom"),
+            "feed".to_owned(),
         ),
     };
-    let mut all = st.store.public_advisories(org.as_ref()).await?;
-    all.truncate(100);
-    let body = atom(
-        &all,
-        &FeedOptions {
-            title: &title,
-            self_url: &self_url,
-            base_url: base,
-            author: &st.config.publishing.publisher_name,
-            now: st.store.now(),
-        },
-    );
-    Ok(document(body, ATOM))
+    let doc = st
+        .public_cache
+        .get_or_build(&key, revision, ATOM, || async {
+            let latest = st.store.latest_public(org.as_ref(), 100).await?;
+            Ok(atom(
+                &latest,
+                &FeedOptions {
+                    title: &title,
+                    self_url: &self_url,
+                    base_url: base,
+                    author: &st.config.publishing.publisher_name,
+                    now: st.store.now(),
+                },
+            ))
+        })
+        .await?;
+    Ok(doc.respond(headers))
 }
 
 /// `GET /feeds/advisories.atom`: the latest 100 public advisories of every organisation.
-pub async fn site_feed(State(st): State<AppState>) -> Result<Response, AppError> {
-    feed(&st, None).await
+pub async fn site_feed(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    feed(&st, None, &headers).await
 }
 
 /// `GET /orgs/{org}/advisories.atom`.
 pub async fn org_feed(
     State(st): State<AppState>,
     Path(org): Path<String>,
+    headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    feed(&st, Some(org_slug(&org)?)).await
+    feed(&st, Some(org_slug(&org)?), &headers).await
 }
 
 /// `GET /orgs/{org}/SECURITY.md`: the policy, from the organisation's settings.
@@ -126,6 +142,7 @@ pub async fn org_security_md(
         policy: &org.policy,
         base_url: &st.config.server.public_url,
         openpgp_key_url: key_url.as_deref(),
+        policy_text: &org.policy_text,
     });
     Ok(document(md, MARKDOWN))
 }

@@ -1,14 +1,14 @@
-//! One advisory's page: its text, the private thread, the triage actions and the draft form.
+//! One advisory's page, a workspace for its audience and a readable page for the public: its
+//! text (Markdown, sanitised), a timeline of events and comments, and a side panel with the
+//! actions the viewer may take (risky ones confirmed, see [`super::confirm`]).
 
 use askama::Template;
-use axum::Form;
 use axum::extract::Path;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use embargo_domain::access::Permissions;
-use embargo_domain::advisory::{Advisory, CloseReason, Edit};
-use embargo_store::{Comment, Transition};
-use serde_json::{Value, json};
+use embargo_domain::advisory::{Advisory, Change, CloseReason};
+use embargo_store::{Comment, EventRecord, Transition};
 
 use super::auth::to_login;
 use super::{Fields, Nav, SessionForm, check_session_form, redirect, render};
@@ -17,6 +17,7 @@ use crate::api::advisories::advisory_id;
 use crate::error::{AppError, PageError};
 use crate::extract::Req;
 use crate::extract::WebCaller;
+use crate::markdown;
 
 /// Precomputed lines for the template.
 pub struct Affected {
@@ -24,6 +25,286 @@ pub struct Affected {
     pub name: String,
     pub range: String,
     pub patched: String,
+}
+
+/// A CVSS vector with its score and rating, computed here.
+pub struct Score {
+    pub version: String,
+    pub vector: String,
+    /// `9.8`, or empty when the vector does not score (it always should).
+    pub score: String,
+    /// `Critical`, `High`, …
+    pub rating: String,
+    class: &'static str,
+}
+
+impl Score {
+    /// From the shared badge of [`super::format`], with the vector beside it.
+    pub fn of(vector: &str) -> Self {
+        match super::format::Badge::of(vector) {
+            Some(b) => Self {
+                version: b.version.clone(),
+                vector: vector.to_owned(),
+                score: format!("{:.1}", b.score),
+                rating: b.severity.as_str().to_owned(),
+                class: b.class(),
+            },
+            None => Self {
+                version: String::new(),
+                vector: vector.to_owned(),
+                score: String::new(),
+                rating: String::new(),
+                class: "",
+            },
+        }
+    }
+
+    /// The badge's class: `sev-high`.
+    pub fn class(&self) -> &'static str {
+        self.class
+    }
+}
+
+/// A weakness with its official name, when Embargo knows it.
+pub struct Weakness {
+    pub id: String,
+    pub name: String,
+}
+
+/// What the public sees of an advisory (and its audience, above their workspace): computed
+/// once, for the page and for the preview on the publish confirmation.
+pub struct PublicView {
+    pub headline: String,
+    pub summary: String,
+    pub description_html: String,
+    pub scores: Vec<Score>,
+    pub weaknesses: Vec<Weakness>,
+    pub affected: Vec<Affected>,
+    pub published: String,
+    pub updated: String,
+}
+
+impl PublicView {
+    pub fn of(a: &Advisory, audience: bool) -> Self {
+        let c = &a.content;
+        Self {
+            headline: if audience {
+                c.title.clone()
+            } else {
+                c.headline().to_owned()
+            },
+            summary: c.summary.clone().unwrap_or_default(),
+            description_html: markdown::to_html(&c.description),
+            scores: c
+                .cvss_vectors
+                .iter()
+                .map(|v| Score::of(v.as_ref()))
+                .collect(),
+            weaknesses: c
+                .cwe_ids
+                .iter()
+                .map(|w| {
+                    let id = w.to_string();
+                    Weakness {
+                        name: embargo_formats::cwe::name(&id).unwrap_or("").to_owned(),
+                        id,
+                    }
+                })
+                .collect(),
+            affected: c
+                .vulnerabilities
+                .iter()
+                .map(|v| Affected {
+                    ecosystem: v.package.ecosystem.to_string(),
+                    name: v.package.name.to_string(),
+                    range: v
+                        .vulnerable_version_range
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_else(|| "all versions".into()),
+                    patched: v.patched_versions.clone().unwrap_or_default(),
+                })
+                .collect(),
+            published: a.published_at.map(fmt_time).unwrap_or_default(),
+            updated: fmt_time(if audience {
+                a.updated_at
+            } else {
+                a.public_modified_at()
+            }),
+        }
+    }
+
+    /// The score the badge shows: the highest of the vectors'.
+    pub fn badge(&self) -> Option<&Score> {
+        self.scores
+            .iter()
+            .filter(|s| !s.score.is_empty())
+            .max_by(|a, b| {
+                a.score
+                    .parse::<f64>()
+                    .unwrap_or(0.0)
+                    .total_cmp(&b.score.parse::<f64>().unwrap_or(0.0))
+            })
+    }
+}
+
+/// One entry of the timeline: an event or a comment, in order.
+pub struct TimelineItem {
+    at: time::OffsetDateTime,
+    pub when: String,
+    /// `when`, machine-readable, for `<time datetime>`.
+    pub machine: String,
+    pub who: String,
+    /// What happened, in words ("Closed as a duplicate").
+    pub what: String,
+    /// Sanitised HTML: a comment's body, a close message.
+    pub body_html: String,
+    /// An advisory this entry links to (a duplicate's original).
+    pub link: Option<String>,
+    pub comment: bool,
+    pub internal: bool,
+}
+
+impl TimelineItem {
+    fn event(at: time::OffsetDateTime, who: String, what: String) -> Self {
+        Self {
+            at,
+            when: fmt_time(at),
+            machine: super::format::machine(at),
+            who,
+            what,
+            body_html: String::new(),
+            link: None,
+            comment: false,
+            internal: false,
+        }
+    }
+}
+
+fn closed_item(
+    at: time::OffsetDateTime,
+    who: String,
+    reason: CloseReason,
+    message: Option<&str>,
+    duplicate_of: Option<String>,
+) -> TimelineItem {
+    let mut item = TimelineItem::event(at, who, format!("Closed: {}", reason.label()));
+    item.body_html = message.map(markdown::to_html).unwrap_or_default();
+    item.link = duplicate_of;
+    item
+}
+
+/// The events of the trail, in words; comments come from the thread (with their text), so
+/// their events are left out.
+fn event_items(events: &[EventRecord]) -> Vec<TimelineItem> {
+    events
+        .iter()
+        .filter_map(|e| {
+            let who = e.actor.clone().unwrap_or_else(|| "Embargo".into());
+            let change: Change = serde_json::from_value(e.data.clone()).ok()?;
+            let what = match &change {
+                Change::Commented { .. } => return None,
+                Change::Closed {
+                    reason,
+                    message,
+                    duplicate_of,
+                } => {
+                    return Some(closed_item(
+                        e.at,
+                        who,
+                        *reason,
+                        message.as_deref(),
+                        duplicate_of.as_ref().map(ToString::to_string),
+                    ));
+                }
+                Change::Reported { .. } => "Reported".to_owned(),
+                Change::Imported { .. } => "Imported".to_owned(),
+                Change::Edited { .. } => "Edited".to_owned(),
+                Change::Accepted => "Accepted as a draft advisory".to_owned(),
+                Change::Reopened => "Reopened".to_owned(),
+                Change::Published => "Published".to_owned(),
+                Change::Withdrawn { reason } => match reason {
+                    Some(r) => format!("Withdrawn: {r}"),
+                    None => "Withdrawn".to_owned(),
+                },
+                Change::CollaboratorInvited { email, .. } => format!("Invited {email}"),
+                Change::CollaboratorAccepted { .. } => "A collaborator accepted".to_owned(),
+                Change::CollaboratorRevoked { .. } => "A collaborator's access revoked".to_owned(),
+                Change::CollaboratorExpired { .. } => "A collaborator's access expired".to_owned(),
+                Change::Transferred { to, .. } => format!("Moved to {to}"),
+                Change::Attached { .. } => "Attached a file".to_owned(),
+                Change::DisclosureAnnounced { on } => {
+                    format!("Disclosure announced for {}", fmt_time(*on))
+                }
+                Change::DisclosureExempted { reason } => format!("Kept private: {reason}"),
+                Change::Disclosed => "Disclosed under the disclosure policy".to_owned(),
+                Change::EmbargoChanged { action, party, .. } => {
+                    format!("Embargo: {} ({party})", action.as_str().replace('_', " "))
+                }
+                Change::CaseFlagSet { flag } => format!("Case flag set: {}", flag.as_str()),
+                Change::ReadyChanged { ready: true } => {
+                    "Marked ready to publish at the embargo's end".to_owned()
+                }
+                Change::ReadyChanged { ready: false } => "Marked not ready".to_owned(),
+                Change::CveAssigned { cve_id, .. } => format!("CVE id {cve_id} assigned"),
+            };
+            Some(TimelineItem::event(e.at, who, what))
+        })
+        .collect()
+}
+
+/// Without the trail (everyone but security managers): the milestones the page shows anyway.
+fn milestone_items(a: &Advisory, reporter: &str) -> Vec<TimelineItem> {
+    let mut items = vec![TimelineItem::event(
+        a.created_at,
+        reporter.to_owned(),
+        "Reported".into(),
+    )];
+    items.extend(
+        a.public_history
+            .iter()
+            .map(|r| TimelineItem::event(r.at, String::new(), r.summary.clone())),
+    );
+    if let (Some(at), Some(reason)) = (a.closed_at, a.close_reason) {
+        items.push(closed_item(
+            at,
+            String::new(),
+            reason,
+            a.close_message.as_deref(),
+            a.duplicate_of.as_ref().map(ToString::to_string),
+        ));
+    }
+    items
+}
+
+fn timeline(
+    a: &Advisory,
+    reporter: &str,
+    thread: Vec<Comment>,
+    events: Option<&[EventRecord]>,
+) -> Vec<TimelineItem> {
+    let mut items = match events {
+        Some(e) => event_items(e),
+        None => milestone_items(a, reporter),
+    };
+    items.extend(thread.into_iter().map(|c| TimelineItem {
+        at: c.created_at,
+        when: fmt_time(c.created_at),
+        machine: super::format::machine(c.created_at),
+        who: c.author,
+        what: if c.internal {
+            "Internal note".into()
+        } else {
+            "Comment".into()
+        },
+        body_html: markdown::to_html(&c.body),
+        link: None,
+        comment: true,
+        internal: c.internal,
+    }));
+    // Stable: an event and the comment it made keep their order.
+    items.sort_by_key(|i| i.at);
+    items
 }
 
 #[derive(Template)]
@@ -34,19 +315,17 @@ struct AdvisoryPage {
     a: Advisory,
     audience: bool,
     p: Permissions,
-    headline: String,
-    affected: Vec<Affected>,
+    v: PublicView,
     reporter: String,
     overdue: bool,
-    comments: Vec<Comment>,
+    /// Events and comments in order (for those who may read the thread).
+    timeline: Vec<TimelineItem>,
     collaborators: Vec<embargo_store::Collaborator>,
     attachments: Vec<embargo_store::Attachment>,
     /// The repositories of the organisation, for the transfer form.
     org_repos: Vec<String>,
     close_reasons: Vec<(&'static str, &'static str)>,
     created: String,
-    updated: String,
-    published: String,
     due: String,
     first_response: String,
     /// The embargo's agreed and proposed ends, for people.
@@ -54,11 +333,61 @@ struct AdvisoryPage {
     embargo_proposed: String,
     /// Case flags: (name, when set, or empty).
     case_flags: Vec<(&'static str, String)>,
+    /// The private fix repository, for who may fetch it (or create it).
+    fix: Option<crate::fix_repo::page::FixSection>,
+    /// The checks on the fix (statuses, check runs, upstream pushes), escaped HTML.
+    fix_checks_html: String,
+    /// The publish form's warnings about the fix's checks, and its push checkbox.
+    fix_publish: crate::fix_checks::PublishForm,
+    /// The documents as they would be published, for the publish dialog.
+    exports: Vec<(&'static str, &'static str)>,
     error: Option<String>,
 }
 
+impl AdvisoryPage {
+    fn any_action(&self) -> bool {
+        let p = &self.p;
+        p.can_edit
+            || p.can_accept
+            || p.can_close
+            || p.can_reopen
+            || p.can_publish
+            || p.can_withdraw
+            || p.can_transfer
+            || p.can_exempt_from_disclosure
+            || p.can_read_events
+    }
+}
+
+/// The one date format of the pages (UTC, to the minute), from [`super::format`].
 pub(crate) fn fmt_time(t: time::OffsetDateTime) -> String {
-    embargo_domain::embargo::format_instant(t)
+    super::format::text(t)
+}
+
+/// The organisation's other repositories, for the transfer form (only for who may transfer).
+pub(super) async fn org_repos(
+    st: &AppState,
+    a: &Advisory,
+    p: &Permissions,
+) -> Result<Vec<String>, PageError> {
+    Ok(if p.can_transfer {
+        st.store
+            .repos(Some(&a.org))
+            .await?
+            .iter()
+            .filter(|r| a.repo.as_ref() != Some(&r.slug))
+            .map(|r| r.slug.to_string())
+            .collect()
+    } else {
+        Vec::new()
+    })
+}
+
+pub(super) fn close_reasons() -> Vec<(&'static str, &'static str)> {
+    CloseReason::ALL
+        .iter()
+        .map(|r| (r.as_str(), r.label()))
+        .collect()
 }
 
 async fn page(
@@ -68,14 +397,11 @@ async fn page(
     error: Option<String>,
 ) -> Result<AdvisoryPage, PageError> {
     let id = advisory_id(id)?;
-    let a = st.store.advisory(caller.actor, &id).await?;
+    // One store call, one access-log entry for the advisory, its thread and its trail.
+    let view = st.store.advisory_view(caller.actor, &id).await?;
+    let a = view.advisory;
     let p = a.permissions();
     let audience = a.relations().in_audience();
-    let comments = if p.can_read_thread {
-        st.store.comments(caller.actor, &id).await?
-    } else {
-        Vec::new()
-    };
     let collaborators = if p.can_read_collaborators {
         st.store.collaborators(caller.actor, &id).await?
     } else {
@@ -86,16 +412,14 @@ async fn page(
     } else {
         Vec::new()
     };
-    let org_repos = if p.can_transfer {
-        st.store
-            .repos(Some(&a.get().org))
-            .await?
-            .iter()
-            .map(|r| r.slug.to_string())
-            .collect()
+    let fix = crate::fix_repo::page::section(st, caller.actor, &id, &p).await?;
+    let fix_checks_html = if p.can_fetch_fix {
+        crate::fix_checks::section_html(st, caller.actor, &id).await?
     } else {
-        Vec::new()
+        String::new()
     };
+    let fix_publish = crate::fix_checks::publish_form(st, caller.actor, &id, p.can_publish).await?;
+    let org_repos = org_repos(st, a.get(), &p).await?;
     let adv = a.get().clone();
     let reporter = if audience {
         st.store
@@ -106,21 +430,15 @@ async fn page(
     } else {
         String::new()
     };
-    let affected = adv
-        .content
-        .vulnerabilities
-        .iter()
-        .map(|v| Affected {
-            ecosystem: v.package.ecosystem.to_string(),
-            name: v.package.name.to_string(),
-            range: v
-                .vulnerable_version_range
-                .as_ref()
-                .map(ToString::to_string)
-                .unwrap_or_else(|| "all versions".into()),
-            patched: v.patched_versions.clone().unwrap_or_default(),
-        })
-        .collect();
+    let exports = if p.can_publish {
+        super::confirm::export_previews(&adv)
+    } else {
+        Vec::new()
+    };
+    let timeline = match view.thread {
+        Some(thread) => timeline(&adv, &reporter, thread, view.events.as_deref()),
+        None => Vec::new(),
+    };
     Ok(AdvisoryPage {
         user: Nav::of(caller),
         csrf: caller
@@ -128,19 +446,9 @@ async fn page(
             .as_ref()
             .map(|s| s.csrf_token.clone())
             .unwrap_or_default(),
-        headline: if audience {
-            adv.content.title.clone()
-        } else {
-            adv.content.headline().to_owned()
-        },
+        v: PublicView::of(&adv, audience),
         overdue: adv.first_response_at.is_none() && st.store.now() > adv.response_due_at,
         created: fmt_time(adv.created_at),
-        updated: fmt_time(if audience {
-            adv.updated_at
-        } else {
-            adv.public_modified_at()
-        }),
-        published: adv.published_at.map(fmt_time).unwrap_or_default(),
         due: fmt_time(adv.response_due_at),
         first_response: adv.first_response_at.map(fmt_time).unwrap_or_default(),
         embargo_end: adv.embargo.ends_at.map(fmt_time).unwrap_or_default(),
@@ -165,16 +473,16 @@ async fn page(
         a: adv,
         audience,
         p,
-        affected,
         reporter,
-        comments,
+        timeline,
         collaborators,
         attachments,
         org_repos,
-        close_reasons: CloseReason::ALL
-            .iter()
-            .map(|r| (r.as_str(), r.label()))
-            .collect(),
+        fix,
+        fix_checks_html,
+        fix_publish,
+        exports,
+        close_reasons: close_reasons(),
         error,
     })
 }
@@ -263,7 +571,11 @@ pub async fn transition(
                 })?,
         },
         "reopen" => Transition::Reopen,
-        "publish" => Transition::Publish,
+        "publish" => {
+            let push_fix = f.get("push_fix") == "on";
+            let r = crate::fix_checks::publish_from_page(&st, caller.actor, &aid, push_fix).await;
+            return after(&st, &caller, &id, r).await;
+        }
         "withdraw" => Transition::Withdraw {
             reason: f.get("reason").to_owned(),
         },
@@ -277,253 +589,6 @@ pub async fn transition(
     };
     let r = st.store.transition(caller.actor, &aid, t).await.map(|_| ());
     after(&st, &caller, &id, r).await
-}
-
-#[derive(Template)]
-#[template(path = "edit.html")]
-struct EditPage {
-    user: Option<Nav>,
-    csrf: String,
-    id: String,
-    f: EditFields,
-    error: Option<String>,
-    /// The fix Embargo proposes from the repository's releases, and its warnings.
-    proposal: Option<embargo_domain::release::Proposal>,
-}
-
-/// The draft form's values, as text.
-#[derive(Default)]
-struct EditFields {
-    title: String,
-    summary: String,
-    description: String,
-    cve_id: String,
-    cvss_vector: String,
-    cwe_ids: String,
-    references: String,
-    credits: String,
-    rows: Vec<Affected>,
-    /// The change-log line of an edit to a published advisory.
-    revision_summary: String,
-    /// Whether the advisory is public (the form then asks for the change-log line).
-    public: bool,
-}
-
-impl EditFields {
-    fn of(a: &Advisory) -> Self {
-        let c = &a.content;
-        let mut rows: Vec<Affected> = c
-            .vulnerabilities
-            .iter()
-            .map(|v| Affected {
-                ecosystem: v.package.ecosystem.to_string(),
-                name: v.package.name.to_string(),
-                range: v
-                    .vulnerable_version_range
-                    .as_ref()
-                    .map(ToString::to_string)
-                    .unwrap_or_default(),
-                patched: v.patched_versions.clone().unwrap_or_default(),
-            })
-            .collect();
-        rows.push(Affected {
-            ecosystem: String::new(),
-            name: String::new(),
-            range: String::new(),
-            patched: String::new(),
-        });
-        Self {
-            title: c.title.clone(),
-            summary: c.summary.clone().unwrap_or_default(),
-            description: c.description.clone(),
-            cve_id: c
-                .cve_id
-                .as_ref()
-                .map(ToString::to_string)
-                .unwrap_or_default(),
-            cvss_vector: c
-                .cvss_vectors
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n"),
-            cwe_ids: c
-                .cwe_ids
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", "),
-            references: c
-                .references
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n"),
-            credits: c
-                .credits
-                .iter()
-                .map(|cr| {
-                    format!(
-                        "{}: {}",
-                        serde_json::to_value(cr.kind)
-                            .ok()
-                            .and_then(|v| v.as_str().map(str::to_owned))
-                            .unwrap_or_default(),
-                        cr.name
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("\n"),
-            rows,
-            revision_summary: String::new(),
-            public: a.state.is_public(),
-        }
-    }
-
-    fn from_form(f: &Fields) -> Self {
-        let (e, n, r, p) = (
-            f.all("ecosystem"),
-            f.all("package"),
-            f.all("range"),
-            f.all("patched"),
-        );
-        let rows = (0..e.len().max(n.len()))
-            .map(|i| Affected {
-                ecosystem: e.get(i).copied().unwrap_or_default().to_owned(),
-                name: n.get(i).copied().unwrap_or_default().to_owned(),
-                range: r.get(i).copied().unwrap_or_default().to_owned(),
-                patched: p.get(i).copied().unwrap_or_default().to_owned(),
-            })
-            .collect();
-        Self {
-            title: f.get("title").to_owned(),
-            summary: f.get("summary").to_owned(),
-            description: f.get("description").to_owned(),
-            cve_id: f.get("cve_id").to_owned(),
-            cvss_vector: f.get("cvss_vector").to_owned(),
-            cwe_ids: f.get("cwe_ids").to_owned(),
-            references: f.get("references").to_owned(),
-            credits: f.get("credits").to_owned(),
-            rows,
-            revision_summary: f.get("revision_summary").to_owned(),
-            public: f.get("public") == "1",
-        }
-    }
-
-    /// The same `Edit` the API takes, so the form gets the same checks and messages.
-    fn to_edit(&self) -> Result<Edit, AppError> {
-        let opt = |s: &str| {
-            if s.trim().is_empty() {
-                Value::Null
-            } else {
-                json!(s.trim())
-            }
-        };
-        let list = |s: &str, sep: char| {
-            s.split(sep)
-                .map(str::trim)
-                .filter(|x| !x.is_empty())
-                .map(|x| json!(x))
-                .collect::<Vec<_>>()
-        };
-        let credits: Vec<Value> = self
-            .credits
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(|l| match l.split_once(':') {
-                Some((kind, name)) => json!({"type": kind.trim().to_lowercase().replace(' ', "_"), "name": name.trim()}),
-                None => json!({"type": "other", "name": l}),
-            })
-            .collect();
-        let vulns: Vec<Value> = self
-            .rows
-            .iter()
-            .filter(|r| !(r.ecosystem.trim().is_empty() && r.name.trim().is_empty()))
-            .map(|r| json!({"package": {"ecosystem": r.ecosystem, "name": r.name}, "vulnerable_version_range": opt(&r.range), "patched_versions": opt(&r.patched)}))
-            .collect();
-        let v = json!({
-            "title": self.title, "summary": opt(&self.summary), "description": self.description,
-            "cve_id": opt(&self.cve_id), "cvss_vectors": list(&self.cvss_vector, '\n'),
-            "cwe_ids": list(&self.cwe_ids, ','), "references": list(&self.references, '\n'),
-            "credits": credits, "vulnerabilities": vulns,
-            "revision_summary": opt(&self.revision_summary),
-        });
-        crate::extract::parse_json(v.to_string().as_bytes())
-    }
-}
-
-pub async fn edit_form(
-    Req(st): Req,
-    caller: WebCaller,
-    Path(id): Path<String>,
-) -> Result<Response, PageError> {
-    if caller.session.is_none() {
-        return Ok(to_login(&format!("/advisories/{id}/edit")));
-    }
-    let a = st.store.advisory(caller.actor, &advisory_id(&id)?).await?;
-    if !a.permissions().can_edit {
-        return Err(PageError(AppError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "you may not edit this advisory now",
-        )));
-    }
-    let csrf = caller
-        .session
-        .as_ref()
-        .map(|s| s.csrf_token.clone())
-        .unwrap_or_default();
-    let proposal = crate::releases::proposal_for(&st.store, a.get()).await.ok();
-    Ok(render(&EditPage {
-        user: Nav::of(&caller),
-        csrf,
-        id,
-        f: EditFields::of(a.get()),
-        error: None,
-        proposal,
-    }))
-}
-
-pub async fn edit(
-    Req(st): Req,
-    headers: HeaderMap,
-    caller: WebCaller,
-    Path(id): Path<String>,
-    Form(form): Form<Vec<(String, String)>>,
-) -> Result<Response, PageError> {
-    let form = Fields(form);
-    check_session_form(&st, &headers, &caller, &form)?;
-    let aid = advisory_id(&id)?;
-    let fields = EditFields::from_form(&form);
-    let result = match fields.to_edit() {
-        Ok(e) => st
-            .store
-            .edit(caller.actor, &aid, e)
-            .await
-            .map_err(AppError::from),
-        Err(e) => Err(e),
-    };
-    match result {
-        Ok(_) => Ok(redirect(&format!("/advisories/{id}"))),
-        Err(e) if e.status == StatusCode::UNPROCESSABLE_ENTITY => {
-            let csrf = caller
-                .session
-                .as_ref()
-                .map(|s| s.csrf_token.clone())
-                .unwrap_or_default();
-            let page = EditPage {
-                user: Nav::of(&caller),
-                csrf,
-                id,
-                f: fields,
-                error: Some(e.message),
-                proposal: None,
-            };
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
-        }
-        Err(e) => Err(e.into()),
-    }
 }
 
 #[derive(Template)]

@@ -44,6 +44,19 @@ pub async fn accept(
     Ok(redirect(&format!("/advisories/{id}")))
 }
 
+/// What became of an invitation sent from the advisory page.
+#[derive(Template)]
+#[template(path = "invited.html")]
+struct InvitedPage {
+    user: Option<Nav>,
+    advisory: String,
+    email: String,
+    /// The sign-up link, shown once to the inviter (the invitee has no account yet).
+    link: Option<String>,
+    /// Why the invitation was refused, in words for the inviter.
+    error: Option<String>,
+}
+
 pub async fn invite(
     Req(st): Req,
     Path(id): Path<String>,
@@ -52,27 +65,56 @@ pub async fn invite(
     let aid = advisory_id(&id)?;
     let expires = f.get("expires_on").trim();
     let body = serde_json::json!({
-        "email": f.get("email"),
+        "email": f.get("email").trim(),
         "organisation": Some(f.get("organisation")).filter(|o| !o.trim().is_empty()),
         "expires_at": (!expires.is_empty()).then(|| format!("{expires}T23:59:59Z")),
+        "write": f.get("write") == "on",
     });
-    let invitation: NewInvitation = crate::extract::parse_json(body.to_string().as_bytes())?;
-    let (_, token) = st.store.invite(caller.actor, &aid, invitation).await?;
-    match token {
-        // The link is shown once, to the inviter, to pass on.
-        Some(t) => {
-            let page = super::ErrorPage {
-                title: "Invitation created".into(),
-                message: format!(
-                    "{} has no account yet. Send them this link over a channel you trust; it works once: {}/invite/{t}",
-                    f.get("email"),
-                    st.config.server.public_url
-                ),
-                user: Nav::of(&caller),
-            };
-            Ok((StatusCode::CREATED, render(&page)).into_response())
+    let page = |link: Option<String>, error: Option<String>| InvitedPage {
+        user: Nav::of(&caller),
+        advisory: aid.to_string(),
+        email: f.get("email").trim().to_owned(),
+        link,
+        error,
+    };
+    let invitation: NewInvitation = match crate::extract::parse_json(body.to_string().as_bytes()) {
+        Ok(i) => i,
+        Err(e)
+            if e.status == StatusCode::UNPROCESSABLE_ENTITY
+                || e.status == StatusCode::BAD_REQUEST =>
+        {
+            return Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                render(&page(None, Some(e.message))),
+            )
+                .into_response());
         }
-        None => Ok(redirect(&format!("/advisories/{id}"))),
+        Err(e) => return Err(e.into()),
+    };
+    let base = st.config.server.public_url.clone();
+    match st
+        .store
+        .invite(caller.actor, &aid, invitation, |t| {
+            format!("{base}/invite/{t}")
+        })
+        .await
+    {
+        // The link is shown once, to the inviter, to pass on (it was mailed too).
+        Ok((_, Some(t))) => Ok((
+            StatusCode::CREATED,
+            render(&page(Some(format!("{base}/invite/{t}")), None)),
+        )
+            .into_response()),
+        Ok((_, None)) => Ok(redirect(&format!("/advisories/{id}#collaborators"))),
+        Err(embargo_store::StoreError::Invalid(e)) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            render(&page(None, Some(e.to_string()))),
+        )
+            .into_response()),
+        Err(embargo_store::StoreError::Conflict(m)) => {
+            Ok((StatusCode::CONFLICT, render(&page(None, Some(m)))).into_response())
+        }
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -89,15 +131,23 @@ pub async fn revoke(
 }
 
 #[derive(Template)]
-#[template(path = "password.html")]
+#[template(path = "signup.html")]
 struct SignupPage {
     user: Option<Nav>,
     csrf: String,
-    heading: String,
-    setup: bool,
-    email: String,
+    details: embargo_store::SignupDetails,
     name: String,
     error: Option<String>,
+}
+
+/// A sign-up link that leads nowhere, and what to do about it.
+fn stale_signup() -> PageError {
+    PageError(AppError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "this invitation link was used already, was revoked or has expired: ask the person \
+         who invited you for a new one",
+    ))
 }
 
 pub async fn signup_form(
@@ -105,18 +155,19 @@ pub async fn signup_form(
     headers: HeaderMap,
     Path(token): Path<String>,
 ) -> Result<Response, PageError> {
-    let email = st
+    if token.len() > 128 {
+        return Err(stale_signup());
+    }
+    let details = st
         .store
-        .invitation_signup(&token)
+        .invitation_signup_details(&token)
         .await?
-        .ok_or_else(|| PageError(AppError::not_found("invitation")))?;
+        .ok_or_else(stale_signup)?;
     let (csrf, new) = super::auth::anon_csrf(&headers)?;
     let page = SignupPage {
         user: None,
         csrf,
-        heading: "Create your account to accept the invitation".into(),
-        setup: false,
-        email: email.to_string(),
+        details,
         name: String::new(),
         error: None,
     };
@@ -135,13 +186,19 @@ pub async fn signup(
 ) -> Result<Response, PageError> {
     let f = Fields(form);
     check_anonymous_form(&st, &headers, &f)?;
+    if token.len() > 128 {
+        return Err(stale_signup());
+    }
+    let details = st
+        .store
+        .invitation_signup_details(&token)
+        .await?
+        .ok_or_else(stale_signup)?;
     let again = |error: String| SignupPage {
         user: None,
         csrf: f.get("csrf").to_owned(),
-        heading: "Create your account to accept the invitation".into(),
-        setup: false,
-        email: String::new(),
-        name: String::new(),
+        details: details.clone(),
+        name: f.get("name").to_owned(),
         error: Some(error),
     };
     if f.get("password") != f.get("password2") {

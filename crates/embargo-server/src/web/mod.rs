@@ -2,14 +2,22 @@
 //! cross-site posts are refused.
 
 mod account;
+mod admin;
 mod advisory;
 mod auth;
 mod clock;
 mod collaborators;
+mod confirm;
 mod cve;
+mod dashboard;
+mod draft;
+pub mod format;
+mod inbox;
+mod org_settings;
 mod orgs;
 mod pages;
 mod releases;
+mod report_form;
 mod reporter;
 mod subscriptions;
 
@@ -25,6 +33,7 @@ use crate::extract::{WebCaller, cookie};
 
 pub fn routes(max_upload: usize) -> Router<AppState> {
     Router::new()
+        .merge(admin::routes())
         .route("/", get(pages::index))
         .route("/static/style.css", get(style))
         .route("/static/cvss.js", get(cvss_js))
@@ -60,8 +69,12 @@ pub fn routes(max_upload: usize) -> Router<AppState> {
         .route("/advisories/{id}", get(advisory::show))
         .route(
             "/advisories/{id}/edit",
-            get(advisory::edit_form).post(advisory::edit),
+            get(draft::edit_form).post(draft::edit),
         )
+        .route("/advisories/{id}/confirm/{action}", get(confirm::show))
+        .route("/advisories/{id}/preview/{file}", get(confirm::export))
+        .route("/static/workspace.js", get(workspace_js))
+        .route("/static/ui2.css", get(ui2_css))
         .route("/advisories/{id}/comments", post(advisory::comment))
         .route("/advisories/{id}/state", post(advisory::transition))
         .route("/advisories/{id}/embargo", post(clock::embargo))
@@ -92,6 +105,30 @@ pub fn routes(max_upload: usize) -> Router<AppState> {
         .route("/invitations", get(collaborators::list))
         .route("/orgs/{org}", get(orgs::show))
         .route("/orgs/{org}/policy", post(orgs::set_policy))
+        .route(
+            "/orgs/{org}/webhooks",
+            get(org_settings::webhooks).post(org_settings::add_webhook),
+        )
+        .route(
+            "/orgs/{org}/webhooks/{id}/remove",
+            post(org_settings::remove_webhook),
+        )
+        .route(
+            "/orgs/{org}/webhooks/{id}/deliveries",
+            get(org_settings::deliveries),
+        )
+        .route(
+            "/orgs/{org}/webhooks/{id}/deliveries/{delivery}/redeliver",
+            post(org_settings::redeliver),
+        )
+        .route(
+            "/orgs/{org}/mail-intake",
+            get(org_settings::mail_intake).post(org_settings::set_mail_intake),
+        )
+        .route(
+            "/orgs/{org}/mail-intake/remove",
+            post(org_settings::remove_mail_intake),
+        )
         .route(
             "/orgs/{org}/subscribe",
             get(subscriptions::subscribe_page).post(subscriptions::subscribe_form),
@@ -154,6 +191,33 @@ async fn cvss_score(
     }
 }
 
+/// The advisory workspace's script (dialogs, rows of the draft form).
+async fn workspace_js() -> Response {
+    static_file(
+        include_str!("../../templates/workspace.js"),
+        "text/javascript; charset=utf-8",
+    )
+}
+
+/// The advisory workspace's styles, beside the shared stylesheet.
+async fn ui2_css() -> Response {
+    static_file(
+        include_str!("../../templates/ui2.css"),
+        "text/css; charset=utf-8",
+    )
+}
+
+fn static_file(body: &'static str, content_type: &'static str) -> Response {
+    let mut r = body.into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    r
+}
+
 async fn style() -> Response {
     let mut r = include_str!("../../templates/style.css").into_response();
     r.headers_mut().insert(
@@ -167,10 +231,16 @@ async fn style() -> Response {
     r
 }
 
-/// What the navigation bar shows.
+/// What the navigation bar shows: links by role (the pages themselves decide access).
 pub struct Nav {
     pub name: String,
     pub csrf: String,
+    /// An administrator: "Administration".
+    pub admin: bool,
+    /// A member of an organisation or a maintainer: "Inbox".
+    pub triager: bool,
+    /// The organisations whose dashboard the user has, as security manager.
+    pub dashboards: Vec<String>,
 }
 
 impl Nav {
@@ -178,6 +248,14 @@ impl Nav {
         caller.session.as_ref().map(|s| Nav {
             name: s.user.name.clone(),
             csrf: s.csrf_token.clone(),
+            admin: s.user.is_admin,
+            triager: s.maintainer || !s.memberships.is_empty(),
+            dashboards: s
+                .memberships
+                .iter()
+                .filter(|(_, role)| *role == embargo_domain::types::OrgRole::SecurityManager)
+                .map(|(org, _)| org.to_string())
+                .collect(),
         })
     }
 }

@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use embargo_store::{Org, OrgPermissions, Repo, SyncReport};
 
+use super::format::filters;
 use super::{Nav, SessionForm, redirect, render};
 use crate::api::slug;
 use crate::error::PageError;
@@ -26,6 +27,87 @@ struct OrgPage {
     record: Option<embargo_domain::record::ResponseRecord>,
     /// Its chart: SVG made by Embargo from numbers only.
     chart: String,
+    /// The subscribers to its advisories, counted (for those who manage its settings).
+    subscribers: Option<embargo_store::SubscriberCount>,
+    /// Its public advisories, as filtered.
+    rows: Vec<super::pages::Row>,
+    filter: PublicFilter,
+}
+
+/// The filters of the organisation's public advisories, as asked (`?severity=&state=&repo=&q=`).
+#[derive(Default)]
+struct PublicFilter {
+    severity: String,
+    state: String,
+    repo: String,
+    q: String,
+}
+
+impl PublicFilter {
+    fn of(q: &super::Fields) -> Self {
+        Self {
+            severity: q.get("severity").trim().to_owned(),
+            state: q.get("state").trim().to_owned(),
+            repo: q.get("repo").trim().to_owned(),
+            q: q.get("q").trim().to_owned(),
+        }
+    }
+
+    fn any(&self) -> bool {
+        !(self.severity.is_empty()
+            && self.state.is_empty()
+            && self.repo.is_empty()
+            && self.q.is_empty())
+    }
+}
+
+/// The organisation's public advisories (read as the anonymous actor: the public page shows
+/// the same to everyone), narrowed by `f`.
+async fn public_rows(
+    st: &crate::AppState,
+    org: &Org,
+    f: &PublicFilter,
+) -> Result<Vec<super::pages::Row>, PageError> {
+    use embargo_domain::advisory::State;
+    let invalid = |e: embargo_domain::FieldError| PageError(crate::error::AppError::invalid(e));
+    let state = match f.state.as_str() {
+        "" => None,
+        s => match State::parse(s) {
+            Ok(s) if s.is_public() => Some(s),
+            _ => {
+                return Err(invalid(embargo_domain::FieldError::new(
+                    "state",
+                    "is one of published, withdrawn or disclosed",
+                )));
+            }
+        },
+    };
+    let severity = super::pages::severity_filter(&f.severity)?;
+    if f.q.chars().count() > 200 {
+        return Err(invalid(embargo_domain::FieldError::new(
+            "q",
+            "is at most 200 characters",
+        )));
+    }
+    let filter = embargo_store::AdvisoryFilter {
+        state,
+        org: Some(org.slug.clone()),
+        repo: match f.repo.as_str() {
+            "" => None,
+            r => Some(embargo_domain::types::Slug::parse(r).map_err(invalid)?),
+        },
+        q: Some(f.q.clone()).filter(|q| !q.is_empty()),
+        limit: 200,
+        ..embargo_store::AdvisoryFilter::default()
+    };
+    Ok(st
+        .store
+        .advisories(embargo_domain::access::Actor::Anonymous, &filter)
+        .await?
+        .iter()
+        .map(super::pages::Row::of)
+        .filter(|r| severity.is_none() || r.severity() == severity)
+        .collect())
 }
 
 async fn page(
@@ -35,7 +117,19 @@ async fn page(
     report: Option<SyncReport>,
     error: Option<String>,
 ) -> Result<OrgPage, PageError> {
+    page_filtered(st, caller, org, report, error, PublicFilter::default()).await
+}
+
+async fn page_filtered(
+    st: &crate::AppState,
+    caller: &WebCaller,
+    org: &str,
+    report: Option<SyncReport>,
+    error: Option<String>,
+    filter: PublicFilter,
+) -> Result<OrgPage, PageError> {
     let org = st.store.org(&slug(org, "organisation")?).await?;
+    let rows = public_rows(st, &org, &filter).await?;
     let repos = st.store.repos(Some(&org.slug)).await?;
     let p = st.store.org_permissions(caller.actor, &org).await?;
     let record = if p.can_read_record {
@@ -47,6 +141,11 @@ async fn page(
         .as_ref()
         .map(embargo_formats::chart::response_chart)
         .unwrap_or_default();
+    let subscribers = if p.can_manage_policy {
+        Some(st.store.subscriber_count(caller.actor, &org.slug).await?)
+    } else {
+        None
+    };
     let csrf = caller
         .session
         .as_ref()
@@ -62,15 +161,25 @@ async fn page(
         error,
         record,
         chart,
+        subscribers,
+        rows,
+        filter,
     })
 }
 
+/// `GET /orgs/{org}`: the organisation's public page (its published advisories, filtered by
+/// `severity`, `state`, `repo` and `q`; a report link per repository), and its settings for
+/// those who manage them.
 pub async fn show(
     Req(st): Req,
     caller: WebCaller,
     Path(org): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
-    Ok(render(&page(&st, &caller, &org, None, None).await?))
+    let filter = PublicFilter::of(&super::Fields(q));
+    Ok(render(
+        &page_filtered(&st, &caller, &org, None, None, filter).await?,
+    ))
 }
 
 pub async fn set_upstream(

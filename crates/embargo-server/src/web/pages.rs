@@ -8,10 +8,12 @@ use embargo_domain::advisory::{Advisory, NewReport, State as AdvState};
 use embargo_domain::types::Slug;
 use embargo_store::{AdvisoryFilter, Authorized};
 
+use super::format::{Badge, When, filters};
 use super::{Fields, Nav, check_session_form, redirect, render};
 use crate::error::PageError;
 use crate::extract::Req;
 use crate::extract::WebCaller;
+use embargo_formats::cvss::Severity;
 
 /// One line of a list.
 pub struct Row {
@@ -19,21 +21,24 @@ pub struct Row {
     pub headline: String,
     pub state: &'static str,
     pub place: String,
-    pub updated: String,
+    pub updated: time::OffsetDateTime,
     /// For the audience of an unanswered report: when the first reply is due.
-    pub due: String,
+    pub due: When,
     pub overdue: bool,
-    /// For the audience: the embargo in force and its end (UTC).
-    pub embargo: String,
+    /// For the audience: the end of the embargo in force (UTC).
+    pub embargo: When,
     /// An embargo ends within the policy's warning and the advisory is not ready.
     pub attention: bool,
+    /// A CVSS badge per vector (4.0 first).
+    pub badges: Vec<Badge>,
 }
 
 impl Row {
-    fn of(a: &Authorized<Advisory>) -> Self {
+    pub(crate) fn of(a: &Authorized<Advisory>) -> Self {
         let adv = a.get();
+        let audience = a.relations().in_audience();
         // The public sees the published summary; the audience the report's title too.
-        let headline = if a.relations().in_audience() {
+        let headline = if audience {
             adv.content.title.clone()
         } else {
             adv.content.headline().to_owned()
@@ -43,32 +48,32 @@ impl Row {
             headline,
             state: adv.state.as_str(),
             place: adv.place(),
-            updated: if a.relations().in_audience() {
+            updated: if audience {
                 adv.updated_at
             } else {
                 adv.public_modified_at()
-            }
-            .date()
-            .to_string(),
-            due: if a.relations().in_audience()
-                && adv.first_response_at.is_none()
-                && !adv.state.is_public()
-            {
-                adv.response_due_at.date().to_string()
-            } else {
-                String::new()
             },
+            due: When::maybe(
+                (audience && adv.first_response_at.is_none() && !adv.state.is_public())
+                    .then_some(adv.response_due_at),
+            ),
             overdue: false,
-            embargo: if a.relations().in_audience() && adv.embargo.state.in_force() {
-                adv.embargo
-                    .ends_at
-                    .map(|t| format!("until {}", embargo_domain::embargo::format_instant(t)))
-                    .unwrap_or_default()
+            embargo: When::maybe(if audience && adv.embargo.state.in_force() {
+                adv.embargo.ends_at
             } else {
-                String::new()
-            },
+                None
+            }),
             attention: false,
+            badges: Badge::all(&adv.content),
         }
+    }
+
+    /// The highest rating of the advisory's vectors, if it has any.
+    pub(crate) fn severity(&self) -> Option<Severity> {
+        self.badges
+            .iter()
+            .max_by(|a, b| a.score.total_cmp(&b.score))
+            .map(|b| b.severity)
     }
 }
 
@@ -123,6 +128,35 @@ pub async fn index(Req(st): Req, caller: WebCaller) -> Result<Response, PageErro
 struct ListPage {
     user: Option<Nav>,
     rows: Vec<Row>,
+    /// The states the viewer may ask for: the public ones only, signed out.
+    states: Vec<&'static str>,
+    /// The filters as asked, to show them again.
+    state: String,
+    repo: String,
+    q: String,
+    sort: String,
+    severity: String,
+}
+
+/// The `severity` filter (`critical`, `high`, `medium`, `low`, `none`), or none.
+pub(crate) fn severity_filter(raw: &str) -> Result<Option<Severity>, PageError> {
+    use Severity::{Critical, High, Low, Medium, None as Zero};
+    Ok(Some(match raw {
+        "" => return Ok(None),
+        "critical" => Critical,
+        "high" => High,
+        "medium" => Medium,
+        "low" => Low,
+        "none" => Zero,
+        _ => {
+            return Err(PageError(crate::error::AppError::invalid(
+                embargo_domain::FieldError::new(
+                    "severity",
+                    "is one of critical, high, medium, low or none",
+                ),
+            )));
+        }
+    }))
 }
 
 /// `GET /advisories`: the inbox, with the API's filters (`state`, `org`, `repo`, `q`,
@@ -160,8 +194,8 @@ pub async fn list(
         limit: 200,
         ..AdvisoryFilter::default()
     };
+    let severity = severity_filter(q.get("severity").trim())?;
     let now = st.store.now();
-    let today = now.date().to_string();
     // Each organisation's earliest embargo warning, to flag advisories that need attention.
     let warn: std::collections::HashMap<Slug, time::Duration> = st
         .store
@@ -184,7 +218,7 @@ pub async fn list(
         .iter()
         .map(|a| {
             let mut r = Row::of(a);
-            r.overdue = !r.due.is_empty() && r.due < today;
+            r.overdue = r.due.is_some() && a.get().response_due_at < now;
             r.attention = a.relations().in_audience()
                 && embargo_store::embargo_needs_attention(
                     a.get(),
@@ -193,10 +227,26 @@ pub async fn list(
                 );
             r
         })
+        .filter(|r| severity.is_none() || r.severity() == severity)
         .collect();
+    let states = if caller.session.is_some() {
+        AdvState::ALL.iter().map(|s| s.as_str()).collect()
+    } else {
+        AdvState::ALL
+            .iter()
+            .filter(|s| s.is_public())
+            .map(|s| s.as_str())
+            .collect()
+    };
     Ok(render(&ListPage {
         user: Nav::of(&caller),
         rows,
+        states,
+        state: q.get("state").trim().to_owned(),
+        repo: q.get("repo").trim().to_owned(),
+        q: q.get("q").trim().to_owned(),
+        sort: q.get("sort").trim().to_owned(),
+        severity: q.get("severity").trim().to_owned(),
     }))
 }
 
@@ -205,20 +255,32 @@ pub async fn list(
 struct ReportPage {
     user: Option<Nav>,
     csrf: String,
-    repos: Vec<String>,
+    /// Where a report can go, by organisation ([`super::report_form`]).
+    groups: Vec<super::report_form::RepoGroup>,
     repo: String,
     title: String,
     description: String,
+    versions: String,
+    cvss_vector: String,
     email: String,
     error: Option<String>,
 }
 
+/// `GET /report`, and `GET /report?repo=org/repo` with that repository chosen: the stable
+/// link a project puts in its own SECURITY.md (an unknown one is simply not chosen).
 pub async fn report_form(
     Req(st): Req,
     headers: HeaderMap,
     caller: WebCaller,
+    axum::extract::Query(q): axum::extract::Query<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
     let repos = report_targets(&st.store).await?;
+    let asked = Fields(q).get("repo").trim().to_owned();
+    let repo = if repos.contains(&asked) {
+        asked
+    } else {
+        String::new()
+    };
     // Signed out, the form asks for an address instead, and guards itself with the
     // anonymous form cookie.
     let (csrf, new) = match &caller.session {
@@ -228,10 +290,12 @@ pub async fn report_form(
     let page = ReportPage {
         user: Nav::of(&caller),
         csrf,
-        repos,
-        repo: String::new(),
+        groups: super::report_form::groups(&repos),
+        repo,
         title: String::new(),
         description: String::new(),
+        versions: String::new(),
+        cvss_vector: String::new(),
         email: String::new(),
         error: None,
     };
@@ -266,10 +330,12 @@ pub async fn report(
     let again = |error: String, repos: Vec<String>| ReportPage {
         user: Nav::of(&caller),
         csrf: f.get("csrf").to_owned(),
-        repos,
+        groups: super::report_form::groups(&repos),
         repo: f.get("repo").to_owned(),
         title: f.get("title").to_owned(),
         description: f.get("description").to_owned(),
+        versions: f.get("versions").to_owned(),
+        cvss_vector: f.get("cvss_vector").to_owned(),
         email: f.get("email").to_owned(),
         error: Some(error),
     };
@@ -281,11 +347,22 @@ pub async fn report(
         };
         Some((Slug::parse(o).ok()?, repo))
     });
+    let (description, cvss_vectors) = match super::report_form::details(&f) {
+        Ok(d) => d,
+        Err(e) => {
+            let repos = report_targets(&st.store).await?;
+            return Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                render(&again(e.to_string(), repos)),
+            )
+                .into_response());
+        }
+    };
     let report = NewReport {
         title: f.get("title").to_owned(),
-        description: f.get("description").to_owned(),
+        description,
         cvss_vector: None,
-        cvss_vectors: Vec::new(),
+        cvss_vectors,
         cvss_score: None,
         cwe_ids: Vec::new(),
         vulnerabilities: Vec::new(),

@@ -25,12 +25,130 @@ const PASSWORD: &str = "mailbox-secret-4711";
 struct Dovecot {
     child: Child,
     port: u16,
+    /// The implicit-TLS (`imaps`) port, when started with a certificate.
+    tls_port: Option<u16>,
+    dir: tempfile::TempDir,
+}
+
+/// Certificates made for the test with OpenSSL: a CA, a server certificate for 127.0.0.1
+/// signed by it, and another CA that signed nothing of the server's.
+struct Certificates {
+    ca: std::path::PathBuf,
+    other_ca: std::path::PathBuf,
+    server_cert: std::path::PathBuf,
+    server_key: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
 
+impl Certificates {
+    fn make() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let openssl = |args: &[&str]| {
+            let out = Command::new("openssl")
+                .args(args)
+                .current_dir(d)
+                .output()
+                .expect("openssl (Debian: openssl)");
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        for (name, cn) in [("ca", "Embargo test CA"), ("other-ca", "Someone else's CA")] {
+            let (key, pem, subj) = (
+                format!("{name}.key"),
+                format!("{name}.pem"),
+                format!("/CN={cn}"),
+            );
+            let mut args = vec!["req", "-x509", "-new"];
+            args.extend(ec);
+            args.extend([
+                "-keyout",
+                &key,
+                "-out",
+                &pem,
+                "-days",
+                "2",
+                "-subj",
+                &subj,
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign",
+            ]);
+            openssl(&args);
+        }
+        let mut args = vec!["req", "-new"];
+        args.extend(ec);
+        args.extend([
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ]);
+        openssl(&args);
+        std::fs::write(
+            d.join("server.ext"),
+            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-set_serial",
+            "2",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+            "-out",
+            "server.pem",
+        ]);
+        Self {
+            ca: d.join("ca.pem"),
+            other_ca: d.join("other-ca.pem"),
+            server_cert: d.join("server.pem"),
+            server_key: d.join("server.key"),
+            _dir: dir,
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 impl Dovecot {
-    /// Starts one, or says loudly why it cannot (and fails under `CI=true`).
+    /// Starts one serving plain IMAP, or says loudly why it cannot (and fails under
+    /// `CI=true`).
     fn start() -> Option<Self> {
+        Self::start_with(None)
+    }
+
+    /// Starts one; with `tls`, it also serves STARTTLS on its IMAP port and implicit TLS on
+    /// another, with that certificate.
+    fn start_with(tls: Option<&Certificates>) -> Option<Self> {
         let ci = std::env::var("CI").is_ok_and(|v| v == "true");
         let binary = ["/usr/sbin/dovecot", "/usr/bin/dovecot"]
             .into_iter()
@@ -59,11 +177,28 @@ impl Dovecot {
         // Dovecot's mail user writes here.
         std::fs::set_permissions(&mail, std::fs::Permissions::from_mode(0o1777)).unwrap();
         std::fs::write(d.join("passwd"), format!("{USER}:{{PLAIN}}{PASSWORD}\n")).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
+        let tls_port = tls.map(|_| free_port());
+        let ssl = match tls {
+            None => "ssl = no".to_owned(),
+            Some(c) => {
+                let dh = Path::new("/usr/share/dovecot/dh.pem");
+                format!(
+                    "ssl = yes\nssl_cert = <{}\nssl_key = <{}\n{}",
+                    c.server_cert.display(),
+                    c.server_key.display(),
+                    if dh.exists() {
+                        format!("ssl_dh = <{}\n", dh.display())
+                    } else {
+                        String::new()
+                    }
+                )
+            }
+        };
+        let imaps = match tls_port {
+            None => "port = 0".to_owned(),
+            Some(p) => format!("address = 127.0.0.1\n    port = {p}"),
+        };
         let d = d.display();
         let config = format!(
             "first_valid_uid = 100
@@ -72,7 +207,7 @@ state_dir = {d}/state
 log_path = {d}/dovecot.log
 protocols = imap
 listen = 127.0.0.1
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_failure_delay = 0
@@ -96,7 +231,7 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    {imaps}
   }}
 }}
 service anvil {{
@@ -117,15 +252,22 @@ service anvil {{
         let dovecot = Self {
             child,
             port,
-            _dir: dir,
+            tls_port,
+            dir,
         };
         for _ in 0..100 {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            let up = |p: u16| TcpStream::connect(("127.0.0.1", p)).is_ok();
+            if up(port) && tls_port.is_none_or(up) {
                 return Some(dovecot);
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("Dovecot did not listen on {port}");
+        panic!("Dovecot did not listen on {port}: {}", dovecot.log());
+    }
+
+    /// What Dovecot logged.
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("dovecot.log")).unwrap_or_default()
     }
 
     /// A signed-in IMAP conversation: runs `commands` (each a tagged line, with an optional
@@ -402,4 +544,237 @@ async fn imap_intake(mut app: TestApp) {
     );
 }
 
-on_both_backends!(imap_intake);
+/// The last error of the intake job.
+async fn intake_error(app: &TestApp) -> String {
+    let jobs = app.store.jobs().await.unwrap();
+    let job = jobs.iter().find(|j| j.kind == "imap_intake").unwrap();
+    job.last_error.clone().unwrap_or_default()
+}
+
+/// IMAP over TLS against the real Dovecot, with a certificate of a CA made here: refused
+/// while the CA is not trusted (the message stays in the mailbox), taken once the
+/// administrator names the CA in `[mail] imap_ca_file`; implicit TLS and STARTTLS.
+async fn imap_intake_over_tls(mut app: TestApp) {
+    let certs = Certificates::make();
+    let Some(dovecot) = Dovecot::start_with(Some(&certs)) else {
+        return;
+    };
+    let tls_port = dovecot.tls_port.unwrap();
+    let allow = vec![
+        format!("127.0.0.1:{}", dovecot.port),
+        format!("127.0.0.1:{tls_port}"),
+    ];
+    let allowed = allow.clone();
+    app.configure(|c| c.network.allow = allowed);
+    let w = World::new(&app).await;
+    let path = "/api/v1/orgs/coco/mail-intake";
+    let r = app
+        .call(
+            Method::PUT,
+            path,
+            Some(&w.sm),
+            Some(json!({"url": format!("imaps://127.0.0.1:{tls_port}"), "user": USER, "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.json["tls"], "implicit");
+    dovecot.append(&message(
+        "tess@example.org",
+        "Over TLS",
+        "",
+        "Sent over an encrypted connection.",
+        10,
+    ));
+
+    // Only Mozilla's roots: the server's certificate is refused, readably; nothing is taken.
+    app.run_jobs().await;
+    let error = intake_error(&app).await;
+    assert!(
+        error.contains("TLS failed: the server's certificate is not trusted")
+            && error.contains("[mail] imap_ca_file")
+            && error.contains("coco"),
+        "{error}"
+    );
+    assert!(!error.contains(PASSWORD), "{error}");
+    assert!(titled(&app, &w.sm, "Over TLS").await.is_empty());
+    assert_eq!(dovecot.count("INBOX"), 1, "the mail stays on the server");
+    // Another CA trusted: still refused.
+    let (other, a) = (certs.other_ca.display().to_string(), allow.clone());
+    app.configure(|c| {
+        c.network.allow = a;
+        c.mail.imap_ca_file = other;
+    });
+    next_poll(&app).await;
+    assert!(
+        intake_error(&app).await.contains("not trusted"),
+        "{}",
+        intake_error(&app).await
+    );
+    assert_eq!(dovecot.count("INBOX"), 1);
+    // A file that holds no certificate: the error names it.
+    let junk = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(junk.path(), "not a certificate").unwrap();
+    let (file, a) = (junk.path().display().to_string(), allow.clone());
+    app.configure(|c| {
+        c.network.allow = a;
+        c.mail.imap_ca_file = file;
+    });
+    next_poll(&app).await;
+    let error = intake_error(&app).await;
+    assert!(
+        error.contains("[mail] imap_ca_file") && error.contains("no PEM certificate"),
+        "{error}"
+    );
+    assert_eq!(dovecot.count("INBOX"), 1);
+
+    // The CA that signed the server's certificate: taken over TLS.
+    let (ca, a) = (certs.ca.display().to_string(), allow.clone());
+    app.configure(|c| {
+        c.network.allow = a;
+        c.mail.imap_ca_file = ca;
+    });
+    next_poll(&app).await;
+    assert_eq!(
+        titled(&app, &w.sm, "Over TLS").await.len(),
+        1,
+        "{}",
+        intake_error(&app).await
+    );
+    assert_eq!(dovecot.count("INBOX"), 0);
+    assert_eq!(dovecot.count("Embargo/Taken"), 1);
+
+    // STARTTLS on the IMAP port: the sign-in goes over TLS too (Dovecot logs it).
+    let r = app
+        .call(
+            Method::PUT,
+            path,
+            Some(&w.sm),
+            Some(json!({"url": format!("imap://127.0.0.1:{}", dovecot.port), "user": USER, "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.json["tls"], "starttls");
+    dovecot.append(&message(
+        "tess@example.org",
+        "After STARTTLS",
+        "",
+        "Upgraded.",
+        11,
+    ));
+    let tls_logins = |log: &str| {
+        log.lines()
+            .filter(|l| l.contains("Login: user=<intake>") && l.contains(", TLS"))
+            .count()
+    };
+    let before = tls_logins(&dovecot.log());
+    next_poll(&app).await;
+    assert_eq!(
+        titled(&app, &w.sm, "After STARTTLS").await.len(),
+        1,
+        "{}",
+        intake_error(&app).await
+    );
+    assert_eq!(dovecot.count("Embargo/Taken"), 2);
+    assert_eq!(tls_logins(&dovecot.log()), before + 1, "{}", dovecot.log());
+}
+
+/// The real messages of the issue, over IMAP: multipart with an attachment, HTML only, a
+/// reply by a tag in the address, a blocked sender, and a 30 MiB message (dropped by its
+/// size before it is read, never filed).
+async fn imap_intake_real_messages(mut app: TestApp) {
+    let Some(dovecot) = Dovecot::start() else {
+        return;
+    };
+    let port = dovecot.port;
+    app.configure(|c| c.network.allow = vec![format!("127.0.0.1:{port}")]);
+    let w = World::new(&app).await;
+    let r = app
+        .call(
+            Method::PUT,
+            "/api/v1/orgs/coco/mail-intake",
+            Some(&w.sm),
+            Some(json!({"url": format!("imap://127.0.0.1:{port}"), "user": USER, "password": PASSWORD, "tls": "none", "repo": "guest"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    dovecot.append("From: sam@example.net\r\nTo: security@coco.example\r\nSubject: PoC attached\r\nMessage-ID: <imap-20@example.net>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nSee the attached proof of concept.\r\n--b1\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"poc.py\"\r\nContent-Transfer-Encoding: base64\r\n\r\ncHJpbnQoIm92ZXJmbG93Iik=\r\n--b1--\r\n");
+    dovecot.append("From: hana@example.net\r\nTo: security@coco.example\r\nSubject: HTML report\r\nMessage-ID: <imap-21@example.net>\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<html><body><p>The <b>token</b> leaks in logs.</p><script>alert(1)</script></body></html>\r\n");
+    dovecot.append(&message("spammer@example.net", "Buy now", "", "cheap", 22));
+    app.run_jobs().await;
+    let poc = titled(&app, &w.sm, "PoC attached").await;
+    assert_eq!(poc.len(), 1);
+    let files = app
+        .get(
+            &format!("/api/v1/advisories/{}/attachments", poc[0]),
+            Some(&w.sm),
+        )
+        .await;
+    assert_eq!(files.json[0]["filename"], "poc.py", "{}", files.text);
+    assert_eq!(files.json[0]["size"], 17);
+    let html = titled(&app, &w.sm, "HTML report").await;
+    let a = app
+        .get(&format!("/api/v1/advisories/{}", html[0]), Some(&w.sm))
+        .await;
+    let d = a.json["description"].as_str().unwrap();
+    assert!(
+        d.contains("leaks in logs") && !d.contains("<b>") && !d.contains("<script"),
+        "{d}"
+    );
+    assert_eq!(dovecot.count("Embargo/Taken"), 3);
+
+    // A reply to the first, by a tag in the address (no In-Reply-To, no "Re:").
+    dovecot.append(&format!(
+        "From: sam@example.net\r\nTo: security+{}@coco.example\r\nSubject: One more thing\r\nMessage-ID: <imap-23@example.net>\r\n\r\nIt needs no sign-in.\r\n",
+        poc[0]
+    ));
+    next_poll(&app).await;
+    assert!(
+        titled(&app, &w.sm, "One more thing").await.is_empty(),
+        "never a new report"
+    );
+    let thread = app
+        .get(
+            &format!("/api/v1/advisories/{}/comments", poc[0]),
+            Some(&w.sm),
+        )
+        .await;
+    assert_eq!(
+        thread.json[0]["body"], "It needs no sign-in.",
+        "{}",
+        thread.text
+    );
+
+    // The spammer's report is closed as spam: their next message is dropped.
+    let spam = titled(&app, &w.sm, "Buy now").await;
+    let r = app
+        .post(
+            &format!("/api/v1/advisories/{}/close", spam[0]),
+            Some(&w.sm),
+            json!({"reason": "spam"}),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.text);
+    dovecot.append(&message(
+        "spammer@example.net",
+        "Buy again",
+        "",
+        "cheap",
+        24,
+    ));
+    // 30 MiB: over the limit, dropped by its size, never read.
+    dovecot.append(&message(
+        "big@example.net",
+        "Huge",
+        "",
+        &"x".repeat(30 * 1024 * 1024),
+        25,
+    ));
+    next_poll(&app).await;
+    assert!(titled(&app, &w.sm, "Buy again").await.is_empty());
+    assert!(titled(&app, &w.sm, "Huge").await.is_empty());
+    assert_eq!(dovecot.count("Embargo/Dropped"), 2);
+    assert_eq!(dovecot.count("INBOX"), 0);
+    assert_eq!(intake_error(&app).await, "", "no run failed");
+}
+
+on_both_backends!(imap_intake, imap_intake_over_tls, imap_intake_real_messages);

@@ -134,7 +134,7 @@ async fn web_inbox_shows_deadlines(app: TestApp) {
     let page = app.page("/advisories?sort=deadline", Some(&w.sm)).await;
     assert!(
         page.text
-            .contains("<strong class=\"overdue\">2026-12-09</strong>"),
+            .contains("<strong class=\"overdue\"><time datetime=\"2026-12-09T"),
         "{}",
         page.text
     );

@@ -9,6 +9,7 @@
     clippy::indexing_slicing
 )]
 
+mod driver;
 mod subscribers;
 mod support;
 
@@ -16,6 +17,9 @@ mod access_table;
 mod attachments;
 mod audit;
 mod browser;
+mod browser_public;
+mod browser_setup;
+mod browser_workspace;
 mod cli;
 mod clock;
 mod closing;
@@ -24,6 +28,9 @@ mod collaborators;
 mod cve;
 mod defects;
 mod disclosure;
+mod filing_load;
+mod fix_checks;
+mod fix_repo;
 mod flow;
 mod imap;
 mod import;
@@ -31,17 +38,24 @@ mod inbox;
 mod input;
 mod intake;
 mod mail;
+mod mail_and_hooks_contract;
 mod mail_intake;
 mod notes;
+mod operators;
+mod org_settings_web;
 mod preferences;
+mod proxy;
+mod public_index;
 mod publishing;
 mod releases;
 mod revisions;
 mod scoring;
 mod secrecy;
+mod setup_pages;
 mod sign_in;
 mod two_factor;
 mod upstream;
 mod web;
 mod webhooks;
 mod without_account;
+mod workspace;

@@ -115,6 +115,7 @@ impl TestApp {
             store: store.clone(),
             config: config.clone(),
             signer: None,
+            public_cache: Arc::default(),
         });
         Self {
             router,
@@ -157,6 +158,7 @@ impl TestApp {
             store: self.store.clone(),
             config: self.config.clone(),
             signer: None,
+            public_cache: Arc::default(),
         });
     }
 

@@ -319,7 +319,8 @@ async fn file_triage_and_publish_through_forms(app: TestApp) {
         ("range", ""),
         ("patched", ""),
         ("references", "https://example.org/fix"),
-        ("credits", "finder: Rita Reporter"),
+        ("credit_type", "finder"),
+        ("credit_name", "Rita Reporter"),
     ];
     let bad: Vec<(&str, &str)> = fields
         .iter()
@@ -335,7 +336,12 @@ async fn file_triage_and_publish_through_forms(app: TestApp) {
         .request(form(&format!("/advisories/{id}/edit"), Some(&sm), &bad))
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(r.text.contains("cwe_ids[0]"), "{}", r.text);
+    // Named in words, next to its field, not by its internal path (`cwe_ids[0]`).
+    assert!(
+        r.text.contains("Other CWE ids, item 1: ") && !r.text.contains("cwe_ids[0]"),
+        "{}",
+        r.text
+    );
     let r = app
         .request(form(&format!("/advisories/{id}/edit"), Some(&sm), &fields))
         .await;
@@ -501,7 +507,7 @@ async fn home_page_invites_reporters_without_an_account(app: TestApp) {
         "{}",
         home.text
     );
-    let (nav, main) = home.text.split_once("<main>").expect("a main element");
+    let (nav, main) = home.text.split_once("<main ").expect("a main element");
     assert!(
         main.contains("href=\"/report\""),
         "the page links the form: {main}"
@@ -512,7 +518,7 @@ async fn home_page_invites_reporters_without_an_account(app: TestApp) {
     );
     // Signed in, the navigation keeps its link too.
     let signed_in = app.page("/", Some(&w.reporter)).await;
-    let (nav, _) = signed_in.text.split_once("<main>").unwrap();
+    let (nav, _) = signed_in.text.split_once("<main ").unwrap();
     assert!(nav.contains("href=\"/report\"") && nav.contains("Sign out"));
 }
 

@@ -1,0 +1,234 @@
+//! Group commit for small independent writes (filing reports). Each write used to commit on
+//! its own, and on SQLite every commit waits for the disk (and for the one write lock). Here
+//! the writes that arrive together run one after the other in ONE transaction, each inside a
+//! savepoint of its own, and commit together. A write that fails is rolled back to its
+//! savepoint and gets its own error; the others are not affected. Nothing is traded away: each
+//! caller is answered only after the shared commit succeeded (with the database's durability
+//! setting); if the commit fails, every write in it fails.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::oneshot;
+
+use crate::{Result, Store, StoreError};
+
+/// Most writes one transaction takes.
+const MAX_BATCH: usize = 128;
+
+type Tx<'t> = sqlx::Transaction<'t, sqlx::Any>;
+
+/// One write: given a savepoint inside the shared transaction.
+pub(crate) type Work = Box<
+    dyn for<'a, 'b> FnOnce(&'a mut Tx<'b>) -> Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>>
+        + Send,
+>;
+
+struct Pending {
+    work: Work,
+    done: oneshot::Sender<Result<()>>,
+}
+
+#[derive(Default)]
+struct Queue {
+    waiting: Vec<Pending>,
+    writing: bool,
+}
+
+/// The writes waiting for a shared transaction, shared by a store's clones.
+#[derive(Default)]
+pub(crate) struct GroupTx {
+    queue: Mutex<Queue>,
+}
+
+impl GroupTx {
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Clears the writer's mark if its task panics, and starts another for what waits.
+struct Writing(Store);
+
+impl Drop for Writing {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let restart = {
+            let mut q = self.0.group_tx.lock();
+            q.writing = !q.waiting.is_empty();
+            q.writing
+        };
+        if restart {
+            tokio::spawn(write_all(self.0.clone()));
+        }
+    }
+}
+
+async fn write_all(store: Store) {
+    let guard = Writing(store);
+    let store = &guard.0;
+    loop {
+        let batch: Vec<Pending> = {
+            let mut q = store.group_tx.lock();
+            if q.waiting.is_empty() {
+                q.writing = false;
+                return;
+            }
+            let n = q.waiting.len().min(MAX_BATCH);
+            q.waiting.drain(..n).collect()
+        };
+        crate::audit::SHARED_APPENDS
+            .scope(std::cell::Cell::new(0), store.write_batch_tx(batch))
+            .await;
+    }
+}
+
+impl Store {
+    /// Runs `work` in a transaction shared with other writes arriving at the same time and
+    /// returns once that transaction committed (or with `work`'s own error).
+    pub(crate) async fn in_shared_tx(&self, work: Work) -> Result<()> {
+        let (done, answer) = oneshot::channel();
+        let start = {
+            let mut q = self.group_tx.lock();
+            q.waiting.push(Pending { work, done });
+            !std::mem::replace(&mut q.writing, true)
+        };
+        if start {
+            // A task of its own, so that a cancelled request cannot strand the others.
+            tokio::spawn(write_all(self.clone()));
+        }
+        answer
+            .await
+            .map_err(|_| StoreError::Internal("the shared writer stopped".into()))?
+    }
+
+    async fn write_batch_tx(&self, batch: Vec<Pending>) {
+        let mut tx = match self.pool.begin().await {
+            Ok(tx) => tx,
+            Err(e) => {
+                let msg = e.to_string();
+                for p in batch {
+                    let _ = p.done.send(Err(StoreError::Internal(msg.clone())));
+                }
+                return;
+            }
+        };
+        // Each write's outcome, kept until the commit says whether the good ones hold.
+        let mut outcomes: Vec<(oneshot::Sender<Result<()>>, Result<()>)> =
+            Vec::with_capacity(batch.len());
+        let mut broken: Option<String> = None;
+        for p in batch {
+            if let Some(e) = &broken {
+                outcomes.push((p.done, Err(StoreError::Internal(e.clone()))));
+                continue;
+            }
+            let mut sp = match sqlx::Acquire::begin(&mut *tx).await {
+                Ok(sp) => sp,
+                Err(e) => {
+                    broken = Some(e.to_string());
+                    outcomes.push((p.done, Err(StoreError::Internal(e.to_string()))));
+                    continue;
+                }
+            };
+            let outcome = (p.work)(&mut sp).await;
+            let ended = match outcome {
+                Ok(()) => sp.commit().await,
+                Err(_) => sp.rollback().await,
+            };
+            if let Err(e) = ended {
+                // The savepoint could not be released or rolled back: the transaction is
+                // in an unknown state, so nothing in it is kept.
+                broken = Some(e.to_string());
+            }
+            outcomes.push((p.done, outcome));
+        }
+        let committed = match broken {
+            Some(e) => {
+                let _ = tx.rollback().await;
+                Err(e)
+            }
+            None => tx.commit().await.map_err(|e| e.to_string()),
+        };
+        for (done, outcome) in outcomes {
+            let answer = match (&committed, outcome) {
+                (Ok(()), outcome) => outcome,
+                (Err(_), Err(e)) => Err(e),
+                (Err(e), Ok(())) => Err(StoreError::Internal(format!(
+                    "the write was not committed: {e}"
+                ))),
+            };
+            let _ = done.send(answer);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{KeySource, SystemClock};
+
+    fn insert(n: i64, fail_after: bool) -> Work {
+        Box::new(move |tx| {
+            Box::pin(async move {
+                sqlx::query("INSERT INTO group_tx_test (n) VALUES ($1)")
+                    .bind(n)
+                    .execute(&mut **tx)
+                    .await?;
+                if fail_after {
+                    // A second row that breaks the key: this write fails after writing.
+                    sqlx::query("INSERT INTO group_tx_test (n) VALUES (0)")
+                        .execute(&mut **tx)
+                        .await?;
+                }
+                Ok(())
+            })
+        })
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writes_together_commit_together_and_fail_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = Store::open(&url, Arc::new(SystemClock), KeySource::Ephemeral)
+            .await
+            .unwrap();
+        sqlx::query("CREATE TABLE group_tx_test (n BIGINT PRIMARY KEY)")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        store.in_shared_tx(insert(0, false)).await.unwrap();
+        let mut set = tokio::task::JoinSet::new();
+        for n in 1..=200_i64 {
+            let s = store.clone();
+            // Every tenth write fails after its first insert.
+            set.spawn(async move { (n, s.in_shared_tx(insert(n, n % 10 == 0)).await) });
+        }
+        let mut failed = Vec::new();
+        for (n, outcome) in set.join_all().await {
+            match outcome {
+                Ok(()) => assert_ne!(n % 10, 0, "{n} should have failed"),
+                Err(e) => {
+                    assert_eq!(n % 10, 0, "{n} failed: {e}");
+                    failed.push(n);
+                }
+            }
+        }
+        assert_eq!(failed.len(), 20);
+        let rows: Vec<i64> = sqlx::query_scalar("SELECT n FROM group_tx_test ORDER BY n")
+            .fetch_all(&store.pool)
+            .await
+            .unwrap();
+        let want: Vec<i64> = (0..=200).filter(|n| *n == 0 || n % 10 != 0).collect();
+        assert_eq!(
+            rows, want,
+            "a failed write left rows, or a good one was lost"
+        );
+    }
+}

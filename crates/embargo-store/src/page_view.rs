@@ -1,0 +1,62 @@
+//! One view of an advisory's page: the advisory, its thread and its trail read together,
+//! with ONE access-log entry that names everything the view read.
+
+use embargo_domain::access::{Action, Actor, Decision, decide};
+use embargo_domain::advisory::Advisory;
+use embargo_domain::ids::AdvisoryId;
+
+use crate::{Authorized, Comment, EventRecord, Result, Store};
+
+/// What one page view read, each part only when the rule allowed it.
+pub struct AdvisoryView {
+    pub advisory: Authorized<Advisory>,
+    /// The thread, when the caller may read it.
+    pub thread: Option<Vec<Comment>>,
+    /// The audit trail of events, when the caller may read it (security managers).
+    pub events: Option<Vec<EventRecord>>,
+}
+
+impl Store {
+    /// Reads an advisory for its page: the advisory (`NotFound` as [`Store::advisory`]), and
+    /// its thread and events where the same rule allows them. An unpublished advisory's view
+    /// is one access-log entry, `read`, whose detail lists the parts read beyond the advisory
+    /// itself (`{"with": ["thread", "events"]}`), so no read goes unrecorded.
+    pub async fn advisory_view(&self, actor: Actor, id: &AdvisoryId) -> Result<AdvisoryView> {
+        let advisory = self.decided(actor, id, Action::Read, "read").await?;
+        let may =
+            |action| decide(advisory.relations(), action, advisory.get().state) == Decision::Allow;
+        let (with_thread, with_events) = (may(Action::ReadThread), may(Action::ReadEvents));
+        let mut parts = Vec::new();
+        if with_thread {
+            parts.push("thread");
+        }
+        if with_events {
+            parts.push("events");
+        }
+        if !advisory.get().state.is_public() {
+            // Recorded before anything is returned, as the single reads do.
+            let detail = if parts.is_empty() {
+                serde_json::json!({})
+            } else {
+                serde_json::json!({ "with": parts })
+            };
+            self.audit_append_shared(actor, "read", Some(id), detail)
+                .await?;
+        }
+        let thread = if with_thread {
+            Some(self.thread_of(&advisory).await?)
+        } else {
+            None
+        };
+        let events = if with_events {
+            Some(self.events_of(id).await?)
+        } else {
+            None
+        };
+        Ok(AdvisoryView {
+            advisory,
+            thread,
+            events,
+        })
+    }
+}
