@@ -6,7 +6,7 @@
 //! answered only after the transaction holding its entry committed (with the database's
 //! durability setting), and a failed commit fails every read in it.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use embargo_domain::access::Actor;
 use embargo_domain::ids::AdvisoryId;
@@ -14,13 +14,14 @@ use time::OffsetDateTime;
 use tokio::sync::oneshot;
 
 use crate::audit::append;
+use crate::batch::{BatchWriter, Batcher};
 use crate::{Result, Store, StoreError};
 
 /// Most entries one transaction takes.
 const MAX_BATCH: usize = 256;
 
 /// An entry waiting for its commit.
-struct Pending {
+pub(crate) struct Pending {
     at: OffsetDateTime,
     actor: Actor,
     origin: Option<Arc<str>>,
@@ -30,64 +31,22 @@ struct Pending {
     done: oneshot::Sender<std::result::Result<(), String>>,
 }
 
-#[derive(Default)]
-struct Queue {
-    waiting: Vec<Pending>,
-    /// A writer task is running: it will take what waits.
-    writing: bool,
-}
+/// The entries waiting for a shared commit.
+pub(crate) type GroupCommit = Batcher<Pending>;
 
-/// The entries waiting to be written, shared by a store's clones.
-#[derive(Default)]
-pub(crate) struct GroupCommit {
-    queue: Mutex<Queue>,
-}
+/// Writes a batch of entries in one transaction and answers each.
+pub(crate) struct Writer;
 
-impl GroupCommit {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
-        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+impl BatchWriter for Writer {
+    type Item = Pending;
+    const MAX: usize = MAX_BATCH;
+
+    fn batcher(store: &Store) -> &Batcher<Pending> {
+        &store.audit_queue
     }
-}
 
-/// Marks the writer gone however its task ends (a panic included), so the next entry
-/// starts another.
-struct Writing(Store);
-
-impl Drop for Writing {
-    fn drop(&mut self) {
-        // A writer that returns has cleared the mark itself, under the lock.
-        if !std::thread::panicking() {
-            return;
-        }
-        let restart = {
-            let mut q = self.0.audit_queue.lock();
-            q.writing = !q.waiting.is_empty();
-            q.writing
-        };
-        if restart {
-            tokio::spawn(write_all(self.0.clone()));
-        }
-    }
-}
-
-/// Writes what waits, in transactions of up to [`MAX_BATCH`], until nothing does.
-async fn write_all(store: Store) {
-    let guard = Writing(store);
-    let store = &guard.0;
-    loop {
-        let batch: Vec<Pending> = {
-            let mut q = store.audit_queue.lock();
-            if q.waiting.is_empty() {
-                q.writing = false;
-                return;
-            }
-            let n = q.waiting.len().min(MAX_BATCH);
-            q.waiting.drain(..n).collect()
-        };
-        let outcome = crate::audit::SHARED_APPENDS
-            .scope(std::cell::Cell::new(0), store.write_batch(&batch))
-            .await
-            .map_err(|e| {
+    async fn write(store: &Store, batch: Vec<Pending>) {
+        let outcome = store.write_batch(&batch).await.map_err(|e| {
             tracing::error!(error = %e, entries = batch.len(), "writing access-log entries failed");
             e.to_string()
         });
@@ -109,9 +68,9 @@ impl Store {
         detail: serde_json::Value,
     ) -> Result<()> {
         let (done, committed) = oneshot::channel();
-        let start = {
-            let mut q = self.audit_queue.lock();
-            q.waiting.push(Pending {
+        self.audit_queue.submit::<Writer>(
+            self,
+            Pending {
                 at: self.now(),
                 actor,
                 origin: self.origin.clone(),
@@ -119,14 +78,8 @@ impl Store {
                 advisory: advisory.cloned(),
                 detail,
                 done,
-            });
-            !std::mem::replace(&mut q.writing, true)
-        };
-        if start {
-            // A task of its own: the request that started it may be cancelled (its client
-            // gone) without stranding the entries of others.
-            tokio::spawn(write_all(self.clone()));
-        }
+            },
+        );
         match committed.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(StoreError::Internal(format!(
@@ -163,11 +116,5 @@ impl Store {
                 .advance_committed_span(&first, last.as_ref().unwrap_or(&first));
         }
         Ok(())
-    }
-}
-
-impl GroupCommit {
-    pub(crate) fn new() -> Arc<Self> {
-        Arc::new(Self::default())
     }
 }

@@ -8,10 +8,10 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
 
 use tokio::sync::oneshot;
 
+use crate::batch::{BatchWriter, Batcher};
 use crate::{Result, Store, StoreError};
 
 /// Most writes one transaction takes.
@@ -25,68 +25,27 @@ pub(crate) type Work = Box<
         + Send,
 >;
 
-struct Pending {
+pub(crate) struct Pending {
     work: Work,
     done: oneshot::Sender<Result<()>>,
 }
 
-#[derive(Default)]
-struct Queue {
-    waiting: Vec<Pending>,
-    writing: bool,
-}
+/// The writes waiting for a shared transaction.
+pub(crate) type GroupTx = Batcher<Pending>;
 
-/// The writes waiting for a shared transaction, shared by a store's clones.
-#[derive(Default)]
-pub(crate) struct GroupTx {
-    queue: Mutex<Queue>,
-}
+/// Writes a batch of [`Work`] in one transaction.
+pub(crate) struct Writer;
 
-impl GroupTx {
-    pub(crate) fn new() -> Arc<Self> {
-        Arc::new(Self::default())
+impl BatchWriter for Writer {
+    type Item = Pending;
+    const MAX: usize = MAX_BATCH;
+
+    fn batcher(store: &Store) -> &Batcher<Pending> {
+        &store.group_tx
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
-        self.queue.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-/// Clears the writer's mark if its task panics, and starts another for what waits.
-struct Writing(Store);
-
-impl Drop for Writing {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            return;
-        }
-        let restart = {
-            let mut q = self.0.group_tx.lock();
-            q.writing = !q.waiting.is_empty();
-            q.writing
-        };
-        if restart {
-            tokio::spawn(write_all(self.0.clone()));
-        }
-    }
-}
-
-async fn write_all(store: Store) {
-    let guard = Writing(store);
-    let store = &guard.0;
-    loop {
-        let batch: Vec<Pending> = {
-            let mut q = store.group_tx.lock();
-            if q.waiting.is_empty() {
-                q.writing = false;
-                return;
-            }
-            let n = q.waiting.len().min(MAX_BATCH);
-            q.waiting.drain(..n).collect()
-        };
-        crate::audit::SHARED_APPENDS
-            .scope(std::cell::Cell::new(0), store.write_batch_tx(batch))
-            .await;
+    fn write(store: &Store, batch: Vec<Pending>) -> impl Future<Output = ()> + Send + '_ {
+        store.write_batch_tx(batch)
     }
 }
 
@@ -95,15 +54,7 @@ impl Store {
     /// returns once that transaction committed (or with `work`'s own error).
     pub(crate) async fn in_shared_tx(&self, work: Work) -> Result<()> {
         let (done, answer) = oneshot::channel();
-        let start = {
-            let mut q = self.group_tx.lock();
-            q.waiting.push(Pending { work, done });
-            !std::mem::replace(&mut q.writing, true)
-        };
-        if start {
-            // A task of its own, so that a cancelled request cannot strand the others.
-            tokio::spawn(write_all(self.clone()));
-        }
+        self.group_tx.submit::<Writer>(self, Pending { work, done });
         answer
             .await
             .map_err(|_| StoreError::Internal("the shared writer stopped".into()))?
@@ -196,7 +147,7 @@ mod tests {
     async fn writes_together_commit_together_and_fail_alone() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let store = Store::open(&url, Arc::new(SystemClock), KeySource::Ephemeral)
+        let store = Store::open(&url, std::sync::Arc::new(SystemClock), KeySource::Ephemeral)
             .await
             .unwrap();
         sqlx::query("CREATE TABLE group_tx_test (n BIGINT PRIMARY KEY)")

@@ -14,6 +14,7 @@ mod attachments;
 mod attempts;
 mod audit;
 mod audit_batch;
+mod batch;
 pub mod clock;
 mod codeowners;
 mod collaborators;
