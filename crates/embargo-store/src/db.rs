@@ -71,6 +71,10 @@ const SQLITE: &[(i64, &str)] = &[
         28,
         include_str!("../migrations/sqlite/0028_policy_text.sql"),
     ),
+    (
+        29,
+        include_str!("../migrations/sqlite/0029_sweep_indexes.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_initial.sql")),
@@ -145,6 +149,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         28,
         include_str!("../migrations/postgres/0028_policy_text.sql"),
+    ),
+    (
+        29,
+        include_str!("../migrations/postgres/0029_sweep_indexes.sql"),
     ),
 ];
 

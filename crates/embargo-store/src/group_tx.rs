@@ -75,6 +75,9 @@ impl Store {
         let mut outcomes: Vec<(oneshot::Sender<Result<()>>, Result<()>)> =
             Vec::with_capacity(batch.len());
         let mut broken: Option<String> = None;
+        // Whether a kept write changed something public: the public revision is bumped once,
+        // in this transaction, before it commits.
+        let mut bump = false;
         for p in batch {
             if let Some(e) = &broken {
                 outcomes.push((p.done, Err(StoreError::Internal(e.clone()))));
@@ -88,9 +91,12 @@ impl Store {
                     continue;
                 }
             };
-            let outcome = (p.work)(&mut sp).await;
+            let (outcome, public) = crate::public_index::deferring_bump((p.work)(&mut sp)).await;
             let ended = match outcome {
-                Ok(()) => sp.commit().await,
+                Ok(()) => {
+                    bump |= public;
+                    sp.commit().await
+                }
                 Err(_) => sp.rollback().await,
             };
             if let Err(e) = ended {
@@ -99,6 +105,12 @@ impl Store {
                 broken = Some(e.to_string());
             }
             outcomes.push((p.done, outcome));
+        }
+        if bump
+            && broken.is_none()
+            && let Err(e) = crate::public_index::bump(&mut tx).await
+        {
+            broken = Some(e.to_string());
         }
         let committed = match broken {
             Some(e) => {

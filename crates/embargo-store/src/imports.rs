@@ -38,7 +38,10 @@ impl ImportOutcome {
 const IMPORTED_MEANWHILE: &str = "imported meanwhile";
 
 impl Store {
-    async fn importer_id(&self) -> Result<i64> {
+    async fn importer_id(&self, known: Option<i64>) -> Result<i64> {
+        if let Some(id) = known {
+            return Ok(id);
+        }
         let email = Email::parse(IMPORTER_EMAIL).map_err(StoreError::Invalid)?;
         if let Some(u) = self.user_by_email(&email).await? {
             return Ok(u.id);
@@ -64,19 +67,30 @@ impl Store {
         facts: ImportFacts,
     ) -> Result<ImportOutcome> {
         content.check().map_err(StoreError::Invalid)?;
-        let org = self.org(org).await?;
-        let repo = self.repo(&org.slug, repo).await?;
-        if let Some(id) = self.imported_as(org.id, &facts.source_id).await? {
+        // Each read is a round trip: the repository names its organisation, and one query
+        // answers both whether the record was imported before and who the importer is.
+        let repo = match self.repo(org, repo).await {
+            Err(StoreError::NotFound(what)) => {
+                // Say which is missing: the organisation, or its repository.
+                self.org(org).await?;
+                return Err(StoreError::NotFound(what));
+            }
+            r => r?,
+        };
+        let (before, importer) = self
+            .imported_as_and_importer(repo.org_id, &facts.source_id)
+            .await?;
+        if let Some(id) = before {
             return Ok(ImportOutcome::Exists(id));
         }
-        let importer = self.importer_id().await?;
+        let importer = self.importer_id(importer).await?;
         let actor = Actor::User {
             id: importer,
             admin: false,
         };
         let filing = Filing {
             id: AdvisoryId::from_random(random_bytes::<RANDOM_BYTES>()?),
-            org: org.slug.clone(),
+            org: repo.org.clone(),
             repo: Some(repo.slug.clone()),
             reporter_id: importer,
             response_due_at: facts.published_at,
@@ -87,7 +101,8 @@ impl Store {
         let source_id = facts.source_id.clone();
         // Records imported at the same time share commits (group commit); each record is
         // still all or nothing (a savepoint of its own).
-        let (store, org_id, repo_id, record) = (self.clone(), org.id, repo.id, advisory.clone());
+        let (store, org_id, repo_id, record) =
+            (self.clone(), repo.org_id, repo.id, advisory.clone());
         let outcome = self
             .in_shared_tx(Box::new(move |tx| {
                 Box::pin(async move {
@@ -143,7 +158,7 @@ impl Store {
             Err(StoreError::Conflict(m)) if m == IMPORTED_MEANWHILE => {
                 // Imported by someone else at the same time: keep theirs.
                 return self
-                    .imported_as(org.id, &source_id)
+                    .imported_as(repo.org_id, &source_id)
                     .await?
                     .map(ImportOutcome::Exists)
                     .ok_or(StoreError::NotFound("import"));
@@ -151,6 +166,29 @@ impl Store {
             Err(e) => return Err(e),
         }
         Ok(ImportOutcome::Created(advisory.id))
+    }
+
+    /// The advisory `source_id` was imported as into the organisation, if it was, and the
+    /// importer account's id, if it exists, in one round trip.
+    async fn imported_as_and_importer(
+        &self,
+        org_id: i64,
+        source_id: &str,
+    ) -> Result<(Option<AdvisoryId>, Option<i64>)> {
+        let row = sqlx::query(
+            "SELECT (SELECT advisory_id FROM imports WHERE org_id = $1 AND source_id = $2) AS advisory_id,
+                    (SELECT id FROM users WHERE email = $3) AS importer",
+        )
+        .bind(org_id)
+        .bind(source_id)
+        .bind(IMPORTER_EMAIL)
+        .fetch_one(&self.pool)
+        .await?;
+        let id = row
+            .try_get::<Option<String>, _>("advisory_id")?
+            .map(|id| AdvisoryId::parse(&id).map_err(StoreError::Invalid))
+            .transpose()?;
+        Ok((id, row.try_get::<Option<i64>, _>("importer")?))
     }
 
     async fn imported_as(&self, org_id: i64, source_id: &str) -> Result<Option<AdvisoryId>> {
@@ -165,5 +203,110 @@ impl Store {
             AdvisoryId::parse(&id).map_err(StoreError::Invalid)
         })
         .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::{KeySource, SystemClock};
+
+    fn record(i: usize) -> (Content, ImportFacts) {
+        let osv = serde_json::json!({
+            "schema_version": "1.6.0", "id": format!("TEST-{i}"), "modified": "2026-01-02T03:04:05Z",
+            "published": "2026-01-01T00:00:00Z", "summary": format!("Overflow {i}"), "details": "Long text.",
+            "affected": [{"package": {"ecosystem": "PyPI", "name": format!("pkg-{i}")},
+                          "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.5"}]}]}]
+        });
+        let imported = embargo_formats::import::parse(osv.to_string().as_bytes())
+            .unwrap_or_else(|e| panic!("{}", e.message));
+        let facts = ImportFacts {
+            source_id: imported.source_id.clone(),
+            published_at: imported.published.unwrap_or(imported.modified),
+            modified_at: imported.modified,
+            withdrawn_at: imported.withdrawn,
+        };
+        (imported.content, facts)
+    }
+
+    async fn revision(store: &Store) -> i64 {
+        sqlx::query_scalar("SELECT revision FROM public_state WHERE id = 1")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap()
+    }
+
+    /// Imports arriving together share commits, and the public revision (which servers cache
+    /// public documents by) moves with every commit that made something public.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn imports_together_are_each_indexed_and_move_the_public_revision() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = Store::open(&url, Arc::new(SystemClock), KeySource::Ephemeral)
+            .await
+            .unwrap();
+        let admin = store
+            .create_user(&Email::parse("a@example.org").unwrap(), None, None, true)
+            .await
+            .unwrap();
+        let actor = Actor::User {
+            id: admin.id,
+            admin: true,
+        };
+        let (org, repo) = (Slug::parse("o").unwrap(), Slug::parse("r").unwrap());
+        store.create_org(actor, &org, "O").await.unwrap();
+        store.create_repo(actor, &org, &repo, "R").await.unwrap();
+        let missing = Slug::parse("missing").unwrap();
+        let (c, f) = record(0);
+        assert!(matches!(
+            store.import_advisory(&missing, &repo, c, f).await,
+            Err(StoreError::NotFound("organisation"))
+        ));
+        let (c, f) = record(0);
+        assert!(matches!(
+            store.import_advisory(&org, &missing, c, f).await,
+            Err(StoreError::NotFound("repository"))
+        ));
+
+        let start = revision(&store).await;
+        let (c, f) = record(0);
+        let first = store.import_advisory(&org, &repo, c, f).await.unwrap();
+        let one = revision(&store).await;
+        assert_eq!(one, start + 1, "a lone import bumps the revision once");
+
+        const N: usize = 60;
+        let mut set = tokio::task::JoinSet::new();
+        for i in 1..=N {
+            let (s, org, repo) = (store.clone(), org.clone(), repo.clone());
+            set.spawn(async move {
+                let (c, f) = record(i);
+                s.import_advisory(&org, &repo, c, f).await
+            });
+        }
+        for outcome in set.join_all().await {
+            assert!(matches!(outcome, Ok(ImportOutcome::Created(_))));
+        }
+        let after = revision(&store).await;
+        assert!(after > one, "the revision moved");
+        assert!(after <= one + N as i64, "at most once per import");
+
+        let (c, f) = record(0);
+        assert_eq!(
+            store.import_advisory(&org, &repo, c, f).await.unwrap(),
+            ImportOutcome::Exists(first.id().clone())
+        );
+        assert_eq!(revision(&store).await, after, "nothing changed, no bump");
+        let entries: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM public_entries")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        let packages: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM public_packages WHERE kind = 'package'")
+                .fetch_one(&store.pool)
+                .await
+                .unwrap();
+        assert_eq!((entries, packages), (N as i64 + 1, N as i64 + 1));
     }
 }

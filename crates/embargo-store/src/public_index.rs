@@ -106,20 +106,47 @@ pub(crate) async fn after_change(
     if before.is_some_and(|b| same_in_public(b, after)) {
         return Ok(());
     }
-    index_one(tx, after, org_id).await?;
+    index_one(tx, after, org_id, before.is_some()).await?;
+    // In a shared transaction (group commit) the writer bumps once, before its commit.
+    if DEFERRED_BUMP.try_with(|wanted| wanted.set(true)).is_ok() {
+        return Ok(());
+    }
     bump(tx).await
 }
 
-/// Replaces one advisory's rows in the index.
+tokio::task_local! {
+    /// Set by the shared writer ([`crate::group_tx`]) around each write: whether it made a
+    /// public change, so that the writer bumps `public_state.revision` once for the whole
+    /// transaction instead of once per write.
+    static DEFERRED_BUMP: std::cell::Cell<bool>;
+}
+
+/// Runs one write of a shared transaction, answering also whether it asked for a bump of
+/// the public revision (which the caller then owes before the commit).
+pub(crate) async fn deferring_bump<F: std::future::Future>(work: F) -> (F::Output, bool) {
+    DEFERRED_BUMP
+        .scope(std::cell::Cell::new(false), async {
+            let out = work.await;
+            (out, DEFERRED_BUMP.with(std::cell::Cell::get))
+        })
+        .await
+}
+
+/// Replaces one advisory's rows in the index. `existed`: false for an advisory inserted in
+/// this transaction (an import), which has no rows yet to remove.
 async fn index_one(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     a: &Advisory,
     org_id: i64,
+    existed: bool,
 ) -> Result<()> {
     for sql in [
         "DELETE FROM public_packages WHERE advisory_id = $1",
         "DELETE FROM public_entries WHERE advisory_id = $1",
     ] {
+        if !existed {
+            break;
+        }
         sqlx::query(sql)
             .bind(a.id.as_str())
             .execute(&mut **tx)
@@ -174,7 +201,7 @@ async fn index_one(
     Ok(())
 }
 
-async fn bump(tx: &mut sqlx::Transaction<'_, sqlx::Any>) -> Result<()> {
+pub(crate) async fn bump(tx: &mut sqlx::Transaction<'_, sqlx::Any>) -> Result<()> {
     sqlx::query("UPDATE public_state SET revision = revision + 1 WHERE id = 1")
         .execute(&mut **tx)
         .await?;
@@ -225,7 +252,8 @@ pub(crate) async fn build_if_needed(pool: &sqlx::AnyPool) -> Result<()> {
             let Ok(a) = serde_json::from_str::<Advisory>(&doc) else {
                 continue;
             };
-            index_one(&mut tx, &a, r.try_get("org_id")?).await?;
+            // Every row was removed above: nothing of this advisory's to replace.
+            index_one(&mut tx, &a, r.try_get("org_id")?, false).await?;
             count += 1;
         }
     }

@@ -248,6 +248,13 @@ fn init_logging() {
 }
 
 async fn open(common: &Common, listen: Option<std::net::SocketAddr>) -> Result<(Config, Store)> {
+    let config = settings(common, listen)?;
+    let store = open_store(&config).await?;
+    Ok((config, store))
+}
+
+/// The settings, with `--listen` (when given) in place of the configured address.
+fn settings(common: &Common, listen: Option<std::net::SocketAddr>) -> Result<Config> {
     let mut config =
         Config::load(common.config.as_deref(), &common.data).context("reading the settings")?;
     if let Some(l) = listen {
@@ -257,6 +264,10 @@ async fn open(common: &Common, listen: Option<std::net::SocketAddr>) -> Result<(
         }
         config.server.public_url_assumed = false;
     }
+    Ok(config)
+}
+
+async fn open_store(config: &Config) -> Result<Store> {
     create_data_dir(&config.data_dir)?;
     let store = Store::open(
         &config.database_url(),
@@ -265,7 +276,7 @@ async fn open(common: &Common, listen: Option<std::net::SocketAddr>) -> Result<(
     )
     .await
     .with_context(|| format!("opening the database in {}", config.data_dir.display()))?;
-    Ok((config, store))
+    Ok(store)
 }
 
 /// Links printed on the command line use `server.public_url`, else the configured listen
@@ -386,10 +397,13 @@ fn create_data_dir(dir: &Path) -> Result<()> {
 }
 
 async fn serve(common: &Common, listen: Option<std::net::SocketAddr>) -> Result<()> {
-    let (mut config, store) = open(common, listen).await?;
+    let mut config = settings(common, listen)?;
+    // Bound before the database opens: a client that comes early (a health check) waits in
+    // the backlog for its answer instead of being refused and trying again later.
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("listening on {}", config.server.listen))?;
+    let store = open_store(&config).await?;
     let bound = listener.local_addr()?;
     if config.server.listen.port() == 0 && config.server.public_url.ends_with(":0") {
         config.server.public_url = format!("http://{bound}");

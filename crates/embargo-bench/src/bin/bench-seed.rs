@@ -2,8 +2,11 @@
 //! an organisation `bench` with a repository `main`, and N OSV records written as files for
 //! `embargo import` (the script times the import itself).
 //!
-//! `bench-seed DATA_DIR N OSV_DIR` prints one JSON line: the token, and a package name and
-//! ecosystem that some records affect.
+//! `bench-seed DATA_DIR N OSV_DIR [REPORTERS [DATABASE_URL]]` prints one JSON line: the token,
+//! a package name and ecosystem that some records affect, and the file (in DATA_DIR) holding
+//! one API token a line for REPORTERS reporters (default 200), who file into the organisation
+//! `intake` (repository `main`) under load. Without DATABASE_URL the database is SQLite in
+//! DATA_DIR.
 
 use std::sync::Arc;
 
@@ -42,10 +45,20 @@ fn record(i: usize, n: usize) -> serde_json::Value {
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: bench-seed DATA_DIR N OSV_DIR";
+    let usage = "usage: bench-seed DATA_DIR N OSV_DIR [REPORTERS [DATABASE_URL]]";
     let dir = std::path::PathBuf::from(args.next().ok_or(usage)?);
     let n: usize = args.next().ok_or(usage)?.parse()?;
     let osv = std::path::PathBuf::from(args.next().ok_or(usage)?);
+    let reporters: usize = match args.next() {
+        Some(r) => r.parse()?,
+        None => 200,
+    };
+    if reporters > 10_000 {
+        return Err("at most 10000 reporters".into());
+    }
+    let url = args
+        .next()
+        .unwrap_or_else(|| format!("sqlite://{}", dir.join("embargo.db").display()));
     std::fs::create_dir_all(&dir)?;
     std::fs::create_dir_all(&osv)?;
     for i in 0..n {
@@ -55,7 +68,7 @@ async fn main() -> Result<(), Error> {
         )?;
     }
     let store = Store::open(
-        &format!("sqlite://{}", dir.join("embargo.db").display()),
+        &url,
         Arc::new(SystemClock),
         KeySource::File(dir.join("embargo.key")),
     )
@@ -76,10 +89,29 @@ async fn main() -> Result<(), Error> {
     let (org, repo) = (Slug::parse("bench")?, Slug::parse("main")?);
     store.create_org(actor, &org, "Bench").await?;
     store.create_repo(actor, &org, &repo, "main").await?;
+    let intake = Slug::parse("intake")?;
+    store.create_org(actor, &intake, "Intake").await?;
+    store.create_repo(actor, &intake, &repo, "main").await?;
+    let mut tokens = String::new();
+    for i in 0..reporters {
+        let user = store
+            .create_user(
+                &Email::parse(&format!("reporter{i}@example.org"))?,
+                Some(&format!("Reporter {i}")),
+                None,
+                false,
+            )
+            .await?;
+        tokens.push_str(&store.create_api_token(user.id, "bench").await?);
+        tokens.push('\n');
+    }
+    let reporters_file = dir.join("reporters.txt");
+    std::fs::write(&reporters_file, tokens)?;
     store.close().await;
     println!(
         "{}",
-        json!({"token": token, "package": "bench-package-0", "ecosystem": "PyPI"})
+        json!({"token": token, "package": "bench-package-0", "ecosystem": "PyPI",
+               "reporters": reporters_file.display().to_string()})
     );
     Ok(())
 }

@@ -56,7 +56,12 @@ pub fn routes(max_upload: usize) -> Router<AppState> {
         .route("/account/two-factor/disable", post(account::disable))
         .route("/setup/{token}", get(auth::setup_form).post(auth::setup))
         .route("/reset/{token}", get(auth::reset_form).post(auth::reset))
-        .route("/report", get(pages::report_form).post(pages::report))
+        .route(
+            "/report",
+            get(pages::report_form).post(pages::report).layer(
+                axum::extract::DefaultBodyLimit::max(report_form::body_limit(max_upload)),
+            ),
+        )
         .route(
             "/confirm/{token}",
             get(pages::confirm_form).post(pages::confirm),

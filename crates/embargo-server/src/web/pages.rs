@@ -264,6 +264,9 @@ struct ReportPage {
     cvss_vector: String,
     email: String,
     error: Option<String>,
+    /// For the files' hint: how many, and how large together.
+    files_max: usize,
+    max_size: String,
 }
 
 /// `GET /report`, and `GET /report?repo=org/repo` with that repository chosen: the stable
@@ -298,6 +301,8 @@ pub async fn report_form(
         cvss_vector: String::new(),
         email: String::new(),
         error: None,
+        files_max: super::report_form::FILES_MAX,
+        max_size: super::report_form::size_label(st.config.attachments.max_bytes),
     };
     Ok(super::auth::with_anon_cookie(
         render(&page),
@@ -319,9 +324,10 @@ pub async fn report(
     Req(st): Req,
     headers: HeaderMap,
     caller: WebCaller,
-    Form(form): Form<Vec<(String, String)>>,
+    body: axum::extract::Request,
 ) -> Result<Response, PageError> {
-    let f = Fields(form);
+    let max = st.config.attachments.max_bytes;
+    let (f, files) = super::report_form::read(body, max, caller.session.is_some()).await?;
     if caller.session.is_some() {
         check_session_form(&st, &headers, &caller, &f)?;
     } else {
@@ -338,6 +344,8 @@ pub async fn report(
         cvss_vector: f.get("cvss_vector").to_owned(),
         email: f.get("email").to_owned(),
         error: Some(error),
+        files_max: super::report_form::FILES_MAX,
+        max_size: super::report_form::size_label(max),
     };
     let place = f.get("repo").split_once('/').and_then(|(o, r)| {
         let repo = if r.is_empty() {
@@ -372,6 +380,11 @@ pub async fn report(
         let e = "repository: choose the repository the report is about".to_owned();
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&again(e, repos))).into_response());
     };
+    if caller.session.is_none() && !files.is_empty() {
+        let repos = report_targets(&st.store).await?;
+        let e = "file: sign in to send files with a report".to_owned();
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&again(e, repos))).into_response());
+    }
     if caller.session.is_none() {
         let base = st.config.server.public_url.clone();
         let result = match embargo_domain::types::Email::parse(f.get("email")) {
@@ -415,7 +428,25 @@ pub async fn report(
         .file_report(caller.actor, org, repo.as_ref(), report)
         .await
     {
-        Ok(a) => Ok(redirect(&format!("/advisories/{}", a.get().id))),
+        Ok(a) => {
+            let id = a.get().id.clone();
+            let failed = attach_all(&st, &caller, &id, files, max).await;
+            let link = format!("/advisories/{id}");
+            if failed.is_empty() {
+                return Ok(redirect(&link));
+            }
+            // The report is filed whatever happened to its files: say which were not kept.
+            Ok(render(&SentPage {
+                user: Nav::of(&caller),
+                heading: format!("Report {id} sent; some files were not attached"),
+                message: format!(
+                    "Your report was filed and its security team can read it. These files were \
+                     not attached: {}. Attach them again on the report's page.",
+                    failed.join("; ")
+                ),
+                link: Some(link),
+            }))
+        }
         Err(embargo_store::StoreError::Invalid(e)) => {
             let repos = report_targets(&st.store).await?;
             Ok((
@@ -426,6 +457,42 @@ pub async fn report(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Stores the files sent with a report on the report just filed, one by one; answers what
+/// failed ("name: reason"), so that a file never takes the report down with it.
+async fn attach_all(
+    st: &crate::AppState,
+    caller: &WebCaller,
+    id: &embargo_domain::ids::AdvisoryId,
+    files: Vec<super::report_form::Upload>,
+    max: usize,
+) -> Vec<String> {
+    let mut failed = Vec::new();
+    for file in files {
+        let shown = if file.name.is_empty() {
+            "a file without a name".to_owned()
+        } else {
+            file.name.clone()
+        };
+        let why = match file.bytes {
+            Err(why) => why,
+            Ok(bytes) => match st
+                .store
+                .attach(caller.actor, id, &file.name, &bytes, max)
+                .await
+            {
+                Ok(_) => continue,
+                Err(embargo_store::StoreError::Invalid(e)) => e.to_string(),
+                Err(e) => {
+                    tracing::error!(error = %e, "attaching a file to a new report failed");
+                    "it could not be stored".to_owned()
+                }
+            },
+        };
+        failed.push(format!("{shown} ({why})"));
+    }
+    failed
 }
 
 #[derive(Template)]

@@ -1,14 +1,199 @@
 //! What the "Report a vulnerability" form adds to a report's title and description: the
 //! repositories grouped by organisation (organisation, then repository), the affected versions
-//! as the reporter knows them, and an optional CVSS severity.
+//! as the reporter knows them, an optional CVSS severity, and (for a signed-in reporter) files
+//! sent with the report in a multipart form.
 
+use axum::extract::multipart::MultipartError;
+use axum::extract::{FromRequest, Multipart, Request};
+use axum::http::{StatusCode, header};
+use axum::{Form, RequestExt};
 use embargo_domain::FieldError;
 use embargo_domain::types::CvssVector;
 
 use super::Fields;
+use crate::error::{AppError, PageError};
 
 /// The longest "affected versions" text a report takes.
 pub(crate) const VERSIONS_MAX: usize = 1_000;
+
+/// The most files a report takes when it is filed (more go on the report's page).
+pub(crate) const FILES_MAX: usize = 5;
+
+/// A size for people: "10 MiB", "1.5 MiB", "512 KiB", "100 bytes".
+pub(crate) fn size_label(bytes: usize) -> String {
+    const KIB: usize = 1024;
+    const MIB: usize = 1024 * KIB;
+    if bytes >= MIB {
+        let tenths = bytes * 10 / MIB;
+        if tenths.is_multiple_of(10) {
+            format!("{} MiB", tenths / 10)
+        } else {
+            format!("{}.{} MiB", tenths / 10, tenths % 10)
+        }
+    } else if bytes >= KIB {
+        format!("{} KiB", bytes / KIB)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+/// A file sent with the form: its name, and its bytes or why they could not be read.
+pub(crate) struct Upload {
+    pub name: String,
+    pub bytes: Result<Vec<u8>, String>,
+}
+
+/// The largest form without files (urlencoded) the report form takes.
+const TEXT_FORM_MAX: usize = 2 * 1024 * 1024;
+
+/// The largest request the report form takes: [`FILES_MAX`] files of `max` bytes, and the
+/// form's text (a description of up to 100,000 characters).
+pub(crate) fn body_limit(max: usize) -> usize {
+    FILES_MAX.saturating_mul(max).saturating_add(512 * 1024)
+}
+
+/// The form's fields and files, from either encoding: `application/x-www-form-urlencoded`
+/// (the anonymous form) or `multipart/form-data` (the signed-in form, files last). A file
+/// over `max` bytes, or past [`FILES_MAX`], becomes an [`Upload`] with the reason; so does
+/// whatever follows a broken body, and the fields read before it are kept: a file never
+/// loses the report.
+///
+/// Without `keep_files` (an anonymous reporter), each file is read past and only named, so
+/// that nobody without an account makes the server hold files.
+pub(crate) async fn read(
+    req: Request,
+    max: usize,
+    keep_files: bool,
+) -> Result<(Fields, Vec<Upload>), PageError> {
+    let multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
+    let bad = |m: String| PageError(AppError::bad_request(m));
+    if !multipart {
+        // Text only: held to the usual size of a form, not to the files' allowance.
+        let req =
+            req.map(|b| axum::body::Body::new(http_body_util::Limited::new(b, TEXT_FORM_MAX)));
+        let Form(form) = req
+            .extract::<Form<Vec<(String, String)>>, _>()
+            .await
+            .map_err(|e| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    PageError(AppError::new(
+                        e.status(),
+                        "payload_too_large",
+                        format!("the form is larger than {TEXT_FORM_MAX} bytes"),
+                    ))
+                } else {
+                    bad(e.body_text())
+                }
+            })?;
+        return Ok((Fields(form), Vec::new()));
+    }
+    let mut form = Multipart::from_request(req, &())
+        .await
+        .map_err(|e| bad(e.body_text()))?;
+    let mut fields = Vec::new();
+    let mut files = Vec::new();
+    // Why the body could not be read to its end, if it could not.
+    let mut broken: Option<MultipartError> = None;
+    loop {
+        let mut field = match form.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => {
+                broken = Some(e);
+                break;
+            }
+        };
+        let Some(key) = field.name().map(str::to_owned) else {
+            continue;
+        };
+        if key != "file" {
+            match field.text().await {
+                Ok(value) => fields.push((key, value)),
+                Err(e) => {
+                    broken = Some(e);
+                    break;
+                }
+            }
+            continue;
+        }
+        let name = field.file_name().unwrap_or("").to_owned();
+        // Read chunk by chunk: a file over the limit is dropped, not held, and the fields
+        // after it are still read.
+        let mut bytes = Vec::new();
+        let mut over = false;
+        loop {
+            match field.chunk().await {
+                Ok(Some(c)) if keep_files && !over && bytes.len() + c.len() <= max => {
+                    bytes.extend_from_slice(&c)
+                }
+                Ok(Some(_)) => {
+                    over = true;
+                    bytes = Vec::new();
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    broken = Some(e);
+                    break;
+                }
+            }
+        }
+        if let Some(e) = &broken {
+            files.push(Upload {
+                name,
+                bytes: Err(reason(e, max)),
+            });
+            break;
+        }
+        if bytes.is_empty() && name.is_empty() && !over {
+            // What an empty file input sends.
+            continue;
+        }
+        let bytes = if !keep_files {
+            Err("sign in to send files with a report".to_owned())
+        } else if over {
+            Err(format!("is larger than the limit of {max} bytes"))
+        } else if files.len() >= FILES_MAX {
+            Err(format!(
+                "only {FILES_MAX} files can be sent with a report; attach it on the report's page"
+            ))
+        } else {
+            Ok(bytes)
+        };
+        files.push(Upload { name, bytes });
+    }
+    if let Some(e) = broken {
+        if fields.is_empty() {
+            // Nothing of the report arrived: say so, rather than "the form has expired".
+            return Err(PageError(AppError::new(
+                e.status(),
+                "form_unreadable",
+                format!(
+                    "nothing was filed: {}; send at most {FILES_MAX} files of at most {max} bytes each",
+                    reason(&e, max)
+                ),
+            )));
+        }
+        if !files.iter().any(|f| f.bytes.is_err()) {
+            files.push(Upload {
+                name: "the files after it".into(),
+                bytes: Err(reason(&e, max)),
+            });
+        }
+    }
+    Ok((Fields(fields), files))
+}
+
+fn reason(e: &MultipartError, max: usize) -> String {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        format!("the form is larger than {FILES_MAX} files of {max} bytes")
+    } else {
+        e.body_text()
+    }
+}
 
 /// An organisation and where in it a report can go, for the form's `optgroup`s.
 pub(crate) struct RepoGroup {
@@ -76,6 +261,14 @@ pub(crate) fn details(f: &Fields) -> Result<(String, Vec<CvssVector>), FieldErro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_read_as_people_write_them() {
+        assert_eq!(size_label(10 * 1024 * 1024), "10 MiB");
+        assert_eq!(size_label(3 * 1024 * 1024 / 2), "1.5 MiB");
+        assert_eq!(size_label(512 * 1024), "512 KiB");
+        assert_eq!(size_label(100), "100 bytes");
+    }
 
     #[test]
     fn targets_group_by_organisation() {

@@ -23,7 +23,17 @@ struct ReporterPage {
     csrf: String,
     token: String,
     a: Advisory,
-    comments: Vec<Comment>,
+    /// The description, as sanitised Markdown.
+    description_html: String,
+    /// The thread, each body as sanitised Markdown.
+    comments: Vec<ThreadItem>,
+}
+
+/// A comment as the private link shows it.
+struct ThreadItem {
+    author: String,
+    created_at: String,
+    body_html: String,
 }
 
 fn missing() -> PageError {
@@ -60,8 +70,16 @@ pub async fn show(
         user: None,
         csrf,
         token,
+        description_html: crate::markdown::to_html(&a.content.description),
         a,
-        comments,
+        comments: comments
+            .into_iter()
+            .map(|c| ThreadItem {
+                author: c.author,
+                created_at: super::advisory::fmt_time(c.created_at),
+                body_html: crate::markdown::to_html(&c.body),
+            })
+            .collect(),
     };
     let mut resp = with_anon_cookie(render(&page), new, st.config.secure_cookies());
     // The token is in the address: `same-origin` sends no Referer at all to other sites,
