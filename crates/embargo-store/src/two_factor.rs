@@ -110,7 +110,15 @@ impl Store {
     }
 
     /// Confirms enrolment with a current code; returns the recovery codes (shown once).
-    pub async fn confirm_totp(&self, user_id: i64, code: &str) -> Result<Vec<String>> {
+    /// Turns two-factor sign-in on. Every session of the user ends but `keep` (the browser
+    /// session making the change, if it is one): a session opened with the password alone
+    /// does not outlive the second factor.
+    pub async fn confirm_totp(
+        &self,
+        user_id: i64,
+        code: &str,
+        keep: Option<&str>,
+    ) -> Result<Vec<String>> {
         let Some((t, enabled, _)) = self.totp_for(user_id).await? else {
             return Err(StoreError::Conflict("start enrolment first".into()));
         };
@@ -155,6 +163,7 @@ impl Store {
                 .await?;
             codes.push(code);
         }
+        end_other_sessions(&mut tx, user_id, keep).await?;
         let actor = embargo_domain::access::Actor::User {
             id: user_id,
             admin: false,
@@ -245,7 +254,8 @@ impl Store {
     }
 
     /// Turns two-factor sign-in off, given a valid second factor.
-    pub async fn disable_totp(&self, user_id: i64, code: &str) -> Result<()> {
+    /// Turns two-factor sign-in off; every session of the user ends but `keep`.
+    pub async fn disable_totp(&self, user_id: i64, code: &str, keep: Option<&str>) -> Result<()> {
         if !self.verify_second_factor(user_id, code).await? {
             return Err(embargo_domain::FieldError::new("code", "does not match").into());
         }
@@ -258,6 +268,7 @@ impl Store {
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
+        end_other_sessions(&mut tx, user_id, keep).await?;
         let actor = embargo_domain::access::Actor::User {
             id: user_id,
             admin: false,
@@ -275,6 +286,20 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Ends the user's sessions but the one whose token is `keep`.
+async fn end_other_sessions(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    user_id: i64,
+    keep: Option<&str>,
+) -> Result<()> {
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
+        .bind(user_id)
+        .bind(keep.map(crate::secrets::token_hash).unwrap_or_default())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -32,7 +32,7 @@ pub async fn confirm(
     caller: ApiUser,
     ApiJson(c): ApiJson<Code>,
 ) -> Result<Json<Value>, AppError> {
-    let codes = st.store.confirm_totp(caller.user.id, &c.code).await?;
+    let codes = st.store.confirm_totp(caller.user.id, &c.code, None).await?;
     Ok(Json(json!({"enabled": true, "recovery_codes": codes})))
 }
 
@@ -42,7 +42,7 @@ pub async fn disable(
     caller: ApiUser,
     ApiJson(c): ApiJson<Code>,
 ) -> Result<StatusCode, AppError> {
-    st.store.disable_totp(caller.user.id, &c.code).await?;
+    st.store.disable_totp(caller.user.id, &c.code, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

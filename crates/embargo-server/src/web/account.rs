@@ -87,14 +87,21 @@ pub async fn begin(
 
 pub async fn confirm(
     Req(st): Req,
+    headers: axum::http::HeaderMap,
     SessionForm { caller, fields: f }: SessionForm,
 ) -> Result<Response, PageError> {
+    // This browser's session stays; every other one ends.
+    let keep = crate::extract::cookie(&headers, crate::extract::SESSION_COOKIE);
     let user = caller
         .session
         .as_ref()
         .map(|s| s.user.id)
         .unwrap_or_default();
-    match st.store.confirm_totp(user, f.get("code")).await {
+    match st
+        .store
+        .confirm_totp(user, f.get("code"), keep.as_deref())
+        .await
+    {
         Ok(codes) => Ok(render(&page(&st, &caller, None, codes, None).await?)),
         Err(embargo_store::StoreError::Invalid(e)) => Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -107,14 +114,21 @@ pub async fn confirm(
 
 pub async fn disable(
     Req(st): Req,
+    headers: axum::http::HeaderMap,
     SessionForm { caller, fields: f }: SessionForm,
 ) -> Result<Response, PageError> {
+    // This browser's session stays; every other one ends.
+    let keep = crate::extract::cookie(&headers, crate::extract::SESSION_COOKIE);
     let user = caller
         .session
         .as_ref()
         .map(|s| s.user.id)
         .unwrap_or_default();
-    match st.store.disable_totp(user, f.get("code")).await {
+    match st
+        .store
+        .disable_totp(user, f.get("code"), keep.as_deref())
+        .await
+    {
         Ok(()) => Ok(render(&page(&st, &caller, None, Vec::new(), None).await?)),
         Err(embargo_store::StoreError::Invalid(e)) => Ok((
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -307,9 +307,79 @@ async fn organisations_can_require_it(app: TestApp) {
     );
 }
 
+/// Whether a browser session still opens the account page (a redirect to sign in when not).
+async fn signed_in(app: &TestApp, cookie: &str) -> bool {
+    let r = app
+        .request(
+            Request::builder()
+                .uri("/account")
+                .header(header::COOKIE, cookie)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    r.status == StatusCode::OK
+}
+
+/// Turning the second factor on or off ends every other session of the account: a session
+/// opened with the password alone (perhaps a thief's) does not outlive the change. The
+/// browser making the change stays signed in.
+async fn changing_the_second_factor_ends_other_sessions(app: TestApp) {
+    let token = app.user("owner@example.org", false).await;
+    let (a, b) = (
+        app.session_cookie(&token).await,
+        app.session_cookie(&token).await,
+    );
+    assert!(signed_in(&app, &a).await && signed_in(&app, &b).await);
+    // On through the API: no browser session is the one asking, so all end.
+    let (_secret, codes) = enrol(&app, &token).await;
+    assert!(
+        !signed_in(&app, &a).await,
+        "a session outlived turning two-factor on"
+    );
+    assert!(
+        !signed_in(&app, &b).await,
+        "a session outlived turning two-factor on"
+    );
+
+    // Off from the account page in browser `a`: `a` stays, `b` ends.
+    let (a, b) = (
+        app.session_cookie(&token).await,
+        app.session_cookie(&token).await,
+    );
+    let page = app
+        .request(
+            Request::builder()
+                .uri("/account")
+                .header(header::COOKIE, &a)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    let csrf = csrf_in(&page.text);
+    let r = app
+        .request(form(
+            "/account/two-factor/disable",
+            std::slice::from_ref(&a),
+            &[("csrf", &csrf), ("code", &codes[0])],
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(
+        signed_in(&app, &a).await,
+        "the browser that made the change was signed out"
+    );
+    assert!(
+        !signed_in(&app, &b).await,
+        "another session outlived turning two-factor off"
+    );
+}
+
 on_both_backends!(
     sign_in_asks_for_a_second_factor,
-    organisations_can_require_it
+    organisations_can_require_it,
+    changing_the_second_factor_ends_other_sessions
 );
 
 /// Guessing is slowed: ten wrong passwords for an account from one address (here the calls
