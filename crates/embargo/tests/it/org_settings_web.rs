@@ -5,11 +5,8 @@
 //! organisation's page. Everyone but the organisation's security managers (and the
 //! administrators, who manage every organisation) gets the answer of a missing page.
 
-use std::sync::{Arc, Mutex};
-
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
-use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 
 use crate::support::{BASE_URL, Resp, TestApp, World, on_both_backends};
@@ -55,52 +52,11 @@ impl<'a> Browser<'a> {
     }
 }
 
-/// A receiver that keeps what it is sent and answers 204, or 500 while failing.
-#[derive(Default)]
-struct Receiver {
-    got: Vec<(HeaderMap, String)>,
-    fail: bool,
-}
-
-async fn start_receiver() -> (Arc<Mutex<Receiver>>, u16) {
-    let state = Arc::new(Mutex::new(Receiver::default()));
-    let s = state.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |headers: HeaderMap, body: String| {
-            let s = s.clone();
-            async move {
-                let mut r = s.lock().unwrap();
-                r.got.push((headers, body));
-                if r.fail {
-                    StatusCode::INTERNAL_SERVER_ERROR
-                } else {
-                    StatusCode::NO_CONTENT
-                }
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (state, port)
-}
-
-/// Whether `headers` carry a valid signature of `body` under `secret` (HMAC-SHA256 over
-/// "{t}.{body}", computed here with RustCrypto's `hmac`).
-fn signed_with(secret: &str, headers: &HeaderMap, body: &str) -> bool {
-    let sig = headers["x-embargo-signature"].to_str().unwrap();
-    let (t, v1) = sig.split_once(',').unwrap();
-    let t = t.strip_prefix("t=").unwrap();
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(format!("{t}.{body}").as_bytes());
-    let hex: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    v1.strip_prefix("v1=") == Some(hex.as_str())
+/// Whether `headers` carry a valid signature of `body` under `secret`, fresh at the app's
+/// clock.
+fn signed_with(app: &TestApp, secret: &str, headers: &HeaderMap, body: &str) -> bool {
+    let now = app.store.now().unix_timestamp();
+    crate::webhooks::verify_with(secret, headers, body, now).is_ok()
 }
 
 /// The secret a page shows (`<code id="webhook-secret">`), if any.
@@ -209,7 +165,7 @@ async fn only_managers_see_the_settings(app: TestApp) {
 }
 
 async fn webhooks_and_their_deliveries(mut app: TestApp) {
-    let (rx, port) = start_receiver().await;
+    let (rx, port) = crate::webhooks::start_receiver().await;
     app.configure(|c| c.network.allow = vec![format!("127.0.0.1:{port}")]);
     let w = World::new(&app).await;
     let sm = Browser::new(&app, &w.sm).await;
@@ -305,10 +261,10 @@ async fn webhooks_and_their_deliveries(mut app: TestApp) {
     assert_eq!(got.len(), 1);
     let (h, body) = &got[0];
     assert!(
-        signed_with(&secret, h, body),
+        signed_with(&app, &secret, h, body),
         "signed with the shown secret"
     );
-    assert!(!signed_with("some-other-secret-0000", h, body));
+    assert!(!signed_with(&app, "some-other-secret-0000", h, body));
     let v: Value = serde_json::from_str(body).unwrap();
     assert_eq!(v["advisory"]["id"], advisory.as_str());
     assert_eq!(v["advisory"]["title"], "Title for the inside hook");
@@ -339,7 +295,7 @@ async fn webhooks_and_their_deliveries(mut app: TestApp) {
     app.run_jobs().await;
     let got = std::mem::take(&mut rx.lock().unwrap().got);
     assert_eq!(got.len(), 1, "sent again");
-    assert!(signed_with(&secret, &got[0].0, &got[0].1));
+    assert!(signed_with(&app, &secret, &got[0].0, &got[0].1));
     let page = sm.get(&log).await;
     assert!(
         page.text.contains("pending") && page.text.contains("<td>500"),

@@ -15,6 +15,16 @@ const SECRET: &str = "a-long-random-webhook-secret";
 
 /// What a receiver does with a delivery: the signature's time and MAC, checked.
 fn verify(headers: &HeaderMap, body: &str, now: i64) -> Result<(), &'static str> {
+    verify_with(SECRET, headers, body, now)
+}
+
+/// The same under any secret (other tests' receivers use it).
+pub(crate) fn verify_with(
+    secret: &str,
+    headers: &HeaderMap,
+    body: &str,
+    now: i64,
+) -> Result<(), &'static str> {
     let sig = headers
         .get("x-embargo-signature")
         .and_then(|v| v.to_str().ok())
@@ -27,7 +37,7 @@ fn verify(headers: &HeaderMap, body: &str, now: i64) -> Result<(), &'static str>
     if (now - t).abs() > 300 {
         return Err("too old");
     }
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(format!("{t}.{body}").as_bytes());
     let expected: String = mac
         .finalize()
@@ -42,13 +52,14 @@ fn verify(headers: &HeaderMap, body: &str, now: i64) -> Result<(), &'static str>
     }
 }
 
+/// A receiver that keeps what it is sent and answers 204, or 500 while failing.
 #[derive(Default)]
-struct Receiver {
-    got: Vec<(HeaderMap, String)>,
-    fail: bool,
+pub(crate) struct Receiver {
+    pub(crate) got: Vec<(HeaderMap, String)>,
+    pub(crate) fail: bool,
 }
 
-async fn start_receiver() -> (Arc<Mutex<Receiver>>, u16) {
+pub(crate) async fn start_receiver() -> (Arc<Mutex<Receiver>>, u16) {
     let state = Arc::new(Mutex::new(Receiver::default()));
     let s = state.clone();
     let app = axum::Router::new().route(
