@@ -346,7 +346,7 @@ pub fn decide_system(task: SystemTask, action: Action, state: State) -> Decision
 }
 
 /// What the actor may do to one advisory, precomputed for pages and API answers.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Permissions {
     pub can_read_thread: bool,
     pub can_comment: bool,

@@ -32,8 +32,9 @@ pub mod limits {
 }
 
 /// Where an advisory is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = AdvisoryState)]
 pub enum State {
     Triage,
     Draft,
@@ -92,7 +93,7 @@ impl State {
 }
 
 /// Why a report was closed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CloseReason {
     Duplicate,
@@ -164,7 +165,7 @@ impl CloseReason {
 }
 
 /// A package in an ecosystem.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Package {
     pub ecosystem: Ecosystem,
@@ -172,7 +173,7 @@ pub struct Package {
 }
 
 /// One affected package with its vulnerable range and the versions that fix it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Vulnerability {
     pub package: Package,
@@ -299,7 +300,7 @@ fn next_after(v: &str, semver: bool) -> String {
 }
 
 /// The kind of a credit, as OSV and CVE records know them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CreditType {
     Finder,
@@ -333,7 +334,7 @@ impl CreditType {
 }
 
 /// A person or organisation credited on the advisory.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Credit {
     pub name: String,
@@ -473,7 +474,7 @@ fn check_patched(p: &str) -> Result<(), FieldError> {
 }
 
 /// A new report, as a reporter files it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewReport {
     pub title: String,
@@ -485,6 +486,7 @@ pub struct NewReport {
     pub cvss_vectors: Vec<CvssVector>,
     /// A score the reporter computed; refused unless it is the vector's own.
     #[serde(default)]
+    #[schema(value_type = Option<f64>)]
     pub cvss_score: Option<serde_json::Number>,
     #[serde(default)]
     pub cwe_ids: Vec<CweId>,
@@ -525,7 +527,7 @@ fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 }
 
 /// Changes to a report or draft: absent fields stay as they are; `null` clears a field.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Edit {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -554,6 +556,7 @@ pub struct Edit {
     pub cvss_vectors: Option<Vec<CvssVector>>,
     /// A score computed elsewhere; refused unless it is the (single) vector's own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<f64>)]
     pub cvss_score: Option<serde_json::Number>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cwe_ids: Option<Vec<CweId>>,
@@ -757,7 +760,7 @@ pub enum Change {
 }
 
 /// Where an organisation's CVE ids come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CveBackend {
     /// Reserved from the CVE Services API, which also receives the record.

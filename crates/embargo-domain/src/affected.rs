@@ -22,7 +22,7 @@ pub mod limits {
 }
 
 /// How the versions of a range are ordered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RangeKind {
     Semver,
@@ -41,7 +41,7 @@ impl RangeKind {
 }
 
 /// One event of a range, written as OSV writes it (`{"fixed": "1.2.3"}`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RangeEvent {
     Introduced(String),
@@ -68,7 +68,7 @@ impl RangeEvent {
 }
 
 /// A range of affected versions.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AffectedRange {
     #[serde(rename = "type")]

@@ -20,7 +20,7 @@ use time::{Duration, OffsetDateTime};
 use crate::FieldError;
 
 /// Where the negotiation stands.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EmbargoState {
     #[default]
@@ -54,7 +54,7 @@ impl EmbargoState {
 }
 
 /// The embargo of one advisory.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Embargo {
     pub state: EmbargoState,
     /// The agreed end (while `active` or `revise`; the end it had once `exited`).
@@ -72,7 +72,7 @@ pub struct Embargo {
 }
 
 /// What a participant asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case", tag = "action")]
 pub enum EmbargoAction {
     Propose {
@@ -220,7 +220,19 @@ fn check_end(ends_at: OffsetDateTime, cx: &EmbargoContext) -> Result<(), Embargo
 }
 
 /// Vultron's case flags, in the protocol's order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum CaseFlag {
     VendorAware,

@@ -16,8 +16,13 @@ const PREFIX: &str = "EMB-";
 pub const RANDOM_BYTES: usize = 12;
 
 /// An advisory id, checked on the way in.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(try_from = "String", into = "String")]
+#[schema(
+    pattern = r"^[Ee][Mm][Bb]-[2-9cfghjmpqrvwx]{4}-[2-9cfghjmpqrvwx]{4}-[2-9cfghjmpqrvwx]{4}$"
+)]
 pub struct AdvisoryId(String);
 
 impl AdvisoryId {

@@ -6,7 +6,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::FieldError;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Policy {
     /// Days within which a report gets its first reply from a triager (the deadline in
     /// whole days, rounded up; kept for clients that know only days).
@@ -68,8 +68,11 @@ fn default_embargo_warnings() -> Vec<Span> {
 }
 
 /// A length of time, written as text (`14d`, `36h`, `90m`, `5s`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(try_from = "String", into = "String")]
+#[schema(value_type = String)]
 pub struct Span(pub Duration);
 
 impl Span {

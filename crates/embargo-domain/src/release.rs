@@ -28,7 +28,7 @@ pub struct Release {
 }
 
 /// A tag that is not a release, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct IgnoredTag {
     pub tag: String,
     pub note: String,
@@ -122,7 +122,7 @@ pub fn current(releases: &[Release]) -> Option<&Release> {
 }
 
 /// A supported release line and its newest release.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct SupportedLine {
     pub line: String,
     pub latest: String,
@@ -156,7 +156,7 @@ pub fn next_point_release(v: &semver::Version) -> semver::Version {
 
 /// What Embargo proposes for a draft: the affected range and patched version, from the
 /// repository's releases and the policy.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Proposal {
     /// The current release's tag.
     pub current_release: Option<String>,

@@ -40,7 +40,9 @@ macro_rules! string_type {
 }
 
 /// An e-mail address: one `@`, a plausible domain, lower-cased so it identifies one account.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct Email(String);
 string_type!(Email, "email");
@@ -86,8 +88,11 @@ impl Email {
 
 /// A slug for organisations and repositories: lower-case letters, digits, `-`, `_` and `.`,
 /// 1 to 64 characters, starting and ending with a letter or digit.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(try_from = "String", into = "String")]
+#[schema(pattern = r"^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$")]
 pub struct Slug(String);
 string_type!(Slug, "slug");
 
@@ -117,8 +122,11 @@ impl Slug {
 }
 
 /// A CVE id, `CVE-YYYY-NNNN` with four or more digits in the sequence part.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(try_from = "String", into = "String")]
+#[schema(pattern = r"^CVE-[0-9]{4}-[0-9]{4,19}$")]
 pub struct CveId(String);
 string_type!(CveId, "cve_id");
 
@@ -140,8 +148,11 @@ impl CveId {
 }
 
 /// A CWE id, `CWE-79`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(try_from = "String", into = "String")]
+#[schema(pattern = r"^CWE-[1-9][0-9]{0,5}$")]
 pub struct CweId(String);
 string_type!(CweId, "cwe_ids");
 
@@ -167,7 +178,7 @@ impl CweId {
 
 /// A CVSS vector as text (`CVSS:3.1/AV:N/...` or `CVSS:4.0/AV:N/...`). Only its shape is
 /// checked here; scoring checks every metric.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "String", into = "String")]
 pub struct CvssVector(String);
 string_type!(CvssVector, "cvss_vector");
@@ -213,7 +224,7 @@ impl CvssVector {
 
 /// A package ecosystem, in OSV's spelling. Forge spellings (`cargo`, `pip`, `composer`, ...)
 /// are accepted and translated.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "String", into = "String")]
 pub struct Ecosystem(String);
 string_type!(Ecosystem, "ecosystem");
@@ -329,7 +340,7 @@ impl Ecosystem {
 }
 
 /// A package name within an ecosystem: 1 to 214 printable characters.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "String", into = "String")]
 pub struct PackageName(String);
 string_type!(PackageName, "name");
@@ -346,7 +357,7 @@ impl PackageName {
 }
 
 /// A reference: an absolute `http` or `https` URL of at most 2,048 characters.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "String", into = "String")]
 pub struct ReferenceUrl(String);
 string_type!(ReferenceUrl, "references");
@@ -376,7 +387,7 @@ impl ReferenceUrl {
 /// actually reaches is its network rule (`embargo_server::net`): `https://` on public hosts
 /// unless `[network] allow` says more. `ssh://`, `git://` and `user@host:path` are still read
 /// (rows stored before that rule) but never fetched.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "String", into = "String")]
 pub struct Upstream(String);
 string_type!(Upstream, "upstream");
@@ -426,7 +437,7 @@ impl Upstream {
 }
 
 /// A user's handle on the forge, as CODEOWNERS names them (`@handle`, stored without `@`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "String", into = "String")]
 pub struct ForgeHandle(String);
 string_type!(ForgeHandle, "forge_handle");
@@ -450,7 +461,7 @@ impl ForgeHandle {
 }
 
 /// A role in an organisation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OrgRole {
     SecurityManager,
@@ -478,7 +489,7 @@ impl OrgRole {
 }
 
 /// A short, single-line display name (of a person, organisation or repository).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "String", into = "String")]
 pub struct DisplayName(String);
 string_type!(DisplayName, "name");

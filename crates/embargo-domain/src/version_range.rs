@@ -27,6 +27,21 @@ pub enum VersionRange {
     },
 }
 
+/// Described as the string it is written as.
+impl utoipa::PartialSchema for VersionRange {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some(
+                "A range in the forge syntax: `< 1.2.3`, `>= 1.0, < 1.2.3`, `= 1.4.2`",
+            ))
+            .max_length(Some(256))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for VersionRange {}
+
 const FIELD: &str = "vulnerable_version_range";
 
 fn check_version(v: &str) -> Result<(), FieldError> {

@@ -93,7 +93,9 @@ pub fn build(ecosystem: &str, name: &str, version: Option<&str>) -> Option<Strin
             format!("{}/{}", enc(group), enc(artifact))
         }
         // The purl spec's PyPI rule: lower case, `_` as `-` (dots stay).
-        "pypi" => enc(&name.to_lowercase().replace('_', "-")),
+        // ASCII lower case, as `pep503` compares (found by fuzzing: `Ҕ` became `ҕ`, and the
+        // purl read back named another package).
+        "pypi" => enc(&name.to_ascii_lowercase().replace('_', "-")),
         "golang" | "npm" | "composer" | "swift" => {
             name.split('/').map(enc).collect::<Vec<_>>().join("/")
         }
@@ -145,6 +147,19 @@ pub fn parse(purl: &str, field: &str) -> Result<(Ecosystem, String, Option<Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by `fuzz/fuzz_targets/purl.rs`: a PyPI name with a non-ASCII capital read
+    /// back as another package.
+    #[test]
+    fn a_pypi_name_reads_back_as_the_same_package() {
+        let (eco, name, _) = parse("pkg:pypi/Dja_go\u{494}@1.0", "purl").unwrap();
+        let built = build(eco.as_str(), &name, None).unwrap();
+        let (_, again, _) = parse(&built, "purl").unwrap();
+        assert!(
+            same_package(&eco, &name, &again),
+            "{name} → {built} → {again}"
+        );
+    }
 
     #[test]
     fn built_and_read_back() {

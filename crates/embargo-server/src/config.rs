@@ -173,6 +173,22 @@ pub struct ServerConfig {
     /// `trusted_proxies`, read.
     #[serde(skip)]
     pub trusted: crate::proxy::TrustedProxies,
+    /// PEM files of the certificate (chain, the server's first) and its private key: when
+    /// both are set, Embargo serves HTTPS itself (TLS 1.2 and 1.3) instead of plain HTTP.
+    pub tls_cert_file: String,
+    pub tls_key_file: String,
+}
+
+impl ServerConfig {
+    /// Whether Embargo serves HTTPS itself (`tls_cert_file` and `tls_key_file` are set).
+    pub fn serves_tls(&self) -> bool {
+        !self.tls_cert_file.is_empty()
+    }
+
+    /// The scheme of the listener: `https` when serving TLS.
+    pub fn scheme(&self) -> &'static str {
+        if self.serves_tls() { "https" } else { "http" }
+    }
 }
 
 /// The Prometheus metrics at `/metrics`.
@@ -228,6 +244,8 @@ impl Default for ServerConfig {
             public_url_assumed: false,
             trusted_proxies: Vec::new(),
             trusted: crate::proxy::TrustedProxies::default(),
+            tls_cert_file: String::new(),
+            tls_key_file: String::new(),
         }
     }
 }
@@ -274,7 +292,8 @@ impl Config {
         if config.server.public_url.is_empty() {
             config.server.public_url_assumed =
                 config.server.listen == ServerConfig::default().listen;
-            config.server.public_url = format!("http://{}", config.server.listen);
+            config.server.public_url =
+                format!("{}://{}", config.server.scheme(), config.server.listen);
         }
         config.server.public_url = config.server.public_url.trim_end_matches('/').to_owned();
         Ok(config)
@@ -296,6 +315,20 @@ impl Config {
                 .map(|c| c.trim().to_owned())
                 .filter(|c| !c.is_empty())
                 .collect();
+        }
+        if let Some(v) = get("EMBARGO_SERVER_TLS_CERT_FILE") {
+            self.server.tls_cert_file = v;
+        }
+        if let Some(v) = get("EMBARGO_SERVER_TLS_KEY_FILE") {
+            self.server.tls_key_file = v;
+        }
+        if self.server.tls_cert_file.is_empty() != self.server.tls_key_file.is_empty() {
+            return Err(ConfigError::Env {
+                var: "server.tls_cert_file, server.tls_key_file".into(),
+                message:
+                    "set both (the certificate and its private key) to serve HTTPS, or neither"
+                        .into(),
+            });
         }
         self.server.trusted = crate::proxy::TrustedProxies::new(&self.server.trusted_proxies)
             .map_err(|message| ConfigError::Env {
@@ -438,8 +471,10 @@ impl Config {
         })
     }
 
+    /// Cookies are `Secure` when browsers reach Embargo over HTTPS: served here, or behind a
+    /// proxy at an `https` public address.
     pub fn secure_cookies(&self) -> bool {
-        self.server.public_url.starts_with("https://")
+        self.server.serves_tls() || self.server.public_url.starts_with("https://")
     }
 }
 
@@ -477,6 +512,25 @@ mod tests {
             .apply_env(|k| (k == "EMBARGO_NETWORK_ALLOW").then(|| "srv/git".to_owned()))
             .unwrap_err();
         assert!(err.to_string().contains("'srv/git'"), "{err}");
+    }
+
+    #[test]
+    fn tls_files_come_in_pairs() {
+        let mut c = Config::default();
+        assert!(!c.server.serves_tls() && !c.secure_cookies());
+        let err = c
+            .apply_env(|k| (k == "EMBARGO_SERVER_TLS_CERT_FILE").then(|| "/etc/cert.pem".into()))
+            .unwrap_err();
+        assert!(err.to_string().contains("tls_key_file"), "{err}");
+        c.apply_env(|k| match k {
+            "EMBARGO_SERVER_TLS_CERT_FILE" => Some("/etc/cert.pem".into()),
+            "EMBARGO_SERVER_TLS_KEY_FILE" => Some("/etc/key.pem".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(c.server.tls_key_file, "/etc/key.pem");
+        assert!(c.server.serves_tls() && c.secure_cookies());
+        assert_eq!(c.server.scheme(), "https");
     }
 
     #[test]

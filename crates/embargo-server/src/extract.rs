@@ -216,7 +216,13 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
         let session = match cookie(&parts.headers, SESSION_COOKIE) {
-            Some(token) if token.len() <= 128 => state.store.session(&token).await?,
+            Some(token) if token.len() <= 128 => {
+                let agent = parts
+                    .headers
+                    .get(axum::http::header::USER_AGENT)
+                    .and_then(|v| v.to_str().ok());
+                state.store.session_seen(&token, agent).await?
+            }
             _ => None,
         };
         let actor = session

@@ -22,7 +22,7 @@ use crate::upstream_git::{Limits, list_tags};
 const MAX_TAGS: usize = 10_000;
 
 /// What reading an upstream's tags did.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct SyncOutcome {
     #[serde(flatten)]
     pub recorded: Recorded,

@@ -19,12 +19,15 @@ use crate::{AppState, BODY_LIMIT, public, web};
 pub fn router(state: AppState) -> Router {
     // The release watch reads upstreams under the same network rule as the handlers.
     let api = Router::new()
+        .route("/openapi.json", get(crate::openapi::document))
         .route("/user", get(advisories::me))
         .route(
             "/user/two-factor",
             post(account::begin).delete(account::disable),
         )
         .route("/user/two-factor/confirm", post(account::confirm))
+        .route("/user/sessions", get(account::sessions))
+        .route("/user/sessions/{sid}", delete(account::end_session))
         .route(
             "/user/mail-preferences",
             get(account::mail_preferences).put(account::set_mail_preferences),
@@ -103,6 +106,8 @@ pub fn router(state: AppState) -> Router {
             get(advisories::comments).post(advisories::comment),
         )
         .route("/advisories/{id}/events", get(advisories::events))
+        .route("/advisories/{id}/credits", get(crate::api::credits::list))
+        .route("/advisories/{id}/credit", post(crate::api::credits::answer))
         .route("/advisories/{id}/embargo", post(clock::embargo))
         .route("/advisories/{id}/ready", post(clock::ready))
         .route("/advisories/{id}/case", post(clock::case))
@@ -209,6 +214,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(crate::metrics::serve))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn(crate::metrics::track))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::tls::hsts))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(x_request_id.clone(), MakeRequestUuid))

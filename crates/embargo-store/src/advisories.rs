@@ -193,7 +193,7 @@ impl Transition {
 }
 
 /// A comment in an advisory's private thread.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Comment {
     pub id: i64,
     pub author: String,
@@ -207,7 +207,7 @@ pub struct Comment {
 }
 
 /// One entry of an advisory's audit trail.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct EventRecord {
     pub id: i64,
     pub kind: String,
@@ -328,7 +328,15 @@ impl Store {
         verb: &str,
     ) -> Result<Authorized<Advisory>> {
         let mut conn = self.pool.acquire().await?;
-        decided_on(&mut conn, &self.keys, self.now(), actor, id, action, verb).await
+        let a = decided_on(&mut conn, &self.keys, self.now(), actor, id, action, verb).await?;
+        if action != Action::Read || a.relations().in_audience() {
+            return Ok(a);
+        }
+        // Outside the audience, the public version: credits only with consent.
+        let rel = a.relations();
+        let mut a = a.into_inner();
+        crate::credits::keep_public_credits(&mut conn, &mut a).await?;
+        Ok(Authorized::new(a, rel))
     }
 
     /// Reads an advisory the caller may see; `NotFound` otherwise, exactly as for an id that
@@ -404,6 +412,11 @@ impl Store {
                 if !title.contains(&q) && !advisory.content.headline().to_lowercase().contains(&q) {
                     continue;
                 }
+            }
+            let mut advisory = advisory;
+            if !rel.in_audience() {
+                self.keep_public_credits(std::slice::from_mut(&mut advisory))
+                    .await?;
             }
             out.push(Authorized::new(advisory, rel));
         }
@@ -988,7 +1001,7 @@ impl Store {
 }
 
 /// Loads one advisory with the caller's relations, on `conn`, and takes the access decision.
-async fn decided_on(
+pub(crate) async fn decided_on(
     conn: &mut sqlx::AnyConnection,
     keys: &Keyring,
     now: OffsetDateTime,

@@ -16,7 +16,7 @@ use crate::secrets::{hex, random_bytes};
 use crate::{Result, Store, StoreError};
 
 /// What is known of an attachment besides its bytes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Attachment {
     pub id: String,
     pub filename: String,

@@ -53,7 +53,7 @@ const GENESIS: &str = "000000000000000000000000000000000000000000000000000000000
 const HEAD_FILE: &str = "audit.head";
 
 /// One entry of the access log.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     pub seq: i64,
     #[serde(with = "time::serde::rfc3339")]

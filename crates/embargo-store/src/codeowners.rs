@@ -12,7 +12,7 @@ use crate::clock::to_ms;
 use crate::{Result, Store, StoreError};
 
 /// What a sync did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct SyncReport {
     pub added: Vec<String>,
     pub removed: Vec<String>,

@@ -29,7 +29,7 @@ pub struct SignupDetails {
 }
 
 /// An invitation as the advisory's people see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Collaborator {
     pub id: i64,
     pub email: String,
@@ -50,7 +50,7 @@ pub struct Collaborator {
 }
 
 /// An invitation as the invited person sees it before accepting: where, not what.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Invitation {
     pub id: i64,
     pub advisory_id: String,
@@ -63,7 +63,7 @@ pub struct Invitation {
 }
 
 /// What an inviter sends.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewInvitation {
     pub email: Email,

@@ -51,7 +51,7 @@ impl std::fmt::Debug for ApiKey {
 }
 
 /// An organisation's CVE numbering as security managers see it: never the key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct CveSettings {
     pub backend: CveBackend,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -94,7 +94,7 @@ pub enum CveSettingsChange {
 }
 
 /// Where an advisory's CVE record stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CveState {
     /// The id is the advisory's; nothing is public yet.
@@ -129,7 +129,7 @@ impl CveState {
 }
 
 /// An advisory's CVE id and its record's state, for its audience.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct CveStatus {
     pub cve_id: CveId,
     pub backend: CveBackend,

@@ -75,6 +75,14 @@ const SQLITE: &[(i64, &str)] = &[
         29,
         include_str!("../migrations/sqlite/0029_sweep_indexes.sql"),
     ),
+    (
+        30,
+        include_str!("../migrations/sqlite/0030_credit_consent.sql"),
+    ),
+    (
+        31,
+        include_str!("../migrations/sqlite/0031_session_list.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_initial.sql")),
@@ -154,7 +162,24 @@ const POSTGRES: &[(i64, &str)] = &[
         29,
         include_str!("../migrations/postgres/0029_sweep_indexes.sql"),
     ),
+    (
+        30,
+        include_str!("../migrations/postgres/0030_credit_consent.sql"),
+    ),
+    (
+        31,
+        include_str!("../migrations/postgres/0031_session_list.sql"),
+    ),
 ];
+
+/// The newest schema version this build migrates to.
+pub(crate) fn latest_version(backend: Backend) -> i64 {
+    let list = match backend {
+        Backend::Sqlite => SQLITE,
+        Backend::Postgres => POSTGRES,
+    };
+    list.last().map_or(0, |(v, _)| *v)
+}
 
 /// Any key for PostgreSQL's advisory lock that serialises migrations across instances.
 const MIGRATION_LOCK: i64 = 0x0065_6d62_6172_676f;

@@ -14,7 +14,7 @@ use crate::clock::to_ms;
 use crate::{Result, Store, StoreError};
 
 /// How the connection is protected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ImapTls {
     /// TLS from the first byte (`imaps://`, usually port 993).
@@ -53,7 +53,7 @@ impl std::fmt::Debug for ImapIntake {
 }
 
 /// What a security manager sends (`PUT /api/v1/orgs/{org}/mail-intake`).
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ImapIntakeRequest {
     pub url: String,
@@ -69,7 +69,7 @@ pub struct ImapIntakeRequest {
 }
 
 /// The settings as they are shown: everything but the password.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ImapIntakeView {
     pub url: String,
     pub user: String,

@@ -14,10 +14,12 @@ mod attachments;
 mod attempts;
 mod audit;
 mod audit_batch;
+pub mod backup;
 mod batch;
 pub mod clock;
 mod codeowners;
 mod collaborators;
+mod credits;
 pub mod crypto;
 mod cve;
 mod db;
@@ -60,6 +62,7 @@ pub use audit::{AuditCheck, AuditEntry};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use codeowners::SyncReport;
 pub use collaborators::{Collaborator, Invitation, NewInvitation, SignupDetails};
+pub use credits::{CreditConsent, CreditEntry};
 pub use cve::{
     ApiKey, CveJobTarget, CvePlan, CveServicesAccount, CveSettings, CveSettingsChange, CveState,
     CveStatus, LOW_BLOCK as CVE_LOW_BLOCK,
@@ -91,7 +94,7 @@ pub use spam::Block;
 pub use stats::OperationalStats;
 pub use subscribers::{SubscriberCount, Subscription};
 pub use two_factor::TotpEnrolment;
-pub use users::{Session, User, check_password as users_check_password};
+pub use users::{Session, SessionInfo, User, check_password as users_check_password};
 pub use webhooks::{
     Delivery, EVENTS as WEBHOOK_EVENTS, MAX_ATTEMPTS as WEBHOOK_MAX_ATTEMPTS, NewWebhook,
     OutgoingDelivery, Webhook, signature as webhook_signature,

@@ -206,6 +206,9 @@ fn recipients(rows: &[sqlx::any::AnyRow], audience: Audience) -> Result<Vec<Reci
         .collect()
 }
 
+/// Events turned into messages per run of the notifier.
+const NOTIFY_BATCH: i64 = 200;
+
 impl Store {
     /// Turns the events since the last run into queued messages; returns how many messages.
     /// Safe to run on several instances at once: the cursor row is locked for the run.
@@ -221,17 +224,32 @@ impl Store {
                 .await?;
         let now = self.now();
         let mut sent = compose_digests(&mut tx, now).await?;
+        // The newest event now. Every event up to it is committed: advisory events get their
+        // ids while their transaction holds the access log's head lock, so an event still
+        // being written has a higher id than any committed one.
+        let newest: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM events")
+            .fetch_one(&mut *tx)
+            .await?;
+        // Imported records tell nobody: they are passed over here, in the query, so that an
+        // import of 100,000 records is not opened one by one, 200 at a time.
         let rows = sqlx::query(
             "SELECT e.id, e.advisory_id, e.actor_id, e.data, a.doc, a.org_id, a.repo_id, o.mail_titles
              FROM events e LEFT JOIN advisories a ON a.id = e.advisory_id LEFT JOIN orgs o ON o.id = a.org_id
-             WHERE e.id > $1 ORDER BY e.id LIMIT 200",
+             WHERE e.id > $1 AND e.id <= $2 AND e.kind <> 'imported' ORDER BY e.id LIMIT $3",
         )
         .bind(cursor)
+        .bind(newest)
+        .bind(NOTIFY_BATCH)
         .fetch_all(&mut *tx)
         .await?;
-        let mut last = cursor;
+        // A short batch reaches the newest event: the cursor passes the imported ones too.
+        let mut last = if (rows.len() as i64) < NOTIFY_BATCH {
+            newest.max(cursor)
+        } else {
+            cursor
+        };
         for row in &rows {
-            last = row.try_get("id")?;
+            last = last.max(row.try_get("id")?);
             let Some(advisory_id) = row.try_get::<Option<String>, _>("advisory_id")? else {
                 continue;
             };

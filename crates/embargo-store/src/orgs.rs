@@ -11,7 +11,7 @@ use sqlx::{AssertSqlSafe, Row};
 use crate::clock::to_ms;
 use crate::{Result, Store, StoreError};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Org {
     #[serde(skip)]
     pub id: i64,
@@ -22,7 +22,7 @@ pub struct Org {
     pub policy_text: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Repo {
     #[serde(skip)]
     pub id: i64,
@@ -36,7 +36,7 @@ pub struct Repo {
 }
 
 /// Changes to an organisation's policy; absent fields stay as they are.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyChange {
     pub response_days: Option<u32>,

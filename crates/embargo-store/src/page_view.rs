@@ -12,7 +12,8 @@ pub struct AdvisoryView {
     pub advisory: Authorized<Advisory>,
     /// The thread, when the caller may read it.
     pub thread: Option<Vec<Comment>>,
-    /// The audit trail of events, when the caller may read it (security managers).
+    /// The events: the whole trail for who may read it (security managers); for the rest
+    /// of the audience (who read the thread), those of what they may read anyway.
     pub events: Option<Vec<EventRecord>>,
 }
 
@@ -50,6 +51,16 @@ impl Store {
         };
         let events = if with_events {
             Some(self.events_of(id).await?)
+        } else if with_thread {
+            // The rest of the audience: the events of what the same rule lets them read.
+            let p = advisory.permissions();
+            Some(
+                self.events_of(id)
+                    .await?
+                    .into_iter()
+                    .filter(|e| audience_may_see(&e.kind, &p))
+                    .collect(),
+            )
         } else {
             None
         };
@@ -58,5 +69,52 @@ impl Store {
             thread,
             events,
         })
+    }
+}
+
+/// Whether an event of `kind` is one for an audience member with permissions `p` who may
+/// not read the whole trail: comments come from the thread (which leaves internal notes to
+/// triagers), invitations only for who may see collaborators, files for who may read them.
+/// (A report kept private says why on its page already, so that event is theirs too.)
+fn audience_may_see(kind: &str, p: &embargo_domain::access::Permissions) -> bool {
+    match kind {
+        "commented" => false,
+        "collaborator_invited"
+        | "collaborator_accepted"
+        | "collaborator_revoked"
+        | "collaborator_expired" => p.can_read_collaborators,
+        "attached" => p.can_read_attachments,
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use embargo_domain::access::{Permissions, Relations};
+    use embargo_domain::advisory::State;
+
+    #[test]
+    fn the_audience_sees_events_by_the_rule() {
+        let reporter = Permissions::of(
+            Relations {
+                reporter: true,
+                ..Relations::default()
+            },
+            State::Draft,
+        );
+        for kind in [
+            "reported",
+            "accepted",
+            "closed",
+            "embargo_changed",
+            "disclosure_exempted",
+        ] {
+            assert!(super::audience_may_see(kind, &reporter), "{kind}");
+        }
+        assert!(!super::audience_may_see("commented", &reporter));
+        assert_eq!(
+            super::audience_may_see("collaborator_invited", &reporter),
+            reporter.can_read_collaborators
+        );
     }
 }

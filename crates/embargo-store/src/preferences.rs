@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::{Result, Store};
 
 /// What a user wants by mail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MailPreferences {
     /// New reports (and reports moved in) where one is a triager.

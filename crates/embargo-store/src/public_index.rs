@@ -357,6 +357,7 @@ impl Store {
             }
         }
         sort_public(&mut out);
+        self.keep_public_credits(&mut out).await?;
         Ok(out)
     }
 
@@ -376,6 +377,7 @@ impl Store {
             out.extend(open_public(r)?);
         }
         sort_public(&mut out);
+        self.keep_public_credits(&mut out).await?;
         Ok(out)
     }
 

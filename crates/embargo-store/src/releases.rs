@@ -40,7 +40,7 @@ impl ReleaseSource {
 }
 
 /// A recorded release.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ReleaseRecord {
     pub org: Slug,
     pub repo: Slug,
@@ -60,7 +60,7 @@ impl ReleaseRecord {
 }
 
 /// What recording releases did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Recorded {
     /// Releases not known before.
     pub added: Vec<ReleaseRecord>,

@@ -16,7 +16,7 @@ use crate::clock::{from_ms, to_ms};
 use crate::{Result, Store, StoreError};
 
 /// A sender kept from filing to an organisation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Block {
     pub id: i64,
     pub email: Option<String>,

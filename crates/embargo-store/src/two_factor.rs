@@ -14,7 +14,7 @@ const STEP: u64 = 30;
 const RECOVERY_CODES: usize = 10;
 
 /// What a user scans or types into an authenticator app.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct TotpEnrolment {
     /// The secret in base32, for typing in.
     pub secret: String,

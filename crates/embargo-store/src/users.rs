@@ -22,7 +22,7 @@ const SIGN_IN_LINK_TTL: Duration = Duration::minutes(15);
 pub const MIN_PASSWORD: usize = 12;
 const MAX_PASSWORD: usize = 1024;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct User {
     pub id: i64,
     pub email: Email,
@@ -43,9 +43,36 @@ impl User {
     }
 }
 
+/// A browser session as its user sees it in the list of their sessions. `id` is random and
+/// names the session only: neither the cookie nor its hash, so the list reveals no secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct SessionInfo {
+    pub id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: time::OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_seen_at: time::OffsetDateTime,
+    /// The client's address when it signed in, as the server saw it (behind a trusted proxy,
+    /// the forwarded address).
+    pub client_addr: Option<String>,
+    /// The browser's `User-Agent`, as it last sent it.
+    pub user_agent: Option<String>,
+    /// Whether this is the session the list was asked for with.
+    pub current: bool,
+}
+
+/// How often a session's "last seen" is written: not on every request.
+const LAST_SEEN_EVERY: Duration = Duration::minutes(5);
+/// The longest `User-Agent` kept, in characters.
+const MAX_USER_AGENT: usize = 256;
+/// The most sessions listed (the newest first).
+const MAX_SESSIONS_LISTED: i64 = 200;
+
 /// A signed-in browser.
 #[derive(Debug, Clone)]
 pub struct Session {
+    /// The session's public id (as in [`SessionInfo`]), never its cookie.
+    pub id: String,
     pub user: User,
     pub csrf_token: String,
     /// The user's organisations and role in each, by slug: what the navigation offers.
@@ -359,31 +386,63 @@ impl Store {
         let token = new_token("")?;
         let csrf = new_token("")?;
         let now = self.now();
-        sqlx::query("INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+        let public_id = crate::secrets::hex(&crate::secrets::random_bytes::<16>()?);
+        // The client's address is the one this store was made `at` (the request's).
+        sqlx::query("INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at, public_id, last_seen_at, client_addr) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
             .bind(token_hash(&token))
             .bind(user_id)
             .bind(&csrf)
             .bind(to_ms(now))
             .bind(to_ms(now + SESSION_TTL))
+            .bind(&public_id)
+            .bind(to_ms(now))
+            .bind(self.origin())
             .execute(&self.pool)
             .await?;
         Ok((token, csrf))
     }
 
     pub async fn session(&self, token: &str) -> Result<Option<Session>> {
+        self.session_seen(token, None).await
+    }
+
+    /// The session of cookie `token`, noting that it was used now by `user_agent` (written
+    /// at most every few minutes, or when the browser's name is new).
+    pub async fn session_seen(
+        &self,
+        token: &str,
+        user_agent: Option<&str>,
+    ) -> Result<Option<Session>> {
+        let now = self.now();
+        let hash = token_hash(token);
         let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {USER_COLUMNS}, s.csrf_token FROM sessions s JOIN users u ON u.id = s.user_id
+            "SELECT {USER_COLUMNS}, s.csrf_token, s.public_id, s.last_seen_at, s.user_agent AS seen_agent
+             FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.token_hash = $1 AND s.expires_at > $2"
         )))
-        .bind(token_hash(token))
-        .bind(to_ms(self.now()))
+        .bind(&hash)
+        .bind(to_ms(now))
         .fetch_optional(&self.pool)
         .await?;
         match row {
             Some(r) => {
+                let agent: Option<String> =
+                    user_agent.map(|a| a.chars().take(MAX_USER_AGENT).collect());
+                let last: Option<i64> = r.try_get("last_seen_at")?;
+                let seen_agent: Option<String> = r.try_get("seen_agent")?;
+                let stale = last.is_none_or(|l| l < to_ms(now - LAST_SEEN_EVERY));
+                if stale || (agent.is_some() && agent != seen_agent) {
+                    sqlx::query("UPDATE sessions SET last_seen_at = $1, user_agent = COALESCE($2, user_agent) WHERE token_hash = $3")
+                        .bind(to_ms(now))
+                        .bind(agent)
+                        .bind(&hash)
+                        .execute(&self.pool)
+                        .await?;
+                }
                 let user = user_from_row(&r)?;
                 let (memberships, maintainer) = self.roles_of(user.id).await?;
                 Ok(Some(Session {
+                    id: r.try_get("public_id")?,
                     user,
                     csrf_token: r.try_get("csrf_token")?,
                     memberships,
@@ -429,6 +488,107 @@ impl Store {
             .bind(token_hash(token))
             .execute(&self.pool)
             .await?;
+        Ok(())
+    }
+
+    /// The user's sessions that have not expired, the most recently used first; `current` is
+    /// the id of the session asking, if a session asks.
+    pub async fn list_sessions(
+        &self,
+        user_id: i64,
+        current: Option<&str>,
+    ) -> Result<Vec<SessionInfo>> {
+        let rows = sqlx::query(
+            "SELECT public_id, created_at, last_seen_at, client_addr, user_agent
+             FROM sessions WHERE user_id = $1 AND expires_at > $2
+             ORDER BY last_seen_at DESC, created_at DESC LIMIT $3",
+        )
+        .bind(user_id)
+        .bind(to_ms(self.now()))
+        .bind(MAX_SESSIONS_LISTED)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut list = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let created: i64 = r.try_get("created_at")?;
+            let seen: Option<i64> = r.try_get("last_seen_at")?;
+            let id: String = r.try_get("public_id")?;
+            list.push(SessionInfo {
+                current: current == Some(id.as_str()),
+                id,
+                created_at: crate::clock::from_ms(created),
+                last_seen_at: crate::clock::from_ms(seen.unwrap_or(created)),
+                client_addr: r.try_get("client_addr")?,
+                user_agent: r.try_get("user_agent")?,
+            });
+        }
+        Ok(list)
+    }
+
+    /// Ends the user's session named `id`; false when the user has no such session (another
+    /// user's session looks the same as none).
+    pub async fn end_session_by_id(&self, user_id: i64, id: &str) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND public_id = $2")
+            .bind(user_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if ended == 0 {
+            return Ok(false);
+        }
+        self.audit_sessions_ended(
+            &mut tx,
+            user_id,
+            serde_json::json!({"user_id": user_id, "session": id}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Ends every session of the user but the one named `keep`; answers how many ended.
+    pub async fn end_other_sessions(&self, user_id: i64, keep: &str) -> Result<u64> {
+        let mut tx = self.pool.begin().await?;
+        let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND public_id <> $2")
+            .bind(user_id)
+            .bind(keep)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if ended > 0 {
+            self.audit_sessions_ended(
+                &mut tx,
+                user_id,
+                serde_json::json!({"user_id": user_id, "others": ended}),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(ended)
+    }
+
+    async fn audit_sessions_ended(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        user_id: i64,
+        detail: serde_json::Value,
+    ) -> Result<()> {
+        let actor = Actor::User {
+            id: user_id,
+            admin: false,
+        };
+        crate::audit::append(
+            tx,
+            self.now(),
+            actor,
+            self.origin(),
+            "sessions_ended",
+            None,
+            &detail,
+        )
+        .await?;
         Ok(())
     }
 

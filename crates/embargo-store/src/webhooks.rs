@@ -40,7 +40,7 @@ pub(crate) fn secret_aad(url: &str) -> String {
 }
 
 /// A webhook as its organisation's security managers see it (never its secret).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Webhook {
     pub id: i64,
     pub url: String,
@@ -51,7 +51,7 @@ pub struct Webhook {
 }
 
 /// One delivery, as its log shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Delivery {
     pub id: i64,
     pub event: String,
@@ -77,7 +77,7 @@ pub struct OutgoingDelivery {
 }
 
 /// A new webhook.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewWebhook {
     pub url: String,

@@ -1,6 +1,8 @@
 //! The `embargo` command: the server and the operator's tools.
 
+mod backup;
 mod import;
+mod security_md;
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -116,6 +118,26 @@ enum Command {
         /// The release, such as v0.8.1.
         #[arg(long)]
         release: String,
+    },
+    /// Copy the installation into one archive FILE (works while the server runs): the
+    /// database, the data folder's files and the fix repositories, but not the key file.
+    Backup {
+        /// Put the key file in too (then the archive opens every sealed report: keep it safe).
+        #[arg(long)]
+        with_key: bool,
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Bring a backup FILE back into a data folder (and database) with no database yet.
+    Restore {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Print a project's own SECURITY.md (Markdown), rendered as /orgs/{org}/SECURITY.md is,
+    /// from a policy settings FILE (TOML; Embargo's own: docs/security-policy.toml).
+    SecurityMd {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
     },
     /// Background jobs: what is due, how often each was tried and its last error.
     Jobs {
@@ -260,7 +282,7 @@ fn settings(common: &Common, listen: Option<std::net::SocketAddr>) -> Result<Con
     if let Some(l) = listen {
         config.server.listen = l;
         if std::env::var("EMBARGO_SERVER_PUBLIC_URL").is_err() && common.config.is_none() {
-            config.server.public_url = format!("http://{l}");
+            config.server.public_url = format!("{}://{l}", config.server.scheme());
         }
         config.server.public_url_assumed = false;
     }
@@ -403,10 +425,23 @@ async fn serve(common: &Common, listen: Option<std::net::SocketAddr>) -> Result<
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("listening on {}", config.server.listen))?;
+    // A missing or wrong certificate stops the start, naming the file, before anything else.
+    let tls = if config.server.serves_tls() {
+        Some(
+            embargo_server::tls::load(
+                std::path::Path::new(&config.server.tls_cert_file),
+                std::path::Path::new(&config.server.tls_key_file),
+            )
+            .map_err(anyhow::Error::msg)?,
+        )
+    } else {
+        None
+    };
     let store = open_store(&config).await?;
     let bound = listener.local_addr()?;
+    let scheme = config.server.scheme();
     if config.server.listen.port() == 0 && config.server.public_url.ends_with(":0") {
-        config.server.public_url = format!("http://{bound}");
+        config.server.public_url = format!("{scheme}://{bound}");
     }
     if store.needs_setup().await? {
         let token = store
@@ -447,15 +482,10 @@ async fn serve(common: &Common, listen: Option<std::net::SocketAddr>) -> Result<
         config.clone(),
     );
     let app = embargo_server::router(state);
-    println!("embargo listening on http://{bound}");
+    println!("embargo listening on {scheme}://{bound}");
     std::io::stdout().flush()?;
-    tracing::info!(%bound, "listening");
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown())
-    .await?;
+    tracing::info!(%bound, scheme, "listening");
+    embargo_server::tls::serve(listener, tls, app, shutdown()).await?;
     scheduler.abort();
     store.close().await;
     Ok(())
@@ -671,6 +701,10 @@ const DEFAULT_CONFIG: &str = r#"# Embargo settings. Every key can also be set wi
 # listen = "127.0.0.1:8080"
 # The address users reach Embargo at: links use it, and cookies are Secure when it is https.
 # public_url = "https://security.example.org"
+# Serve HTTPS here (TLS 1.2 and 1.3): the PEM certificate chain and its private key. Both
+# or neither; empty: plain HTTP (for a TLS-terminating proxy in front).
+# tls_cert_file = ""
+# tls_key_file = ""
 
 [database]
 # Empty: SQLite in the data folder. For several instances: postgres://user@host/db
@@ -840,7 +874,10 @@ async fn main() -> std::process::ExitCode {
             files,
         } => import::run(&cli.common, &org, &repo, json, &files).await,
         Command::Jobs { json } => jobs(&cli.common, json).await,
+        Command::Backup { with_key, file } => backup::backup(&cli.common, &file, with_key).await,
+        Command::Restore { file } => backup::restore(&cli.common, &file).await,
         Command::Bulletin { org, release } => bulletin(&cli.common, &org, &release).await,
+        Command::SecurityMd { file } => security_md::render_file(&file).map(|md| print!("{md}")),
         Command::Intake {
             command: IntakeCommand::Mail { org, repo },
         } => intake_mail(&cli.common, &org, repo.as_deref()).await,

@@ -23,7 +23,7 @@ use crate::extract::{ApiCaller, ApiJson, ApiUser};
 
 /// An advisory as the API shows it. Fields of the private tracking appear only for the
 /// advisory's audience; the public sees the published text.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct AdvisoryView {
     id: AdvisoryId,
     state: AdvState,
@@ -62,6 +62,7 @@ pub struct AdvisoryView {
     embargo: Option<embargo_domain::embargo::Embargo>,
     /// Vultron's case flags set so far, each with when (for the audience).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<std::collections::BTreeMap<String, String>>)]
     case: Option<std::collections::BTreeMap<&'static str, String>>,
     /// Marked to publish itself when the embargo ends (for the audience).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -72,7 +73,7 @@ pub struct AdvisoryView {
 }
 
 /// The report's private tracking: who filed it, the response clock, the outcome.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Tracking {
     reporter: String,
     #[serde(with = "time::serde::rfc3339")]
@@ -209,6 +210,27 @@ pub fn advisory_id(s: &str) -> Result<AdvisoryId, AppError> {
     AdvisoryId::parse(s).map_err(|_| AppError::not_found("advisory"))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/orgs/{org}/repos/{repo}/advisories",
+    tag = "advisories",
+    operation_id = "advisories_file",
+    params(("org" = String, Path, description = "The organisation's slug"), ("repo" = String, Path, description = "The repository's slug")),
+    request_body = crate::openapi::Filing,
+    responses(
+        (status = 201, description = "Filed (signed in)", body = crate::api::advisories::AdvisoryView),
+        (status = 202, description = "Held until the reporter confirms by e-mail (anonymous, with `reporter_email`)", body = crate::openapi::Pending),
+        (status = 400, description = "The body or the query could not be read", body = crate::openapi::ApiError),
+        (status = 401, description = "Sign in first (`Authorization: Bearer TOKEN`); also for a token that is not valid", body = crate::openapi::ApiError),
+        (status = 403, description = "The caller may not do this", body = crate::openapi::ApiError),
+        (status = 404, description = "Not found, or not visible to the caller", body = crate::openapi::ApiError),
+        (status = 413, description = "The body is larger than the limit", body = crate::openapi::ApiError),
+        (status = 415, description = "The body is not `application/json`", body = crate::openapi::ApiError),
+        (status = 422, description = "A field is not valid (`field` names it)", body = crate::openapi::ApiError),
+        (status = 429, description = "Too many requests (`Retry-After` says when to try again)", body = crate::openapi::ApiError, headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ),
+    security((), ("bearer" = [])),
+)]
 pub async fn file(
     Req(st): Req,
     caller: ApiCaller,
@@ -221,6 +243,27 @@ pub async fn file(
 
 /// `POST /orgs/{org}/advisories`: a report to the organisation, for a reporter who does not
 /// know the repository; it waits in the organisation's inbox.
+#[utoipa::path(
+    post,
+    path = "/api/v1/orgs/{org}/advisories",
+    tag = "advisories",
+    operation_id = "advisories_file_to_org",
+    params(("org" = String, Path, description = "The organisation's slug")),
+    request_body = crate::openapi::Filing,
+    responses(
+        (status = 201, description = "Filed into the inbox (signed in)", body = crate::api::advisories::AdvisoryView),
+        (status = 202, description = "Held until the reporter confirms by e-mail", body = crate::openapi::Pending),
+        (status = 400, description = "The body or the query could not be read", body = crate::openapi::ApiError),
+        (status = 401, description = "Sign in first (`Authorization: Bearer TOKEN`); also for a token that is not valid", body = crate::openapi::ApiError),
+        (status = 403, description = "The caller may not do this", body = crate::openapi::ApiError),
+        (status = 404, description = "Not found, or not visible to the caller", body = crate::openapi::ApiError),
+        (status = 413, description = "The body is larger than the limit", body = crate::openapi::ApiError),
+        (status = 415, description = "The body is not `application/json`", body = crate::openapi::ApiError),
+        (status = 422, description = "A field is not valid (`field` names it)", body = crate::openapi::ApiError),
+        (status = 429, description = "Too many requests (`Retry-After` says when to try again)", body = crate::openapi::ApiError, headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ),
+    security((), ("bearer" = [])),
+)]
 pub async fn file_to_org(
     Req(st): Req,
     caller: ApiCaller,
@@ -303,13 +346,33 @@ async fn file_any(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TransferBody {
     repo: String,
 }
 
 /// `POST /advisories/{id}/transfer {repo}`: to another repository of the organisation.
+#[utoipa::path(
+    post,
+    path = "/api/v1/advisories/{id}/transfer",
+    tag = "advisories",
+    operation_id = "advisories_transfer",
+    params(("id" = String, Path, description = "The advisory's id")),
+    request_body = TransferBody,
+    responses(
+        (status = 200, description = "Moved", body = crate::api::advisories::AdvisoryView),
+        (status = 400, description = "The body or the query could not be read", body = crate::openapi::ApiError),
+        (status = 401, description = "Sign in first (`Authorization: Bearer TOKEN`); also for a token that is not valid", body = crate::openapi::ApiError),
+        (status = 403, description = "The caller may not do this", body = crate::openapi::ApiError),
+        (status = 404, description = "Not found, or not visible to the caller", body = crate::openapi::ApiError),
+        (status = 409, description = "Conflicts with the current state", body = crate::openapi::ApiError),
+        (status = 413, description = "The body is larger than the limit", body = crate::openapi::ApiError),
+        (status = 415, description = "The body is not `application/json`", body = crate::openapi::ApiError),
+        (status = 422, description = "A field is not valid (`field` names it)", body = crate::openapi::ApiError),
+    ),
+    security((), ("bearer" = [])),
+)]
 pub async fn transfer(
     Req(st): Req,
     caller: ApiCaller,
@@ -324,7 +387,8 @@ pub async fn transfer(
     Ok(Json(AdvisoryView::build(&st, &a).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     state: Option<String>,
@@ -346,6 +410,20 @@ pub struct ListQuery {
 
 /// `GET /advisories`: what the caller may see, filtered and sorted; when a page is full, a
 /// `Link: <...>; rel="next"` header continues after its last row.
+#[utoipa::path(
+    get,
+    path = "/api/v1/advisories",
+    tag = "advisories",
+    operation_id = "advisories_list",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "What the caller may see; a full page has a `Link` header with `rel=\"next\"`", body = [crate::api::advisories::AdvisoryView], headers(("Link" = String, description = "The next page, when this one is full"))),
+        (status = 400, description = "The body or the query could not be read", body = crate::openapi::ApiError),
+        (status = 401, description = "Sign in first (`Authorization: Bearer TOKEN`); also for a token that is not valid", body = crate::openapi::ApiError),
+        (status = 422, description = "A field is not valid (`field` names it)", body = crate::openapi::ApiError),
+    ),
+    security((), ("bearer" = [])),
+)]
 pub async fn list(
     Req(st): Req,
     caller: ApiCaller,
@@ -431,6 +509,19 @@ pub async fn list(
     Ok(resp)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/advisories/{id}",
+    tag = "advisories",
+    operation_id = "advisories_show",
+    params(("id" = String, Path, description = "The advisory's id")),
+    responses(
+        (status = 200, description = "The advisory", body = crate::api::advisories::AdvisoryView),
+        (status = 401, description = "Sign in first (`Authorization: Bearer TOKEN`); also for a token that is not valid", body = crate::openapi::ApiError),
+        (status = 404, description = "Not found, or not visible to the caller", body = crate::openapi::ApiError),
+    ),
+    security((), ("bearer" = [])),
+)]
 pub async fn show(
     Req(st): Req,
     caller: ApiCaller,
@@ -440,6 +531,26 @@ pub async fn show(
     Ok(Json(AdvisoryView::build(&st, &a).await?))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/advisories/{id}",
+    tag = "advisories",
+    operation_id = "advisories_edit",
+    params(("id" = String, Path, description = "The advisory's id")),
+    request_body = embargo_domain::advisory::Edit,
+    responses(
+        (status = 200, description = "Edited", body = crate::api::advisories::AdvisoryView),
+        (status = 400, description = "The body or the query could not be read", body = crate::openapi::ApiError),
+        (status = 401, description = "Sign in first (`Authorization: Bearer TOKEN`); also for a token that is not valid", body = crate::openapi::ApiError),
+        (status = 403, description = "The caller may not do this", body = crate::openapi::ApiError),
+        (status = 404, description = "Not found, or not visible to the caller", body = crate::openapi::ApiError),
+        (status = 409, description = "Conflicts with the current state", body = crate::openapi::ApiError),
+        (status = 413, description = "The body is larger than the limit", body = crate::openapi::ApiError),
+        (status = 415, description = "The body is not `application/json`", body = crate::openapi::ApiError),
+        (status = 422, description = "A field is not valid (`field` names it)", body = crate::openapi::ApiError),
+    ),
+    security((), ("bearer" = [])),
+)]
 pub async fn edit(
     Req(st): Req,
     caller: ApiCaller,
@@ -468,7 +579,7 @@ pub(crate) async fn authenticated(
     Err(AppError::unauthorized())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewComment {
     body: String,
@@ -477,6 +588,27 @@ pub struct NewComment {
     internal: bool,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/advisories/{id}/comments",
+    tag = "advisories",
+    operation_id = "advisories_comment",
+    params(("id" = String, Path, description = "The advisory's id")),
+    request_body = NewComment,
+    responses(
+        (status = 201, description = "Posted", body = embargo_store::Comment),
+        (status = 400, description = "The body or the query could not be read", body = crate::openapi::ApiError),
+        (status = 401, description = "Sign in first (`Authorization: Bearer TOKEN`); also for a token that is not valid", body = crate::openapi::ApiError),
+        (status = 403, description = "The caller may not do this", body = crate::openapi::ApiError),
+        (status = 404, description = "Not found, or not visible to the caller", body = crate::openapi::ApiError),
+        (status = 409, description = "Conflicts with the current state", body = crate::openapi::ApiError),
+        (status = 413, description = "The body is larger than the limit", body = crate::openapi::ApiError),
+        (status = 415, description = "The body is not `application/json`", body = crate::openapi::ApiError),
+        (status = 422, description = "A field is not valid (`field` names it)", body = crate::openapi::ApiError),
+        (status = 429, description = "Too many requests (`Retry-After` says when to try again)", body = crate::openapi::ApiError, headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ),
+    security((), ("bearer" = [])),
+)]
 pub async fn comment(
     Req(st): Req,
     caller: ApiCaller,
@@ -489,6 +621,20 @@ pub async fn comment(
     Ok((StatusCode::CREATED, Json(mine)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/advisories/{id}/comments",
+    tag = "advisories",
+    operation_id = "advisories_comments",
+    params(("id" = String, Path, description = "The advisory's id")),
+    responses(
+        (status = 200, description = "The thread", body = [embargo_store::Comment]),
+        (status = 401, description = "Sign in first (`Authorization: Bearer TOKEN`); also for a token that is not valid", body = crate::openapi::ApiError),
+        (status = 403, description = "The caller may not do this", body = crate::openapi::ApiError),
+        (status = 404, description = "Not found, or not visible to the caller", body = crate::openapi::ApiError),
+    ),
+    security((), ("bearer" = [])),
+)]
 pub async fn comments(
     Req(st): Req,
     caller: ApiCaller,
@@ -499,6 +645,20 @@ pub async fn comments(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/advisories/{id}/events",
+    tag = "advisories",
+    operation_id = "advisories_events",
+    params(("id" = String, Path, description = "The advisory's id")),
+    responses(
+        (status = 200, description = "The audit trail of changes", body = [embargo_store::EventRecord]),
+        (status = 401, description = "Sign in first (`Authorization: Bearer TOKEN`); also for a token that is not valid", body = crate::openapi::ApiError),
+        (status = 403, description = "The caller may not do this", body = crate::openapi::ApiError),
+        (status = 404, description = "Not found, or not visible to the caller", body = crate::openapi::ApiError),
+    ),
+    security((), ("bearer" = [])),
+)]
 pub async fn events(
     Req(st): Req,
     caller: ApiCaller,
@@ -521,6 +681,21 @@ async fn transition(
     Ok(Json(AdvisoryView::build(&st, &a).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/advisories/{id}/accept",
+    tag = "advisories",
+    operation_id = "advisories_accept",
+    params(("id" = String, Path, description = "The advisory's id")),
+    responses(
+        (status = 200, description = "Accepted as a draft", body = crate::api::advisories::AdvisoryView),
+        (status = 401, description = "Sign in first (`Authorization: Bearer TOKEN`); also for a token that is not valid", body = crate::openapi::ApiError),
+        (status = 403, description = "The caller may not do this", body = crate::openapi::ApiError),
+        (status = 404, description = "Not found, or not visible to the caller", body = crate::openapi::ApiError),
+        (status = 409, description = "Conflicts with the current state", body = crate::openapi::ApiError),
+    ),
+    security((), ("bearer" = [])),
+)]
 pub async fn accept(
     Req(st): Req,
     caller: ApiCaller,
@@ -529,7 +704,7 @@ pub async fn accept(
     transition(st, caller, &id, Transition::Accept).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CloseBody {
     reason: CloseReason,
@@ -538,6 +713,26 @@ pub struct CloseBody {
     duplicate_of: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/advisories/{id}/close",
+    tag = "advisories",
+    operation_id = "advisories_close",
+    params(("id" = String, Path, description = "The advisory's id")),
+    request_body = CloseBody,
+    responses(
+        (status = 200, description = "Closed", body = crate::api::advisories::AdvisoryView),
+        (status = 400, description = "The body or the query could not be read", body = crate::openapi::ApiError),
+        (status = 401, description = "Sign in first (`Authorization: Bearer TOKEN`); also for a token that is not valid", body = crate::openapi::ApiError),
+        (status = 403, description = "The caller may not do this", body = crate::openapi::ApiError),
+        (status = 404, description = "Not found, or not visible to the caller", body = crate::openapi::ApiError),
+        (status = 409, description = "Conflicts with the current state", body = crate::openapi::ApiError),
+        (status = 413, description = "The body is larger than the limit", body = crate::openapi::ApiError),
+        (status = 415, description = "The body is not `application/json`", body = crate::openapi::ApiError),
+        (status = 422, description = "A field is not valid (`field` names it)", body = crate::openapi::ApiError),
+    ),
+    security((), ("bearer" = [])),
+)]
 pub async fn close(
     Req(st): Req,
     caller: ApiCaller,
@@ -564,6 +759,21 @@ pub async fn close(
     .await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/advisories/{id}/reopen",
+    tag = "advisories",
+    operation_id = "advisories_reopen",
+    params(("id" = String, Path, description = "The advisory's id")),
+    responses(
+        (status = 200, description = "Reopened", body = crate::api::advisories::AdvisoryView),
+        (status = 401, description = "Sign in first (`Authorization: Bearer TOKEN`); also for a token that is not valid", body = crate::openapi::ApiError),
+        (status = 403, description = "The caller may not do this", body = crate::openapi::ApiError),
+        (status = 404, description = "Not found, or not visible to the caller", body = crate::openapi::ApiError),
+        (status = 409, description = "Conflicts with the current state", body = crate::openapi::ApiError),
+    ),
+    security((), ("bearer" = [])),
+)]
 pub async fn reopen(
     Req(st): Req,
     caller: ApiCaller,
@@ -575,6 +785,26 @@ pub async fn reopen(
 /// `POST /advisories/{id}/publish [{push_fix}]`: the answer adds `fix_checks`, the warnings
 /// about fix branches whose checks are not green (they do not block), and the push of the
 /// fix to the upstream when asked for.
+#[utoipa::path(
+    post,
+    path = "/api/v1/advisories/{id}/publish",
+    tag = "advisories",
+    operation_id = "advisories_publish",
+    params(("id" = String, Path, description = "The advisory's id")),
+    request_body = Option<crate::api::fix_checks::PublishOptions>,
+    responses(
+        (status = 200, description = "Published", body = crate::openapi::Published),
+        (status = 400, description = "The body or the query could not be read", body = crate::openapi::ApiError),
+        (status = 401, description = "Sign in first (`Authorization: Bearer TOKEN`); also for a token that is not valid", body = crate::openapi::ApiError),
+        (status = 403, description = "The caller may not do this", body = crate::openapi::ApiError),
+        (status = 404, description = "Not found, or not visible to the caller", body = crate::openapi::ApiError),
+        (status = 409, description = "Conflicts with the current state", body = crate::openapi::ApiError),
+        (status = 413, description = "The body is larger than the limit", body = crate::openapi::ApiError),
+        (status = 422, description = "A field is not valid (`field` names it)", body = crate::openapi::ApiError),
+        (status = 502, description = "An upstream service refused or failed", body = crate::openapi::ApiError),
+    ),
+    security((), ("bearer" = [])),
+)]
 pub async fn publish(
     Req(st): Req,
     caller: ApiCaller,
@@ -596,13 +826,33 @@ pub async fn publish(
     Ok(Json(view))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WithdrawBody {
     reason: String,
 }
 
 /// `POST /advisories/{id}/withdraw {reason}`: the reason is shown publicly.
+#[utoipa::path(
+    post,
+    path = "/api/v1/advisories/{id}/withdraw",
+    tag = "advisories",
+    operation_id = "advisories_withdraw",
+    params(("id" = String, Path, description = "The advisory's id")),
+    request_body = WithdrawBody,
+    responses(
+        (status = 200, description = "Withdrawn", body = crate::api::advisories::AdvisoryView),
+        (status = 400, description = "The body or the query could not be read", body = crate::openapi::ApiError),
+        (status = 401, description = "Sign in first (`Authorization: Bearer TOKEN`); also for a token that is not valid", body = crate::openapi::ApiError),
+        (status = 403, description = "The caller may not do this", body = crate::openapi::ApiError),
+        (status = 404, description = "Not found, or not visible to the caller", body = crate::openapi::ApiError),
+        (status = 409, description = "Conflicts with the current state", body = crate::openapi::ApiError),
+        (status = 413, description = "The body is larger than the limit", body = crate::openapi::ApiError),
+        (status = 415, description = "The body is not `application/json`", body = crate::openapi::ApiError),
+        (status = 422, description = "A field is not valid (`field` names it)", body = crate::openapi::ApiError),
+    ),
+    security((), ("bearer" = [])),
+)]
 pub async fn withdraw(
     Req(st): Req,
     caller: ApiCaller,
@@ -612,7 +862,7 @@ pub async fn withdraw(
     transition(st, caller, &id, Transition::Withdraw { reason: b.reason }).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExemptBody {
     reason: String,
@@ -620,6 +870,26 @@ pub struct ExemptBody {
 
 /// `POST /advisories/{id}/disclosure-exemption {reason}`: keeps a closed report private
 /// although the organisation discloses closed reports (security managers).
+#[utoipa::path(
+    post,
+    path = "/api/v1/advisories/{id}/disclosure-exemption",
+    tag = "advisories",
+    operation_id = "advisories_exempt_from_disclosure",
+    params(("id" = String, Path, description = "The advisory's id")),
+    request_body = ExemptBody,
+    responses(
+        (status = 200, description = "Kept private", body = crate::api::advisories::AdvisoryView),
+        (status = 400, description = "The body or the query could not be read", body = crate::openapi::ApiError),
+        (status = 401, description = "Sign in first (`Authorization: Bearer TOKEN`); also for a token that is not valid", body = crate::openapi::ApiError),
+        (status = 403, description = "The caller may not do this", body = crate::openapi::ApiError),
+        (status = 404, description = "Not found, or not visible to the caller", body = crate::openapi::ApiError),
+        (status = 409, description = "Conflicts with the current state", body = crate::openapi::ApiError),
+        (status = 413, description = "The body is larger than the limit", body = crate::openapi::ApiError),
+        (status = 415, description = "The body is not `application/json`", body = crate::openapi::ApiError),
+        (status = 422, description = "A field is not valid (`field` names it)", body = crate::openapi::ApiError),
+    ),
+    security((), ("bearer" = [])),
+)]
 pub async fn exempt_from_disclosure(
     Req(st): Req,
     caller: ApiCaller,
@@ -635,7 +905,8 @@ pub async fn exempt_from_disclosure(
     Ok(Json(AdvisoryView::build(&st, &a).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// `jsonl`: one JSON object a line, for export.
@@ -644,6 +915,22 @@ pub struct AuditQuery {
 
 /// `GET /advisories/{id}/audit`: the advisory's access log (security managers), as JSON or
 /// as JSON lines (`?format=jsonl`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/advisories/{id}/audit",
+    tag = "advisories",
+    operation_id = "advisories_audit",
+    params(("id" = String, Path, description = "The advisory's id"), AuditQuery),
+    responses(
+        (status = 200, description = "The access log", content((Vec<embargo_store::AuditEntry> = "application/json"), (String = "application/x-ndjson"))),
+        (status = 400, description = "The body or the query could not be read", body = crate::openapi::ApiError),
+        (status = 401, description = "Sign in first (`Authorization: Bearer TOKEN`); also for a token that is not valid", body = crate::openapi::ApiError),
+        (status = 403, description = "The caller may not do this", body = crate::openapi::ApiError),
+        (status = 404, description = "Not found, or not visible to the caller", body = crate::openapi::ApiError),
+        (status = 422, description = "A field is not valid (`field` names it)", body = crate::openapi::ApiError),
+    ),
+    security((), ("bearer" = [])),
+)]
 pub async fn audit(
     Req(st): Req,
     caller: ApiCaller,
@@ -676,6 +963,17 @@ pub async fn audit(
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/user",
+    tag = "advisories",
+    operation_id = "advisories_me",
+    responses(
+        (status = 200, description = "The signed-in user", body = embargo_store::User),
+        (status = 401, description = "Sign in first (`Authorization: Bearer TOKEN`); also for a token that is not valid", body = crate::openapi::ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn me(caller: ApiUser) -> Json<embargo_store::User> {
     Json(caller.user)
 }

@@ -13,7 +13,8 @@ use super::advisories::{advisory_id, authenticated};
 use crate::error::AppError;
 use crate::extract::{ApiCaller, Req};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct Upload {
     filename: String,
@@ -28,6 +29,26 @@ pub fn too_large(max: usize) -> AppError {
     )
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/advisories/{id}/attachments",
+    tag = "attachments",
+    operation_id = "attachments_upload",
+    params(("id" = String, Path, description = "The advisory's id"), Upload),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file's bytes"),
+    responses(
+        (status = 201, description = "Stored", body = embargo_store::Attachment),
+        (status = 400, description = "The body or the query could not be read", body = crate::openapi::ApiError),
+        (status = 401, description = "Sign in first (`Authorization: Bearer TOKEN`); also for a token that is not valid", body = crate::openapi::ApiError),
+        (status = 403, description = "The caller may not do this", body = crate::openapi::ApiError),
+        (status = 404, description = "Not found, or not visible to the caller", body = crate::openapi::ApiError),
+        (status = 409, description = "Conflicts with the current state", body = crate::openapi::ApiError),
+        (status = 413, description = "The body is larger than the limit", body = crate::openapi::ApiError),
+        (status = 422, description = "A field is not valid (`field` names it)", body = crate::openapi::ApiError),
+        (status = 429, description = "Too many requests (`Retry-After` says when to try again)", body = crate::openapi::ApiError, headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ),
+    security((), ("bearer" = [])),
+)]
 pub async fn upload(
     Req(st): Req,
     caller: ApiCaller,
@@ -58,6 +79,20 @@ pub async fn upload(
     Ok((StatusCode::CREATED, Json(a)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/advisories/{id}/attachments",
+    tag = "attachments",
+    operation_id = "attachments_list",
+    params(("id" = String, Path, description = "The advisory's id")),
+    responses(
+        (status = 200, description = "The attachments", body = [embargo_store::Attachment]),
+        (status = 401, description = "Sign in first (`Authorization: Bearer TOKEN`); also for a token that is not valid", body = crate::openapi::ApiError),
+        (status = 403, description = "The caller may not do this", body = crate::openapi::ApiError),
+        (status = 404, description = "Not found, or not visible to the caller", body = crate::openapi::ApiError),
+    ),
+    security((), ("bearer" = [])),
+)]
 pub async fn list(
     Req(st): Req,
     caller: ApiCaller,
@@ -70,6 +105,20 @@ pub async fn list(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/advisories/{id}/attachments/{aid}",
+    tag = "attachments",
+    operation_id = "attachments_download",
+    params(("id" = String, Path, description = "The advisory's id"), ("aid" = String, Path, description = "The attachment's id")),
+    responses(
+        (status = 200, description = "The file, always as a download, with the type sniffed from its first bytes when it was stored", content_type = "*/*", body = Vec<u8>),
+        (status = 401, description = "Sign in first (`Authorization: Bearer TOKEN`); also for a token that is not valid", body = crate::openapi::ApiError),
+        (status = 403, description = "The caller may not do this", body = crate::openapi::ApiError),
+        (status = 404, description = "Not found, or not visible to the caller", body = crate::openapi::ApiError),
+    ),
+    security((), ("bearer" = [])),
+)]
 pub async fn download(
     Req(st): Req,
     caller: ApiCaller,

@@ -12,7 +12,7 @@ use super::advisories::{AdvisoryView, advisory_id, authenticated};
 use crate::error::AppError;
 use crate::extract::{ApiCaller, ApiJson, Req};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmbargoBody {
     action: String,
@@ -50,6 +50,26 @@ impl EmbargoBody {
 
 /// `POST /advisories/{id}/embargo {action: propose|accept|reject|terminate, ends_at?}`;
 /// `propose` while an embargo is in force asks for a revision.
+#[utoipa::path(
+    post,
+    path = "/api/v1/advisories/{id}/embargo",
+    tag = "clock",
+    operation_id = "clock_embargo",
+    params(("id" = String, Path, description = "The advisory's id")),
+    request_body = EmbargoBody,
+    responses(
+        (status = 200, description = "The negotiation moved", body = crate::api::advisories::AdvisoryView),
+        (status = 400, description = "The body or the query could not be read", body = crate::openapi::ApiError),
+        (status = 401, description = "Sign in first (`Authorization: Bearer TOKEN`); also for a token that is not valid", body = crate::openapi::ApiError),
+        (status = 403, description = "The caller may not do this", body = crate::openapi::ApiError),
+        (status = 404, description = "Not found, or not visible to the caller", body = crate::openapi::ApiError),
+        (status = 409, description = "Conflicts with the current state", body = crate::openapi::ApiError),
+        (status = 413, description = "The body is larger than the limit", body = crate::openapi::ApiError),
+        (status = 415, description = "The body is not `application/json`", body = crate::openapi::ApiError),
+        (status = 422, description = "A field is not valid (`field` names it)", body = crate::openapi::ApiError),
+    ),
+    security((), ("bearer" = [])),
+)]
 pub async fn embargo(
     Req(st): Req,
     caller: ApiCaller,
@@ -63,13 +83,33 @@ pub async fn embargo(
     Ok(Json(AdvisoryView::build(&st, &a).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReadyBody {
     ready: bool,
 }
 
 /// `POST /advisories/{id}/ready {ready}`: the fix is released; publish at the embargo's end.
+#[utoipa::path(
+    post,
+    path = "/api/v1/advisories/{id}/ready",
+    tag = "clock",
+    operation_id = "clock_ready",
+    params(("id" = String, Path, description = "The advisory's id")),
+    request_body = ReadyBody,
+    responses(
+        (status = 200, description = "Marked", body = crate::api::advisories::AdvisoryView),
+        (status = 400, description = "The body or the query could not be read", body = crate::openapi::ApiError),
+        (status = 401, description = "Sign in first (`Authorization: Bearer TOKEN`); also for a token that is not valid", body = crate::openapi::ApiError),
+        (status = 403, description = "The caller may not do this", body = crate::openapi::ApiError),
+        (status = 404, description = "Not found, or not visible to the caller", body = crate::openapi::ApiError),
+        (status = 409, description = "Conflicts with the current state", body = crate::openapi::ApiError),
+        (status = 413, description = "The body is larger than the limit", body = crate::openapi::ApiError),
+        (status = 415, description = "The body is not `application/json`", body = crate::openapi::ApiError),
+        (status = 422, description = "A field is not valid (`field` names it)", body = crate::openapi::ApiError),
+    ),
+    security((), ("bearer" = [])),
+)]
 pub async fn ready(
     Req(st): Req,
     caller: ApiCaller,
@@ -82,13 +122,33 @@ pub async fn ready(
     Ok(Json(AdvisoryView::build(&st, &a).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CaseBody {
     flag: String,
 }
 
 /// `POST /advisories/{id}/case {flag}`: sets one of Vultron's case flags (409 out of order).
+#[utoipa::path(
+    post,
+    path = "/api/v1/advisories/{id}/case",
+    tag = "clock",
+    operation_id = "clock_case",
+    params(("id" = String, Path, description = "The advisory's id")),
+    request_body = CaseBody,
+    responses(
+        (status = 200, description = "Flag set", body = crate::api::advisories::AdvisoryView),
+        (status = 400, description = "The body or the query could not be read", body = crate::openapi::ApiError),
+        (status = 401, description = "Sign in first (`Authorization: Bearer TOKEN`); also for a token that is not valid", body = crate::openapi::ApiError),
+        (status = 403, description = "The caller may not do this", body = crate::openapi::ApiError),
+        (status = 404, description = "Not found, or not visible to the caller", body = crate::openapi::ApiError),
+        (status = 409, description = "Conflicts with the current state", body = crate::openapi::ApiError),
+        (status = 413, description = "The body is larger than the limit", body = crate::openapi::ApiError),
+        (status = 415, description = "The body is not `application/json`", body = crate::openapi::ApiError),
+        (status = 422, description = "A field is not valid (`field` names it)", body = crate::openapi::ApiError),
+    ),
+    security((), ("bearer" = [])),
+)]
 pub async fn case(
     Req(st): Req,
     caller: ApiCaller,
@@ -105,6 +165,21 @@ pub async fn case(
 /// `GET /advisories/{id}/pre-notification.json`: while an embargo is in force, the advisory
 /// as the CSAF document planned for its end (TLP:AMBER), for its audience only; every
 /// fetch is a read in its access log.
+#[utoipa::path(
+    get,
+    path = "/api/v1/advisories/{id}/pre-notification.json",
+    tag = "clock",
+    operation_id = "clock_pre_notification",
+    params(("id" = String, Path, description = "The advisory's id")),
+    responses(
+        (status = 200, description = "The CSAF document planned for the embargo's end (TLP:AMBER)", body = crate::openapi::Document),
+        (status = 401, description = "Sign in first (`Authorization: Bearer TOKEN`); also for a token that is not valid", body = crate::openapi::ApiError),
+        (status = 403, description = "The caller may not do this", body = crate::openapi::ApiError),
+        (status = 404, description = "Not found, or not visible to the caller", body = crate::openapi::ApiError),
+        (status = 409, description = "No embargo is in force", body = crate::openapi::ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn pre_notification(
     Req(st): Req,
     caller: crate::extract::ApiUser,

@@ -11,6 +11,20 @@ use super::advisories::advisory_id;
 use crate::error::AppError;
 use crate::extract::{ApiCaller, ApiJson, ApiUser, Req};
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/advisories/{id}/collaborators",
+    tag = "collaborators",
+    operation_id = "collaborators_list",
+    params(("id" = String, Path, description = "The advisory's id")),
+    responses(
+        (status = 200, description = "The collaborators", body = [embargo_store::Collaborator]),
+        (status = 401, description = "Sign in first (`Authorization: Bearer TOKEN`); also for a token that is not valid", body = crate::openapi::ApiError),
+        (status = 403, description = "The caller may not do this", body = crate::openapi::ApiError),
+        (status = 404, description = "Not found, or not visible to the caller", body = crate::openapi::ApiError),
+    ),
+    security((), ("bearer" = [])),
+)]
 pub async fn list(
     Req(st): Req,
     caller: ApiCaller,
@@ -23,7 +37,7 @@ pub async fn list(
     ))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Invited {
     #[serde(flatten)]
     collaborator: Collaborator,
@@ -33,6 +47,27 @@ pub struct Invited {
     signup_url: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/advisories/{id}/collaborators",
+    tag = "collaborators",
+    operation_id = "collaborators_invite",
+    params(("id" = String, Path, description = "The advisory's id")),
+    request_body = embargo_store::NewInvitation,
+    responses(
+        (status = 201, description = "Invited", body = Invited),
+        (status = 400, description = "The body or the query could not be read", body = crate::openapi::ApiError),
+        (status = 401, description = "Sign in first (`Authorization: Bearer TOKEN`); also for a token that is not valid", body = crate::openapi::ApiError),
+        (status = 403, description = "The caller may not do this", body = crate::openapi::ApiError),
+        (status = 404, description = "Not found, or not visible to the caller", body = crate::openapi::ApiError),
+        (status = 409, description = "Conflicts with the current state", body = crate::openapi::ApiError),
+        (status = 413, description = "The body is larger than the limit", body = crate::openapi::ApiError),
+        (status = 415, description = "The body is not `application/json`", body = crate::openapi::ApiError),
+        (status = 422, description = "A field is not valid (`field` names it)", body = crate::openapi::ApiError),
+        (status = 429, description = "Too many requests (`Retry-After` says when to try again)", body = crate::openapi::ApiError, headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ),
+    security((), ("bearer" = [])),
+)]
 pub async fn invite(
     Req(st): Req,
     caller: ApiCaller,
@@ -56,6 +91,21 @@ pub async fn invite(
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/advisories/{id}/collaborators/{cid}",
+    tag = "collaborators",
+    operation_id = "collaborators_revoke",
+    params(("id" = String, Path, description = "The advisory's id"), ("cid" = i64, Path, description = "The collaborator's id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, description = "Sign in first (`Authorization: Bearer TOKEN`); also for a token that is not valid", body = crate::openapi::ApiError),
+        (status = 403, description = "The caller may not do this", body = crate::openapi::ApiError),
+        (status = 404, description = "Not found, or not visible to the caller", body = crate::openapi::ApiError),
+        (status = 409, description = "Conflicts with the current state", body = crate::openapi::ApiError),
+    ),
+    security((), ("bearer" = [])),
+)]
 pub async fn revoke(
     Req(st): Req,
     caller: ApiCaller,
@@ -68,10 +118,36 @@ pub async fn revoke(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/invitations",
+    tag = "collaborators",
+    operation_id = "collaborators_mine",
+    responses(
+        (status = 200, description = "Invitations waiting for the caller", body = [embargo_store::Invitation]),
+        (status = 401, description = "Sign in first (`Authorization: Bearer TOKEN`); also for a token that is not valid", body = crate::openapi::ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn mine(Req(st): Req, caller: ApiUser) -> Result<Json<Vec<Invitation>>, AppError> {
     Ok(Json(st.store.invitations(caller.actor).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/invitations/{iid}/accept",
+    tag = "collaborators",
+    operation_id = "collaborators_accept",
+    params(("iid" = i64, Path, description = "The invitation's id")),
+    responses(
+        (status = 200, description = "Accepted", body = crate::openapi::Accepted),
+        (status = 401, description = "Sign in first (`Authorization: Bearer TOKEN`); also for a token that is not valid", body = crate::openapi::ApiError),
+        (status = 403, description = "The caller may not do this", body = crate::openapi::ApiError),
+        (status = 404, description = "Not found, or not visible to the caller", body = crate::openapi::ApiError),
+        (status = 409, description = "Conflicts with the current state", body = crate::openapi::ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn accept(
     Req(st): Req,
     caller: ApiUser,

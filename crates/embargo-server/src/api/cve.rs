@@ -23,7 +23,7 @@ use crate::net::{Checked, NetworkPolicy};
 
 /// `PUT /orgs/{org}/cve`: one of `{"backend":"cve_services","url","short_name","user","key"}`,
 /// `{"backend":"block","ids":[...]}`, `{"backend":"manual"}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsBody {
     backend: CveBackend,
@@ -109,6 +109,27 @@ async fn checked_account(
 }
 
 /// `PUT /orgs/{org}/cve` (security managers).
+#[utoipa::path(
+    put,
+    path = "/api/v1/orgs/{org}/cve",
+    tag = "cve",
+    operation_id = "cve_set_settings",
+    params(("org" = String, Path, description = "The organisation's slug")),
+    request_body = SettingsBody,
+    responses(
+        (status = 200, description = "Saved", body = crate::openapi::CveSettingsView),
+        (status = 400, description = "The body or the query could not be read", body = crate::openapi::ApiError),
+        (status = 401, description = "Sign in first (`Authorization: Bearer TOKEN`); also for a token that is not valid", body = crate::openapi::ApiError),
+        (status = 403, description = "The caller may not do this", body = crate::openapi::ApiError),
+        (status = 404, description = "Not found, or not visible to the caller", body = crate::openapi::ApiError),
+        (status = 409, description = "Conflicts with the current state", body = crate::openapi::ApiError),
+        (status = 413, description = "The body is larger than the limit", body = crate::openapi::ApiError),
+        (status = 415, description = "The body is not `application/json`", body = crate::openapi::ApiError),
+        (status = 422, description = "A field is not valid (`field` names it)", body = crate::openapi::ApiError),
+        (status = 502, description = "An upstream service refused or failed", body = crate::openapi::ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn set_settings(
     Req(st): Req,
     caller: ApiUser,
@@ -184,6 +205,20 @@ async fn settings_view(st: &AppState, actor: Actor, org: &Slug) -> Result<Value,
 }
 
 /// `GET /orgs/{org}/cve` (security managers).
+#[utoipa::path(
+    get,
+    path = "/api/v1/orgs/{org}/cve",
+    tag = "cve",
+    operation_id = "cve_settings",
+    params(("org" = String, Path, description = "The organisation's slug")),
+    responses(
+        (status = 200, description = "How the organisation numbers CVE ids (never the key)", body = crate::openapi::CveSettingsView),
+        (status = 401, description = "Sign in first (`Authorization: Bearer TOKEN`); also for a token that is not valid", body = crate::openapi::ApiError),
+        (status = 403, description = "The caller may not do this", body = crate::openapi::ApiError),
+        (status = 404, description = "Not found, or not visible to the caller", body = crate::openapi::ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn settings(
     Req(st): Req,
     caller: ApiUser,
@@ -193,8 +228,9 @@ pub async fn settings(
     settings_view(&st, caller.actor, &org).await.map(Json)
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CveRequest)]
 pub struct RequestBody {
     /// For manual numbering: the id issued elsewhere.
     #[serde(default)]
@@ -263,6 +299,27 @@ pub(crate) async fn request_cve(
 }
 
 /// `POST /advisories/{id}/cve` (security managers): answers the advisory.
+#[utoipa::path(
+    post,
+    path = "/api/v1/advisories/{id}/cve",
+    tag = "cve",
+    operation_id = "cve_request",
+    params(("id" = String, Path, description = "The advisory's id")),
+    request_body = Option<RequestBody>,
+    responses(
+        (status = 200, description = "The advisory with its CVE id", body = crate::api::advisories::AdvisoryView),
+        (status = 400, description = "The body or the query could not be read", body = crate::openapi::ApiError),
+        (status = 401, description = "Sign in first (`Authorization: Bearer TOKEN`); also for a token that is not valid", body = crate::openapi::ApiError),
+        (status = 403, description = "The caller may not do this", body = crate::openapi::ApiError),
+        (status = 404, description = "Not found, or not visible to the caller", body = crate::openapi::ApiError),
+        (status = 409, description = "Conflicts with the current state", body = crate::openapi::ApiError),
+        (status = 413, description = "The body is larger than the limit", body = crate::openapi::ApiError),
+        (status = 415, description = "The body is not `application/json`", body = crate::openapi::ApiError),
+        (status = 422, description = "A field is not valid (`field` names it)", body = crate::openapi::ApiError),
+        (status = 502, description = "An upstream service refused or failed", body = crate::openapi::ApiError),
+    ),
+    security((), ("bearer" = [])),
+)]
 pub async fn request(
     Req(st): Req,
     caller: ApiUser,

@@ -11,6 +11,22 @@ use crate::error::AppError;
 use crate::extract::{ApiCaller, Req};
 
 /// `POST /api/v1/advisories/{id}/fix-repository`: 201 `{clone_url, branches, ...}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/advisories/{id}/fix-repository",
+    tag = "fix",
+    operation_id = "fix_create",
+    params(("id" = String, Path, description = "The advisory's id")),
+    responses(
+        (status = 201, description = "Created", body = crate::openapi::FixRepository),
+        (status = 401, description = "Sign in first (`Authorization: Bearer TOKEN`); also for a token that is not valid", body = crate::openapi::ApiError),
+        (status = 403, description = "The caller may not do this", body = crate::openapi::ApiError),
+        (status = 404, description = "Not found, or not visible to the caller", body = crate::openapi::ApiError),
+        (status = 409, description = "Conflicts with the current state", body = crate::openapi::ApiError),
+        (status = 422, description = "A field is not valid (`field` names it)", body = crate::openapi::ApiError),
+    ),
+    security((), ("bearer" = [])),
+)]
 pub async fn create(
     Req(st): Req,
     caller: ApiCaller,
@@ -25,6 +41,20 @@ pub async fn create(
 
 /// `GET /api/v1/advisories/{id}/fix-repository`: `{clone_url, branches: [{name, head,
 /// ahead_of_upstream, statuses}], ...}` for the advisory's audience.
+#[utoipa::path(
+    get,
+    path = "/api/v1/advisories/{id}/fix-repository",
+    tag = "fix",
+    operation_id = "fix_show",
+    params(("id" = String, Path, description = "The advisory's id")),
+    responses(
+        (status = 200, description = "The private fix repository", body = crate::openapi::FixRepository),
+        (status = 401, description = "Sign in first (`Authorization: Bearer TOKEN`); also for a token that is not valid", body = crate::openapi::ApiError),
+        (status = 403, description = "The caller may not do this", body = crate::openapi::ApiError),
+        (status = 404, description = "Not found, or not visible to the caller", body = crate::openapi::ApiError),
+    ),
+    security((), ("bearer" = [])),
+)]
 pub async fn show(
     Req(st): Req,
     caller: ApiCaller,

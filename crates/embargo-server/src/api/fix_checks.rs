@@ -23,6 +23,26 @@ use crate::extract::{ApiCaller, ApiJson, ApiUser, Req};
 /// `POST /advisories/{id}/fix/statuses {sha, context, state, target_url, description}` →
 /// 201 with the status (Action::PushFix: maintainers, security managers, collaborators with
 /// write access, as a CI posting with one of their tokens).
+#[utoipa::path(
+    post,
+    path = "/api/v1/advisories/{id}/fix/statuses",
+    tag = "fix_checks",
+    operation_id = "fix_checks_post_status",
+    params(("id" = String, Path, description = "The advisory's id")),
+    request_body = NewFixStatus,
+    responses(
+        (status = 201, description = "Recorded", body = FixStatus),
+        (status = 400, description = "The body or the query could not be read", body = crate::openapi::ApiError),
+        (status = 401, description = "Sign in first (`Authorization: Bearer TOKEN`); also for a token that is not valid", body = crate::openapi::ApiError),
+        (status = 403, description = "The caller may not do this", body = crate::openapi::ApiError),
+        (status = 404, description = "Not found, or not visible to the caller", body = crate::openapi::ApiError),
+        (status = 409, description = "Conflicts with the current state", body = crate::openapi::ApiError),
+        (status = 413, description = "The body is larger than the limit", body = crate::openapi::ApiError),
+        (status = 415, description = "The body is not `application/json`", body = crate::openapi::ApiError),
+        (status = 422, description = "A field is not valid (`field` names it)", body = crate::openapi::ApiError),
+    ),
+    security((), ("bearer" = [])),
+)]
 pub async fn post_status(
     Req(st): Req,
     caller: ApiCaller,
@@ -48,13 +68,30 @@ pub async fn post_status(
     Ok((StatusCode::CREATED, Json(status)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct StatusQuery {
     sha: Option<String>,
 }
 
 /// `GET /advisories/{id}/fix/statuses[?sha=]` (Action::FetchFix).
+#[utoipa::path(
+    get,
+    path = "/api/v1/advisories/{id}/fix/statuses",
+    tag = "fix_checks",
+    operation_id = "fix_checks_statuses",
+    params(("id" = String, Path, description = "The advisory's id"), StatusQuery),
+    responses(
+        (status = 200, description = "Commit statuses", body = [FixStatus]),
+        (status = 400, description = "The body or the query could not be read", body = crate::openapi::ApiError),
+        (status = 401, description = "Sign in first (`Authorization: Bearer TOKEN`); also for a token that is not valid", body = crate::openapi::ApiError),
+        (status = 403, description = "The caller may not do this", body = crate::openapi::ApiError),
+        (status = 404, description = "Not found, or not visible to the caller", body = crate::openapi::ApiError),
+        (status = 422, description = "A field is not valid (`field` names it)", body = crate::openapi::ApiError),
+    ),
+    security((), ("bearer" = [])),
+)]
 pub async fn statuses(
     Req(st): Req,
     caller: ApiCaller,
@@ -73,6 +110,20 @@ pub async fn statuses(
 /// `GET /advisories/{id}/fix/checks`: the check command's runs with their output, the
 /// pushes to the upstream after publication, and when the repository was removed
 /// (Action::FetchFix).
+#[utoipa::path(
+    get,
+    path = "/api/v1/advisories/{id}/fix/checks",
+    tag = "fix_checks",
+    operation_id = "fix_checks_checks",
+    params(("id" = String, Path, description = "The advisory's id")),
+    responses(
+        (status = 200, description = "Check runs and upstream pushes", body = crate::openapi::FixChecks),
+        (status = 401, description = "Sign in first (`Authorization: Bearer TOKEN`); also for a token that is not valid", body = crate::openapi::ApiError),
+        (status = 403, description = "The caller may not do this", body = crate::openapi::ApiError),
+        (status = 404, description = "Not found, or not visible to the caller", body = crate::openapi::ApiError),
+    ),
+    security((), ("bearer" = [])),
+)]
 pub async fn checks(
     Req(st): Req,
     caller: ApiCaller,
@@ -91,6 +142,20 @@ pub async fn checks(
 
 /// `GET /orgs/{org}/repos/{repo}/fix-settings` (security managers): never the credentials,
 /// only whether they are set.
+#[utoipa::path(
+    get,
+    path = "/api/v1/orgs/{org}/repos/{repo}/fix-settings",
+    tag = "fix_checks",
+    operation_id = "fix_checks_settings",
+    params(("org" = String, Path, description = "The organisation's slug"), ("repo" = String, Path, description = "The repository's slug")),
+    responses(
+        (status = 200, description = "The settings (never the credentials)", body = FixSettings),
+        (status = 401, description = "Sign in first (`Authorization: Bearer TOKEN`); also for a token that is not valid", body = crate::openapi::ApiError),
+        (status = 403, description = "The caller may not do this", body = crate::openapi::ApiError),
+        (status = 404, description = "Not found, or not visible to the caller", body = crate::openapi::ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn settings(
     Req(st): Req,
     caller: ApiUser,
@@ -104,6 +169,25 @@ pub async fn settings(
 }
 
 /// `PUT /orgs/{org}/repos/{repo}/fix-settings` (security managers).
+#[utoipa::path(
+    put,
+    path = "/api/v1/orgs/{org}/repos/{repo}/fix-settings",
+    tag = "fix_checks",
+    operation_id = "fix_checks_set_settings",
+    params(("org" = String, Path, description = "The organisation's slug"), ("repo" = String, Path, description = "The repository's slug")),
+    request_body = FixSettingsChange,
+    responses(
+        (status = 200, description = "Saved", body = FixSettings),
+        (status = 400, description = "The body or the query could not be read", body = crate::openapi::ApiError),
+        (status = 401, description = "Sign in first (`Authorization: Bearer TOKEN`); also for a token that is not valid", body = crate::openapi::ApiError),
+        (status = 403, description = "The caller may not do this", body = crate::openapi::ApiError),
+        (status = 404, description = "Not found, or not visible to the caller", body = crate::openapi::ApiError),
+        (status = 413, description = "The body is larger than the limit", body = crate::openapi::ApiError),
+        (status = 415, description = "The body is not `application/json`", body = crate::openapi::ApiError),
+        (status = 422, description = "A field is not valid (`field` names it)", body = crate::openapi::ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn set_settings(
     Req(st): Req,
     caller: ApiUser,
@@ -137,7 +221,7 @@ pub async fn set_settings(
 
 /// The publish body: none, `{}`, or `{"push_fix": true}` to push the fix branches to the
 /// upstream once published (when the repository's fix settings allow it).
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PublishOptions {
     #[serde(default)]

@@ -13,6 +13,25 @@ use crate::extract::{ApiJson, ApiUser, Req};
 
 /// `PUT /orgs/{org}/mail-intake {url, user, password, tls?, folder?, repo?}` → the settings
 /// without the password.
+#[utoipa::path(
+    put,
+    path = "/api/v1/orgs/{org}/mail-intake",
+    tag = "mail_intake",
+    operation_id = "mail_intake_set",
+    params(("org" = String, Path, description = "The organisation's slug")),
+    request_body = embargo_store::ImapIntakeRequest,
+    responses(
+        (status = 200, description = "Saved", body = embargo_store::ImapIntakeView),
+        (status = 400, description = "The body or the query could not be read", body = crate::openapi::ApiError),
+        (status = 401, description = "Sign in first (`Authorization: Bearer TOKEN`); also for a token that is not valid", body = crate::openapi::ApiError),
+        (status = 403, description = "The caller may not do this", body = crate::openapi::ApiError),
+        (status = 404, description = "Not found, or not visible to the caller", body = crate::openapi::ApiError),
+        (status = 413, description = "The body is larger than the limit", body = crate::openapi::ApiError),
+        (status = 415, description = "The body is not `application/json`", body = crate::openapi::ApiError),
+        (status = 422, description = "A field is not valid (`field` names it)", body = crate::openapi::ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn set(
     Req(st): Req,
     caller: ApiUser,
@@ -45,6 +64,20 @@ pub(crate) fn check_server(st: &crate::AppState, url: &str) -> Result<(), AppErr
 }
 
 /// `GET /orgs/{org}/mail-intake` → the settings without the password, or 404 when off.
+#[utoipa::path(
+    get,
+    path = "/api/v1/orgs/{org}/mail-intake",
+    tag = "mail_intake",
+    operation_id = "mail_intake_show",
+    params(("org" = String, Path, description = "The organisation's slug")),
+    responses(
+        (status = 200, description = "The IMAP mailbox read for reports", body = embargo_store::ImapIntakeView),
+        (status = 401, description = "Sign in first (`Authorization: Bearer TOKEN`); also for a token that is not valid", body = crate::openapi::ApiError),
+        (status = 403, description = "The caller may not do this", body = crate::openapi::ApiError),
+        (status = 404, description = "Not found, or not visible to the caller", body = crate::openapi::ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn show(
     Req(st): Req,
     caller: ApiUser,
@@ -59,6 +92,20 @@ pub async fn show(
 }
 
 /// `DELETE /orgs/{org}/mail-intake`: turns the intake off (taken messages stay recorded).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/orgs/{org}/mail-intake",
+    tag = "mail_intake",
+    operation_id = "mail_intake_remove",
+    params(("org" = String, Path, description = "The organisation's slug")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, description = "Sign in first (`Authorization: Bearer TOKEN`); also for a token that is not valid", body = crate::openapi::ApiError),
+        (status = 403, description = "The caller may not do this", body = crate::openapi::ApiError),
+        (status = 404, description = "Not found, or not visible to the caller", body = crate::openapi::ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn remove(
     Req(st): Req,
     caller: ApiUser,

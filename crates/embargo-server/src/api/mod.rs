@@ -5,6 +5,7 @@ pub mod advisories;
 pub mod attachments;
 pub mod clock;
 pub mod collaborators;
+pub mod credits;
 pub mod cve;
 pub mod fix;
 pub mod fix_checks;

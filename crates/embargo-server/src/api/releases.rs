@@ -15,6 +15,20 @@ use crate::releases::SyncOutcome;
 
 /// `GET /orgs/{org}/repos/{repo}/releases`: the recorded releases, oldest version first
 /// (tags are public upstream).
+#[utoipa::path(
+    get,
+    path = "/api/v1/orgs/{org}/repos/{repo}/releases",
+    tag = "releases",
+    operation_id = "releases_list",
+    params(("org" = String, Path, description = "The organisation's slug"), ("repo" = String, Path, description = "The repository's slug")),
+    responses(
+        (status = 200, description = "Known releases", body = [embargo_store::ReleaseRecord]),
+        (status = 401, description = "Sign in first (`Authorization: Bearer TOKEN`); also for a token that is not valid", body = crate::openapi::ApiError),
+        (status = 403, description = "The caller may not do this", body = crate::openapi::ApiError),
+        (status = 404, description = "Not found, or not visible to the caller", body = crate::openapi::ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn list(
     Req(st): Req,
     Path((org, repo)): Path<(String, String)>,
@@ -23,7 +37,7 @@ pub async fn list(
     Ok(Json(st.store.releases(&org, &repo).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewRelease {
     tag: String,
@@ -31,6 +45,26 @@ pub struct NewRelease {
 
 /// `POST /orgs/{org}/repos/{repo}/releases {tag}`: a release entered by hand (201 when new,
 /// 200 when it was known).
+#[utoipa::path(
+    post,
+    path = "/api/v1/orgs/{org}/repos/{repo}/releases",
+    tag = "releases",
+    operation_id = "releases_enter",
+    params(("org" = String, Path, description = "The organisation's slug"), ("repo" = String, Path, description = "The repository's slug")),
+    request_body = NewRelease,
+    responses(
+        (status = 201, description = "Recorded", body = embargo_store::Recorded),
+        (status = 200, description = "Known already", body = embargo_store::Recorded),
+        (status = 400, description = "The body or the query could not be read", body = crate::openapi::ApiError),
+        (status = 401, description = "Sign in first (`Authorization: Bearer TOKEN`); also for a token that is not valid", body = crate::openapi::ApiError),
+        (status = 403, description = "The caller may not do this", body = crate::openapi::ApiError),
+        (status = 404, description = "Not found, or not visible to the caller", body = crate::openapi::ApiError),
+        (status = 413, description = "The body is larger than the limit", body = crate::openapi::ApiError),
+        (status = 415, description = "The body is not `application/json`", body = crate::openapi::ApiError),
+        (status = 422, description = "A field is not valid (`field` names it)", body = crate::openapi::ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn enter(
     Req(st): Req,
     caller: ApiUser,
@@ -59,6 +93,23 @@ pub async fn enter(
 }
 
 /// `POST /orgs/{org}/repos/{repo}/releases/sync`: reads the upstream's tags now.
+#[utoipa::path(
+    post,
+    path = "/api/v1/orgs/{org}/repos/{repo}/releases/sync",
+    tag = "releases",
+    operation_id = "releases_sync",
+    params(("org" = String, Path, description = "The organisation's slug"), ("repo" = String, Path, description = "The repository's slug")),
+    responses(
+        (status = 200, description = "What the sync recorded", body = crate::releases::SyncOutcome),
+        (status = 401, description = "Sign in first (`Authorization: Bearer TOKEN`); also for a token that is not valid", body = crate::openapi::ApiError),
+        (status = 403, description = "The caller may not do this", body = crate::openapi::ApiError),
+        (status = 404, description = "Not found, or not visible to the caller", body = crate::openapi::ApiError),
+        (status = 409, description = "Conflicts with the current state", body = crate::openapi::ApiError),
+        (status = 422, description = "A field is not valid (`field` names it)", body = crate::openapi::ApiError),
+        (status = 502, description = "An upstream service refused or failed", body = crate::openapi::ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn sync(
     Req(st): Req,
     caller: ApiUser,
@@ -72,6 +123,20 @@ pub async fn sync(
 
 /// `GET /advisories/{id}/release-proposal`: the affected range and patched version Embargo
 /// proposes, the supported release lines and warnings (those who may edit the advisory).
+#[utoipa::path(
+    get,
+    path = "/api/v1/advisories/{id}/release-proposal",
+    tag = "releases",
+    operation_id = "releases_proposal",
+    params(("id" = String, Path, description = "The advisory's id")),
+    responses(
+        (status = 200, description = "The proposed affected range and patched version", body = embargo_domain::release::Proposal),
+        (status = 401, description = "Sign in first (`Authorization: Bearer TOKEN`); also for a token that is not valid", body = crate::openapi::ApiError),
+        (status = 403, description = "The caller may not do this", body = crate::openapi::ApiError),
+        (status = 404, description = "Not found, or not visible to the caller", body = crate::openapi::ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn proposal(
     Req(st): Req,
     caller: ApiUser,

@@ -26,6 +26,25 @@ pub(crate) fn check_url(st: &AppState, url: &str) -> Result<(), AppError> {
 }
 
 /// `POST /orgs/{org}/webhooks {url, events, secret, inside_audience?}` → 201 `{id}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/orgs/{org}/webhooks",
+    tag = "webhooks",
+    operation_id = "webhooks_add",
+    params(("org" = String, Path, description = "The organisation's slug")),
+    request_body = embargo_store::NewWebhook,
+    responses(
+        (status = 201, description = "Added", body = crate::openapi::Created),
+        (status = 400, description = "The body or the query could not be read", body = crate::openapi::ApiError),
+        (status = 401, description = "Sign in first (`Authorization: Bearer TOKEN`); also for a token that is not valid", body = crate::openapi::ApiError),
+        (status = 403, description = "The caller may not do this", body = crate::openapi::ApiError),
+        (status = 404, description = "Not found, or not visible to the caller", body = crate::openapi::ApiError),
+        (status = 413, description = "The body is larger than the limit", body = crate::openapi::ApiError),
+        (status = 415, description = "The body is not `application/json`", body = crate::openapi::ApiError),
+        (status = 422, description = "A field is not valid (`field` names it)", body = crate::openapi::ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn add(
     Req(st): Req,
     caller: ApiUser,
@@ -47,6 +66,20 @@ pub async fn add(
 }
 
 /// `GET /orgs/{org}/webhooks`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/orgs/{org}/webhooks",
+    tag = "webhooks",
+    operation_id = "webhooks_list",
+    params(("org" = String, Path, description = "The organisation's slug")),
+    responses(
+        (status = 200, description = "The webhooks", body = [embargo_store::Webhook]),
+        (status = 401, description = "Sign in first (`Authorization: Bearer TOKEN`); also for a token that is not valid", body = crate::openapi::ApiError),
+        (status = 403, description = "The caller may not do this", body = crate::openapi::ApiError),
+        (status = 404, description = "Not found, or not visible to the caller", body = crate::openapi::ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn list(
     Req(st): Req,
     caller: ApiUser,
@@ -57,6 +90,20 @@ pub async fn list(
 }
 
 /// `DELETE /orgs/{org}/webhooks/{id}`.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/orgs/{org}/webhooks/{id}",
+    tag = "webhooks",
+    operation_id = "webhooks_remove",
+    params(("org" = String, Path, description = "The organisation's slug"), ("id" = i64, Path, description = "The webhook's id")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, description = "Sign in first (`Authorization: Bearer TOKEN`); also for a token that is not valid", body = crate::openapi::ApiError),
+        (status = 403, description = "The caller may not do this", body = crate::openapi::ApiError),
+        (status = 404, description = "Not found, or not visible to the caller", body = crate::openapi::ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn remove(
     Req(st): Req,
     caller: ApiUser,
@@ -70,6 +117,20 @@ pub async fn remove(
 }
 
 /// `GET /orgs/{org}/webhooks/{id}/deliveries`: status, time and response code of each.
+#[utoipa::path(
+    get,
+    path = "/api/v1/orgs/{org}/webhooks/{id}/deliveries",
+    tag = "webhooks",
+    operation_id = "webhooks_deliveries",
+    params(("org" = String, Path, description = "The organisation's slug"), ("id" = i64, Path, description = "The webhook's id")),
+    responses(
+        (status = 200, description = "The delivery log", body = [embargo_store::Delivery]),
+        (status = 401, description = "Sign in first (`Authorization: Bearer TOKEN`); also for a token that is not valid", body = crate::openapi::ApiError),
+        (status = 403, description = "The caller may not do this", body = crate::openapi::ApiError),
+        (status = 404, description = "Not found, or not visible to the caller", body = crate::openapi::ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn deliveries(
     Req(st): Req,
     caller: ApiUser,
@@ -84,6 +145,21 @@ pub async fn deliveries(
 }
 
 /// `POST /orgs/{org}/webhooks/{id}/deliveries/{delivery}/redeliver`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/orgs/{org}/webhooks/{id}/deliveries/{delivery}/redeliver",
+    tag = "webhooks",
+    operation_id = "webhooks_redeliver",
+    params(("org" = String, Path, description = "The organisation's slug"), ("id" = i64, Path, description = "The webhook's id"), ("delivery" = i64, Path, description = "The delivery's id")),
+    responses(
+        (status = 202, description = "Queued again"),
+        (status = 401, description = "Sign in first (`Authorization: Bearer TOKEN`); also for a token that is not valid", body = crate::openapi::ApiError),
+        (status = 403, description = "The caller may not do this", body = crate::openapi::ApiError),
+        (status = 404, description = "Not found, or not visible to the caller", body = crate::openapi::ApiError),
+        (status = 409, description = "Conflicts with the current state", body = crate::openapi::ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn redeliver(
     Req(st): Req,
     caller: ApiUser,

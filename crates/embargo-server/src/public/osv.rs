@@ -54,16 +54,18 @@ pub async fn advisory_osv(
     Ok(json_document(&osv_record(&st, &a)?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = OsvQueryPackage)]
 pub struct QueryPackage {
     name: Option<String>,
     ecosystem: Option<String>,
     purl: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = OsvQuery)]
 pub struct Query {
     commit: Option<String>,
     version: Option<String>,
@@ -73,8 +75,9 @@ pub struct Query {
     page_token: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = OsvQueryBatch)]
 pub struct Batch {
     queries: Vec<Query>,
 }
@@ -96,6 +99,28 @@ fn field(f: &str, m: &str) -> FieldError {
 
 fn check(q: Query) -> Result<Wanted, FieldError> {
     const MAX: usize = 1024;
+    // Control characters name no commit, package or version (and PostgreSQL refuses NUL in
+    // text): refused here, before they reach a query.
+    for (f, v) in [
+        ("commit", q.commit.as_deref()),
+        ("version", q.version.as_deref()),
+        (
+            "package.name",
+            q.package.as_ref().and_then(|p| p.name.as_deref()),
+        ),
+        (
+            "package.ecosystem",
+            q.package.as_ref().and_then(|p| p.ecosystem.as_deref()),
+        ),
+        (
+            "package.purl",
+            q.package.as_ref().and_then(|p| p.purl.as_deref()),
+        ),
+    ] {
+        if v.is_some_and(|v| v.chars().any(char::is_control)) {
+            return Err(field(f, "may not contain control characters"));
+        }
+    }
     for (f, v) in [
         ("commit", q.commit.as_deref()),
         ("version", q.version.as_deref()),

@@ -1,4 +1,5 @@
-//! The account page (two-factor sign-in) and the second step of signing in.
+//! The account page (mail, two-factor sign-in, the browser sessions signed in) and the
+//! second step of signing in.
 
 use askama::Template;
 use axum::Form;
@@ -7,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use embargo_store::TotpEnrolment;
 
 use super::auth::{anon_csrf, safe_next, sign_in, to_login, with_anon_cookie};
+use super::format::filters;
 use super::{
     Fields, Nav, SessionForm, check_anonymous_form, redirect_with_cookies, render, set_cookie,
 };
@@ -28,6 +30,8 @@ struct AccountPage {
     codes: Vec<String>,
     error: Option<String>,
     mail: embargo_store::MailPreferences,
+    /// The user's sessions, this one marked `current`.
+    sessions: Vec<embargo_store::SessionInfo>,
 }
 
 async fn page(
@@ -51,8 +55,10 @@ async fn page(
         .ok_or_else(|| PageError(AppError::not_found("user")))?;
     let required = st.store.requires_two_factor(user.id).await?;
     let mail = st.store.mail_preferences(user.id).await?;
+    let sessions = st.store.list_sessions(user.id, Some(&session.id)).await?;
     Ok(AccountPage {
         mail,
+        sessions,
         user: Nav::of(caller),
         csrf: session.csrf_token.clone(),
         enabled: user.two_factor,
@@ -257,4 +263,47 @@ pub async fn set_mail(
         )
         .await?;
     Ok(super::redirect("/account"))
+}
+
+/// `POST /account/sessions/{id}/end`: ends one of the user's sessions (this one too, which
+/// signs this browser out).
+pub async fn end_session(
+    Req(st): Req,
+    axum::extract::Path(sid): axum::extract::Path<String>,
+    SessionForm { caller, .. }: SessionForm,
+) -> Result<Response, PageError> {
+    let Some(session) = &caller.session else {
+        return Ok(to_login("/account"));
+    };
+    if !crate::api::account::session_id_shape(&sid)
+        || !st.store.end_session_by_id(session.user.id, &sid).await?
+    {
+        return Err(PageError(AppError::not_found("session")));
+    }
+    if sid == session.id {
+        return Ok(redirect_with_cookies(
+            "/",
+            &[set_cookie(
+                crate::extract::SESSION_COOKIE,
+                "",
+                0,
+                st.config.secure_cookies(),
+            )],
+        ));
+    }
+    Ok(super::redirect("/account#sessions"))
+}
+
+/// `POST /account/sessions/end-others`: signs out every other browser.
+pub async fn end_other_sessions(
+    Req(st): Req,
+    SessionForm { caller, .. }: SessionForm,
+) -> Result<Response, PageError> {
+    let Some(session) = &caller.session else {
+        return Ok(to_login("/account"));
+    };
+    st.store
+        .end_other_sessions(session.user.id, &session.id)
+        .await?;
+    Ok(super::redirect("/account#sessions"))
 }

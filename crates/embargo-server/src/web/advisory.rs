@@ -80,6 +80,9 @@ pub struct PublicView {
     pub scores: Vec<Score>,
     pub weaknesses: Vec<Weakness>,
     pub affected: Vec<Affected>,
+    /// "Name (finder)": the credits of the advisory it is made of (for the public: those
+    /// with consent, see `embargo_store::CreditConsent`).
+    pub credits: Vec<String>,
     pub published: String,
     pub updated: String,
 }
@@ -123,6 +126,17 @@ impl PublicView {
                         .map(ToString::to_string)
                         .unwrap_or_else(|| "all versions".into()),
                     patched: v.patched_versions.clone().unwrap_or_default(),
+                })
+                .collect(),
+            credits: c
+                .credits
+                .iter()
+                .map(|cr| {
+                    format!(
+                        "{} ({})",
+                        cr.name,
+                        cr.kind.osv().to_lowercase().replace('_', " ")
+                    )
                 })
                 .collect(),
             published: a.published_at.map(fmt_time).unwrap_or_default(),
@@ -341,6 +355,8 @@ struct AdvisoryPage {
     fix_publish: crate::fix_checks::PublishForm,
     /// The documents as they would be published, for the publish dialog.
     exports: Vec<(&'static str, &'static str)>,
+    /// The credits with their consent: all for the audience, the viewer's own for others.
+    credits: Vec<embargo_store::CreditEntry>,
     error: Option<String>,
 }
 
@@ -435,6 +451,17 @@ async fn page(
     } else {
         Vec::new()
     };
+    let credits = if caller.session.is_some() || audience {
+        st.store.credits_on_page(caller.actor, &a).await?
+    } else {
+        Vec::new()
+    };
+    // The public part of the page shows what the public sees, credits included.
+    let public = if audience {
+        st.store.with_public_credits(adv.clone()).await?
+    } else {
+        adv.clone()
+    };
     let timeline = match view.thread {
         Some(thread) => timeline(&adv, &reporter, thread, view.events.as_deref()),
         None => Vec::new(),
@@ -446,7 +473,7 @@ async fn page(
             .as_ref()
             .map(|s| s.csrf_token.clone())
             .unwrap_or_default(),
-        v: PublicView::of(&adv, audience),
+        v: PublicView::of(&public, audience),
         overdue: adv.first_response_at.is_none() && st.store.now() > adv.response_due_at,
         created: fmt_time(adv.created_at),
         due: fmt_time(adv.response_due_at),
@@ -482,6 +509,7 @@ async fn page(
         fix_checks_html,
         fix_publish,
         exports,
+        credits,
         close_reasons: close_reasons(),
         error,
     })
@@ -644,15 +672,12 @@ pub async fn audit_jsonl(
         .into_response())
 }
 
-/// `POST /advisories/{id}/attachments` (multipart form: `csrf`, then `file`).
-pub async fn upload(
-    Req(st): Req,
-    headers: HeaderMap,
-    caller: WebCaller,
-    Path(id): Path<String>,
-    mut form: axum::extract::Multipart,
-) -> Result<Response, PageError> {
-    let max = st.config.attachments.max_bytes;
+/// An upload form's fields (multipart: `csrf`, then `file`), with the size limit of
+/// attachments enforced while reading: the CSRF token sent, and the file when one was.
+pub(super) async fn read_upload(
+    form: &mut axum::extract::Multipart,
+    max: usize,
+) -> Result<(String, Option<(String, Vec<u8>)>), PageError> {
     let mut csrf = String::new();
     let mut file: Option<(String, Vec<u8>)> = None;
     let bad = |m: String| PageError(AppError::bad_request(m));
@@ -679,13 +704,32 @@ pub async fn upload(
             _ => {}
         }
     }
+    Ok((csrf, file))
+}
+
+/// The file of an upload form, or the field error that asks for one.
+pub(super) fn chosen(file: Option<(String, Vec<u8>)>) -> Result<(String, Vec<u8>), PageError> {
+    file.ok_or_else(|| {
+        PageError(AppError::invalid(embargo_domain::FieldError::new(
+            "file",
+            "choose a file",
+        )))
+    })
+}
+
+/// `POST /advisories/{id}/attachments` (multipart form: `csrf`, then `file`).
+pub async fn upload(
+    Req(st): Req,
+    headers: HeaderMap,
+    caller: WebCaller,
+    Path(id): Path<String>,
+    mut form: axum::extract::Multipart,
+) -> Result<Response, PageError> {
+    let max = st.config.attachments.max_bytes;
+    let (csrf, file) = read_upload(&mut form, max).await?;
     check_session_form(&st, &headers, &caller, &Fields(vec![("csrf".into(), csrf)]))?;
     let aid = advisory_id(&id)?;
-    let Some((name, bytes)) = file else {
-        return Err(PageError(AppError::invalid(
-            embargo_domain::FieldError::new("file", "choose a file"),
-        )));
-    };
+    let (name, bytes) = chosen(file)?;
     let r = st
         .store
         .attach(caller.actor, &aid, &name, &bytes, max)

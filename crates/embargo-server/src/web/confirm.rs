@@ -114,11 +114,17 @@ pub async fn show(
     let adv = a.get().clone();
     let (preview, preview_state) = match risky {
         Risky::Publish => {
-            let mut future = adv.clone();
+            let mut future = st.store.with_public_credits(adv.clone()).await?;
             future.apply(&Change::Published, now);
             (Some(PublicView::of(&future, false)), "published".to_owned())
         }
-        Risky::Withdraw => (Some(PublicView::of(&adv, false)), "withdrawn".to_owned()),
+        Risky::Withdraw => (
+            Some(PublicView::of(
+                &st.store.with_public_credits(adv.clone()).await?,
+                false,
+            )),
+            "withdrawn".to_owned(),
+        ),
         Risky::Close | Risky::Transfer => (None, String::new()),
     };
     let fix_publish =
@@ -168,7 +174,8 @@ pub async fn export(
     if adv.state.is_public() {
         return Err(PageError(AppError::not_found("document")));
     }
-    let mut future = adv.clone();
+    // What publishing would show: credits only with their person's consent.
+    let mut future = st.store.with_public_credits(adv.clone()).await?;
     future.apply(&Change::Published, st.store.now());
     let base = &st.config.server.public_url;
     let vendor = st.store.org(&future.org).await?.name;

@@ -8,6 +8,7 @@ mod auth;
 mod clock;
 mod collaborators;
 mod confirm;
+mod credits;
 mod cve;
 mod dashboard;
 mod draft;
@@ -54,6 +55,11 @@ pub fn routes(max_upload: usize) -> Router<AppState> {
         .route("/account/two-factor/begin", post(account::begin))
         .route("/account/two-factor/confirm", post(account::confirm))
         .route("/account/two-factor/disable", post(account::disable))
+        .route(
+            "/account/sessions/end-others",
+            post(account::end_other_sessions),
+        )
+        .route("/account/sessions/{sid}/end", post(account::end_session))
         .route("/setup/{token}", get(auth::setup_form).post(auth::setup))
         .route("/reset/{token}", get(auth::reset_form).post(auth::reset))
         .route(
@@ -69,6 +75,11 @@ pub fn routes(max_upload: usize) -> Router<AppState> {
         .route("/r/{token}", get(reporter::show))
         .route("/r/{token}/comments", post(reporter::reply))
         .route("/r/{token}/revoke", post(reporter::revoke))
+        .route(
+            "/r/{token}/attachments",
+            post(reporter::attach).layer(axum::extract::DefaultBodyLimit::max(max_upload)),
+        )
+        .route("/r/{token}/attachments/{aid}", get(reporter::download))
         .route("/r/{token}/account", post(reporter::account))
         .route("/advisories", get(pages::list))
         .route("/advisories/{id}", get(advisory::show))
@@ -81,6 +92,7 @@ pub fn routes(max_upload: usize) -> Router<AppState> {
         .route("/static/workspace.js", get(workspace_js))
         .route("/static/ui2.css", get(ui2_css))
         .route("/advisories/{id}/comments", post(advisory::comment))
+        .route("/advisories/{id}/credit", post(credits::answer))
         .route("/advisories/{id}/state", post(advisory::transition))
         .route("/advisories/{id}/embargo", post(clock::embargo))
         .route("/advisories/{id}/ready", post(clock::ready))

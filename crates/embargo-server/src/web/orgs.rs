@@ -1,5 +1,7 @@
-//! An organisation's page: its repositories, their upstreams, and syncing maintainers from
-//! CODEOWNERS (for its security managers).
+//! An organisation's page: its published advisories, where to report, and for its security
+//! managers the response record and a link to its settings under `/admin` (the policy,
+//! repositories, upstreams and maintainers are managed there). The old forms' addresses
+//! still answer, for scripts and bookmarks.
 
 use askama::Template;
 use axum::extract::Path;
@@ -17,7 +19,6 @@ use crate::extract::{Req, WebCaller};
 #[template(path = "org.html")]
 struct OrgPage {
     user: Option<Nav>,
-    csrf: String,
     org: Org,
     repos: Vec<Repo>,
     p: OrgPermissions,
@@ -146,14 +147,8 @@ async fn page_filtered(
     } else {
         None
     };
-    let csrf = caller
-        .session
-        .as_ref()
-        .map(|s| s.csrf_token.clone())
-        .unwrap_or_default();
     Ok(OrgPage {
         user: Nav::of(caller),
-        csrf,
         org,
         repos,
         p,

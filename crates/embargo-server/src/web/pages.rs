@@ -261,6 +261,9 @@ struct ReportPage {
     title: String,
     description: String,
     versions: String,
+    /// The affected packages' rows, and the ecosystems to choose from.
+    packages: Vec<super::report_form::PackageRow>,
+    ecosystems: Vec<&'static str>,
     cvss_vector: String,
     email: String,
     error: Option<String>,
@@ -298,6 +301,8 @@ pub async fn report_form(
         title: String::new(),
         description: String::new(),
         versions: String::new(),
+        packages: vec![super::report_form::PackageRow::default(); super::report_form::PACKAGE_ROWS],
+        ecosystems: embargo_domain::types::Ecosystem::known().collect(),
         cvss_vector: String::new(),
         email: String::new(),
         error: None,
@@ -341,6 +346,8 @@ pub async fn report(
         title: f.get("title").to_owned(),
         description: f.get("description").to_owned(),
         versions: f.get("versions").to_owned(),
+        packages: super::report_form::package_rows(&f),
+        ecosystems: embargo_domain::types::Ecosystem::known().collect(),
         cvss_vector: f.get("cvss_vector").to_owned(),
         email: f.get("email").to_owned(),
         error: Some(error),
@@ -366,6 +373,18 @@ pub async fn report(
                 .into_response());
         }
     };
+    let vulnerabilities =
+        match super::report_form::vulnerabilities(&super::report_form::package_rows(&f)) {
+            Ok(v) => v,
+            Err(e) => {
+                let repos = report_targets(&st.store).await?;
+                return Ok((
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    render(&again(e.message, repos)),
+                )
+                    .into_response());
+            }
+        };
     let report = NewReport {
         title: f.get("title").to_owned(),
         description,
@@ -373,7 +392,7 @@ pub async fn report(
         cvss_vectors,
         cvss_score: None,
         cwe_ids: Vec::new(),
-        vulnerabilities: Vec::new(),
+        vulnerabilities,
     };
     let Some((org, repo)) = &place else {
         let repos = report_targets(&st.store).await?;

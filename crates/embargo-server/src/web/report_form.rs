@@ -8,7 +8,9 @@ use axum::extract::{FromRequest, Multipart, Request};
 use axum::http::{StatusCode, header};
 use axum::{Form, RequestExt};
 use embargo_domain::FieldError;
-use embargo_domain::types::CvssVector;
+use embargo_domain::advisory::{Package, Vulnerability};
+use embargo_domain::types::{CvssVector, Ecosystem, PackageName};
+use embargo_domain::version_range::VersionRange;
 
 use super::Fields;
 use crate::error::{AppError, PageError};
@@ -258,9 +260,167 @@ pub(crate) fn details(f: &Fields) -> Result<(String, Vec<CvssVector>), FieldErro
     Ok((description, vectors))
 }
 
+/// How many affected packages the report form offers (the first open, the others behind
+/// "Another package"): enough for a report, and no script needed to add rows.
+pub(crate) const PACKAGE_ROWS: usize = 3;
+
+/// The longest version a package row takes.
+const VERSION_MAX: usize = 100;
+
+/// One affected package as the reporter fills it in: the ecosystem from the list, the
+/// package's name, and the versions where the problem starts and where it is fixed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct PackageRow {
+    pub ecosystem: String,
+    pub name: String,
+    pub introduced: String,
+    pub fixed: String,
+}
+
+impl PackageRow {
+    fn is_empty(&self) -> bool {
+        [&self.ecosystem, &self.name, &self.introduced, &self.fixed]
+            .iter()
+            .all(|v| v.trim().is_empty())
+    }
+}
+
+/// The package rows of the form, [`PACKAGE_ROWS`] of them (the empty ones too, to show).
+pub(crate) fn package_rows(f: &Fields) -> Vec<PackageRow> {
+    let col = |name: &str, i: usize| {
+        f.all(name)
+            .get(i)
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_default()
+    };
+    (0..PACKAGE_ROWS)
+        .map(|i| PackageRow {
+            ecosystem: col("pkg_ecosystem", i),
+            name: col("pkg_name", i),
+            introduced: col("pkg_introduced", i),
+            fixed: col("pkg_fixed", i),
+        })
+        .collect()
+}
+
+/// The affected packages of the filled rows, each checked by the domain's own types; an
+/// error names the row and the field ("Affected package 2: fixed version: …").
+pub(crate) fn vulnerabilities(rows: &[PackageRow]) -> Result<Vec<Vulnerability>, FieldError> {
+    let mut out = Vec::new();
+    for (i, r) in rows.iter().enumerate().filter(|(_, r)| !r.is_empty()) {
+        let field = format!("package.{i}");
+        let err = |m: String| FieldError::new(&field, format!("Affected package {}: {m}", i + 1));
+        if r.ecosystem.is_empty() {
+            return Err(err("choose the ecosystem from the list".into()));
+        }
+        if r.name.is_empty() {
+            return Err(err("give the package's name".into()));
+        }
+        let ecosystem =
+            Ecosystem::parse(&r.ecosystem).map_err(|e| err(format!("ecosystem: {}", e.message)))?;
+        let name =
+            PackageName::parse(&r.name).map_err(|e| err(format!("package name: {}", e.message)))?;
+        for (what, v) in [
+            ("introduced version", &r.introduced),
+            ("fixed version", &r.fixed),
+        ] {
+            if v.chars().count() > VERSION_MAX {
+                return Err(err(format!(
+                    "{what}: must be at most {VERSION_MAX} characters"
+                )));
+            }
+            if v.contains(',') || v.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(err(format!("{what}: give one version, such as 1.4.2")));
+            }
+        }
+        let range = match (r.introduced.as_str(), r.fixed.as_str()) {
+            ("", "") => None,
+            ("", f) => Some(format!("< {f}")),
+            (i, "") => Some(format!(">= {i}")),
+            (i, f) => Some(format!(">= {i}, < {f}")),
+        };
+        let range = range
+            .map(|v| VersionRange::parse(&v))
+            .transpose()
+            .map_err(|e| err(format!("versions: {}", e.message)))?;
+        out.push(Vulnerability {
+            package: Package { ecosystem, name },
+            vulnerable_version_range: range,
+            patched_versions: Some(r.fixed.clone()).filter(|f| !f.is_empty()),
+            ranges: Vec::new(),
+            versions: Vec::new(),
+        });
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn row(e: &str, n: &str, i: &str, f: &str) -> PackageRow {
+        PackageRow {
+            ecosystem: e.into(),
+            name: n.into(),
+            introduced: i.into(),
+            fixed: f.into(),
+        }
+    }
+
+    #[test]
+    fn package_rows_become_affected_packages() {
+        let v = vulnerabilities(&[
+            row("crates.io", "guest", "0.9.0", "1.2.0"),
+            PackageRow::default(),
+            row("npm", "left-pad", "", "1.3.0"),
+        ])
+        .unwrap();
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[0].package.ecosystem.as_str(), "crates.io");
+        assert_eq!(
+            v[0].vulnerable_version_range
+                .as_ref()
+                .map(ToString::to_string)
+                .as_deref(),
+            Some(">= 0.9.0, < 1.2.0")
+        );
+        assert_eq!(v[0].patched_versions.as_deref(), Some("1.2.0"));
+        assert_eq!(
+            v[1].vulnerable_version_range
+                .as_ref()
+                .map(ToString::to_string)
+                .as_deref(),
+            Some("< 1.3.0")
+        );
+        let only_start = vulnerabilities(&[row("PyPI", "coco", "2.0", "")]).unwrap();
+        assert_eq!(only_start[0].patched_versions, None);
+    }
+
+    #[test]
+    fn package_rows_say_what_is_wrong_and_where() {
+        let e = vulnerabilities(&[PackageRow::default(), row("", "guest", "", "")]).unwrap_err();
+        assert_eq!(e.field, "package.1");
+        assert!(
+            e.message
+                .contains("Affected package 2: choose the ecosystem"),
+            "{e}"
+        );
+        let e = vulnerabilities(&[row("nonsense", "guest", "", "")]).unwrap_err();
+        assert!(
+            e.message.starts_with("Affected package 1: ecosystem: "),
+            "{e}"
+        );
+        let e = vulnerabilities(&[row("npm", "", "1.0", "")]).unwrap_err();
+        assert!(e.message.contains("give the package's name"), "{e}");
+        let e = vulnerabilities(&[row("npm", "x", "1.0, 2.0", "")]).unwrap_err();
+        assert!(
+            e.message.contains("introduced version: give one version"),
+            "{e}"
+        );
+        let long = "1".repeat(VERSION_MAX + 1);
+        let e = vulnerabilities(&[row("npm", "x", "", &long)]).unwrap_err();
+        assert!(e.message.contains("fixed version: must be at most"), "{e}");
+    }
 
     #[test]
     fn sizes_read_as_people_write_them() {

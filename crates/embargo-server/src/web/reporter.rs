@@ -8,8 +8,9 @@ use axum::Form;
 use axum::extract::Path;
 use axum::http::HeaderMap;
 use axum::response::Response;
+use embargo_domain::access::Actor;
 use embargo_domain::advisory::Advisory;
-use embargo_store::Comment;
+use embargo_store::{Authorized, Comment};
 
 use super::auth::{anon_csrf, with_anon_cookie};
 use super::{Fields, Nav, check_anonymous_form, redirect, render};
@@ -27,6 +28,11 @@ struct ReporterPage {
     description_html: String,
     /// The thread, each body as sanitised Markdown.
     comments: Vec<ThreadItem>,
+    /// The report's files, and whether the link may add one now.
+    attachments: Vec<embargo_store::Attachment>,
+    can_attach: bool,
+    /// The attachments' size limit, in words ("10 MiB").
+    max_upload: String,
 }
 
 /// A comment as the private link shows it.
@@ -40,21 +46,30 @@ fn missing() -> PageError {
     PageError(AppError::not_found("advisory"))
 }
 
-async fn open(
+/// The report a link opens, as the link's actor; a wrong or revoked token is missing.
+async fn opened(
     st: &crate::AppState,
     token: &str,
-) -> Result<(Advisory, Vec<Comment>, embargo_domain::access::Actor), PageError> {
+) -> Result<(Authorized<Advisory>, Actor), PageError> {
     if token.len() > 128 {
         return Err(missing());
     }
     let (id, actor) = st.store.reporter_link(token).await.map_err(|_| missing())?;
-    let a = st
+    let a = st.store.advisory(actor, &id).await.map_err(|_| missing())?;
+    Ok((a, actor))
+}
+
+async fn open(
+    st: &crate::AppState,
+    token: &str,
+) -> Result<(Advisory, Vec<Comment>, Actor), PageError> {
+    let (a, actor) = opened(st, token).await?;
+    let a = a.into_inner();
+    let comments = st
         .store
-        .advisory(actor, &id)
+        .comments(actor, &a.id)
         .await
-        .map_err(|_| missing())?
-        .into_inner();
-    let comments = st.store.comments(actor, &id).await.map_err(|_| missing())?;
+        .map_err(|_| missing())?;
     Ok((a, comments, actor))
 }
 
@@ -64,7 +79,19 @@ pub async fn show(
     headers: HeaderMap,
     Path(token): Path<String>,
 ) -> Result<Response, PageError> {
-    let (a, comments, _) = open(&st, &token).await?;
+    let (a, actor) = opened(&st, &token).await?;
+    let p = a.permissions();
+    let a = a.into_inner();
+    let comments = st
+        .store
+        .comments(actor, &a.id)
+        .await
+        .map_err(|_| missing())?;
+    let attachments = if p.can_read_attachments {
+        st.store.attachments(actor, &a.id).await?
+    } else {
+        Vec::new()
+    };
     let (csrf, new) = anon_csrf(&headers)?;
     let page = ReporterPage {
         user: None,
@@ -80,6 +107,9 @@ pub async fn show(
                 body_html: crate::markdown::to_html(&c.body),
             })
             .collect(),
+        attachments,
+        can_attach: p.can_attach,
+        max_upload: super::report_form::size_label(st.config.attachments.max_bytes),
     };
     let mut resp = with_anon_cookie(render(&page), new, st.config.secure_cookies());
     // The token is in the address: `same-origin` sends no Referer at all to other sites,
@@ -139,4 +169,38 @@ pub async fn account(
         message: "We sent a link to set a password. Once it is set, sign in with this address to see all your reports.".into(),
         link: None,
     }))
+}
+
+/// `POST /r/{token}/attachments` (multipart: `csrf`, then `file`): a file for the report,
+/// as the reporter, with the limits and checks of every attachment.
+pub async fn attach(
+    Req(st): Req,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+    mut form: axum::extract::Multipart,
+) -> Result<Response, PageError> {
+    let max = st.config.attachments.max_bytes;
+    let (csrf, file) = super::advisory::read_upload(&mut form, max).await?;
+    check_anonymous_form(&st, &headers, &Fields(vec![("csrf".into(), csrf)]))?;
+    let (a, actor) = opened(&st, &token).await?;
+    let (name, bytes) = super::advisory::chosen(file)?;
+    st.store
+        .attach(actor, &a.get().id, &name, &bytes, max)
+        .await?;
+    Ok(redirect(&format!("/r/{token}")))
+}
+
+/// `GET /r/{token}/attachments/{aid}`: one of the report's files, as a download.
+pub async fn download(
+    Req(st): Req,
+    Path((token, aid)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let (a, actor) = opened(&st, &token).await?;
+    let (meta, bytes) = st.store.attachment(actor, &a.get().id, &aid).await?;
+    let mut resp = crate::api::attachments::as_download(&meta, bytes);
+    resp.headers_mut().insert(
+        axum::http::header::REFERRER_POLICY,
+        axum::http::HeaderValue::from_static("same-origin"),
+    );
+    Ok(resp)
 }

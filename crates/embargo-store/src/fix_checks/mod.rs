@@ -59,7 +59,7 @@ pub(super) fn credentials_place(repo_id: i64, url: &str) -> String {
 }
 
 /// A repository's fix settings as its security managers see them (never the credentials).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FixSettings {
     /// Run by `sh -c` in a throwaway checkout of every pushed commit; `null`: no check.
     pub check_command: Option<String>,
@@ -92,7 +92,7 @@ impl Default for FixSettings {
 }
 
 /// User name and password (or token) for pushing to the upstream over https.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PushCredentials {
     pub username: String,
@@ -107,7 +107,7 @@ impl std::fmt::Debug for PushCredentials {
 
 /// `PUT .../fix-settings`: the whole settings (a field left out takes its default), except
 /// the credentials, kept unless replaced, cleared, or the push address changes.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FixSettingsChange {
     pub check_command: Option<String>,
@@ -125,7 +125,7 @@ pub struct FixSettingsChange {
 }
 
 /// A commit status's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FixState {
     Pending,
@@ -160,7 +160,7 @@ impl FixState {
 }
 
 /// `POST /advisories/{id}/fix/statuses`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewFixStatus {
     pub sha: String,
@@ -172,7 +172,7 @@ pub struct NewFixStatus {
 }
 
 /// The latest status of one context on one commit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FixStatus {
     pub sha: String,
     pub context: String,

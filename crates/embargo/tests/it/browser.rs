@@ -45,6 +45,8 @@ async fn file_a_report_in_chromium_and_see_it_listed() {
 
     let d = Driver::start().await;
     d.go(&format!("{base}/report")).await;
+    // The form with its affected-package rows: accessible, no sideways scroll.
+    d.check_page("report-form").await;
     // Signed out, the form asks for an address (no account needed) and offers to sign in.
     assert!(
         d.source().await.contains("name=\"email\""),
@@ -207,8 +209,14 @@ async fn reporter_without_an_account_from_home_page_to_thread_and_account() {
     assert!(private.starts_with(&format!("{base}/r/")), "{private}");
     assert_eq!(d.url().await, private, "confirming opens the mailed link");
     d.go(&private).await;
+    // The private link's page, with its file form: accessible, no sideways scroll.
+    d.check_page("private-link").await;
     let page = d.source().await;
     assert!(page.contains("Guest agent trusts any image"), "{page}");
+    assert!(
+        page.contains("/attachments\" enctype=\"multipart/form-data\""),
+        "{page}"
+    );
     let id = page[page.find("EMB-").expect("the report's id")..]
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
         .next()

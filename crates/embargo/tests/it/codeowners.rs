@@ -155,12 +155,13 @@ async fn maintainers_follow_codeowners(mut app: TestApp) {
         StatusCode::OK
     );
 
-    // The organisation's page has the same sync as a button, for its security managers only.
+    // The organisation's settings page has the same sync as a button, for its security
+    // managers only.
     let sm = app.session_cookie(&w.sm).await;
     let page = app
         .request(
             axum::http::Request::builder()
-                .uri("/orgs/coco")
+                .uri("/admin/orgs/coco")
                 .header(axum::http::header::COOKIE, &sm)
                 .body(axum::body::Body::empty())
                 .unwrap(),
@@ -168,7 +169,7 @@ async fn maintainers_follow_codeowners(mut app: TestApp) {
         .await;
     assert!(page.text.contains("Sync maintainers from CODEOWNERS"));
     assert!(
-        !app.page("/orgs/coco", Some(&w.maintainer))
+        !app.page("/admin/orgs/coco", Some(&w.maintainer))
             .await
             .text
             .contains("Sync maintainers")

@@ -192,8 +192,12 @@ async fn policy_and_exemption_through_forms(app: TestApp) {
             .await
         }
     };
-    let page = get("/orgs/coco".into()).await;
-    assert!(page.text.contains("Change the policy"), "{}", page.text);
+    let page = get("/admin/orgs/coco".into()).await;
+    assert!(
+        page.text.contains("action=\"/admin/orgs/coco/policy\""),
+        "{}",
+        page.text
+    );
     let csrf = crate::web::csrf_in(&page.text);
     let fields = |disclose: &'static str| {
         vec![
@@ -224,10 +228,10 @@ async fn policy_and_exemption_through_forms(app: TestApp) {
     assert_eq!(org.json["policy"]["response_days"], 10);
     // A maintainer sees no policy form.
     assert!(
-        !app.page("/orgs/coco", Some(&w.maintainer))
+        !app.page("/admin/orgs/coco", Some(&w.maintainer))
             .await
             .text
-            .contains("Change the policy")
+            .contains("/policy\"")
     );
 
     let id = w.file(&app, "Closed and kept").await;

@@ -531,7 +531,49 @@ async fn documents_are_cached_by_public_revision(app: TestApp) {
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
+/// An import tells nobody, and the notifier passes over its records at once: a report filed
+/// after an import larger than one run of the notifier (200 events) is told in the next run.
+async fn an_import_does_not_delay_the_next_notice(app: TestApp) {
+    let w = World::new(&app).await;
+    app.store.notify(crate::support::BASE_URL).await.unwrap();
+    let before = app.store.claim_mail(10_000).await.unwrap();
+    for q in &before {
+        app.store.mail_sent(q.id).await.unwrap();
+    }
+    for i in 0..250 {
+        import(
+            &app,
+            json!({
+                "schema_version": "1.6.0",
+                "id": format!("GHSA-imp{i:03}-xxxx-xxxx"),
+                "modified": "2024-01-02T00:00:00Z",
+                "published": "2024-01-01T00:00:00Z",
+                "summary": format!("Imported {i}"),
+                "details": "An imported record.",
+                "affected": [{"package": {"ecosystem": "PyPI", "name": format!("imp{i}")},
+                    "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.0"}]}]}]
+            }),
+        )
+        .await;
+    }
+    let id = w.file(&app, "Filed after the import").await;
+    app.store.notify(crate::support::BASE_URL).await.unwrap();
+    let mails = app.store.claim_mail(10_000).await.unwrap();
+    let subjects: Vec<&str> = mails.iter().map(|m| m.subject.as_str()).collect();
+    assert!(
+        subjects
+            .iter()
+            .any(|s| s.contains("New report") && s.contains(&id)),
+        "one run of the notifier after the import tells of {id}: {subjects:?}"
+    );
+    assert!(
+        !subjects.iter().any(|s| s.contains("Imported")),
+        "an import tells nobody: {subjects:?}"
+    );
+}
+
 on_both_backends!(
     osv_query_follows_every_public_change,
-    documents_are_cached_by_public_revision
+    documents_are_cached_by_public_revision,
+    an_import_does_not_delay_the_next_notice
 );
