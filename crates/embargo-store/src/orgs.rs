@@ -400,6 +400,9 @@ impl Store {
         let user = self.user_for_email(email).await?;
         let now = to_ms(self.now());
         let mut tx = self.pool.begin().await?;
+        if role != OrgRole::SecurityManager {
+            keep_a_security_manager(&mut tx, self.backend, org.id, user.id).await?;
+        }
         sqlx::query(
             "INSERT INTO org_members (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role",
@@ -431,6 +434,7 @@ impl Store {
         let user = self.user_for_email(email).await?;
         let now = to_ms(self.now());
         let mut tx = self.pool.begin().await?;
+        keep_a_security_manager(&mut tx, self.backend, org.id, user.id).await?;
         let done = sqlx::query("DELETE FROM org_members WHERE org_id = $1 AND user_id = $2")
             .bind(org.id)
             .bind(user.id)
@@ -635,5 +639,36 @@ pub(crate) async fn org_event(
     .bind(at)
     .execute(&mut **tx)
     .await?;
+    Ok(())
+}
+
+/// Refuses to take the security manager role from `user_id` when nobody else in the
+/// organisation holds it: an organisation without one has nobody to triage its reports, set
+/// its policy or name members (only a site administrator could repair it). The organisation's
+/// row is locked first, so two managers removing each other at once cannot both succeed.
+async fn keep_a_security_manager(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: crate::Backend,
+    org_id: i64,
+    user_id: i64,
+) -> Result<()> {
+    let lock = match backend {
+        crate::Backend::Postgres => "SELECT id FROM orgs WHERE id = $1 FOR UPDATE",
+        crate::Backend::Sqlite => "UPDATE orgs SET id = id WHERE id = $1",
+    };
+    sqlx::query(lock).bind(org_id).execute(&mut **tx).await?;
+    let (is_manager, managers): (i64, i64) = sqlx::query_as(
+        "SELECT COALESCE(SUM(CASE WHEN user_id = $2 THEN 1 ELSE 0 END), 0), COUNT(*)
+         FROM org_members WHERE org_id = $1 AND role = 'security_manager'",
+    )
+    .bind(org_id)
+    .bind(user_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    if is_manager > 0 && managers <= 1 {
+        return Err(StoreError::Conflict(
+            "this is the organisation's only security manager: name another one first".into(),
+        ));
+    }
     Ok(())
 }

@@ -41,6 +41,7 @@ mod import;
 mod inbox;
 mod input;
 mod intake;
+mod last_manager;
 mod mail;
 mod mail_and_hooks_contract;
 mod mail_intake;
