@@ -3,14 +3,17 @@
 //!
 //! The list is the store's (`AdvisoryFilter`, `audience_only`), where the one access rule
 //! decides row by row; the filters the store has no column for (severity, deadline, embargo
-//! end) narrow that list further, so they can only ever hide rows, never show more.
+//! end: they live in the sealed document) narrow that list further, so they can only ever
+//! hide rows, never show more. With one of them asked, the store is read page after page
+//! (up to [`SCAN`] rows) until a page of matching rows is full: the limit counts matching
+//! rows, not rows read.
 
 use askama::Template;
 use axum::extract::Query;
 use axum::response::Response;
 use embargo_domain::advisory::{Advisory, State as AdvState};
 use embargo_domain::types::Slug;
-use embargo_store::{AdvisoryFilter, Authorized, Sort};
+use embargo_store::{AdvisoryFilter, Authorized, Cursor, Sort};
 use time::{Duration, OffsetDateTime};
 
 use super::auth::to_login;
@@ -49,6 +52,12 @@ struct InboxPage {
 }
 
 const LIMIT: usize = 200;
+
+/// Rows read from the store per page.
+const PAGE: i64 = 250;
+
+/// Rows read at most to fill one page of rows matching the filters the store cannot apply.
+const SCAN: usize = 5000;
 
 fn invalid(field: &str, message: &str) -> PageError {
     PageError(AppError::invalid(embargo_domain::FieldError::new(
@@ -161,22 +170,41 @@ pub async fn show(
         .map(Sort::parse)
         .transpose()?
         .unwrap_or(Sort::Deadline);
-    let filter = AdvisoryFilter {
+    let mut filter = AdvisoryFilter {
         state,
         org,
         repo,
         audience_only: true,
         q: Some(asked.q.clone()).filter(|s| !s.is_empty()),
         sort,
-        limit: 500,
+        limit: PAGE,
         ..AdvisoryFilter::default()
     };
     let now = st.store.now();
-    let found = st.store.advisories(caller.actor, &filter).await?;
-    let kept: Vec<&Authorized<Advisory>> = found.iter().filter(|a| keep(a, &asked, now)).collect();
-    let more = kept.len() > LIMIT;
+    let narrowed = !(asked.severity.is_empty() && asked.due.is_empty() && asked.embargo.is_empty());
+    let mut kept: Vec<Authorized<Advisory>> = Vec::new();
+    let mut read = 0;
+    // Whether rows were left unread: the list is cut.
+    let mut cut = false;
+    loop {
+        let found = st.store.advisories(caller.actor, &filter).await?;
+        read += found.len();
+        let next = found.last().map(|a| Cursor::after(sort, a.get()));
+        kept.extend(found.into_iter().filter(|a| keep(a, &asked, now)));
+        let Some(next) = next else { break };
+        if kept.len() > LIMIT || !narrowed {
+            cut = kept.len() > LIMIT;
+            break;
+        }
+        if read >= SCAN {
+            cut = true;
+            break;
+        }
+        filter.cursor = Some(next);
+    }
+    let more = cut || kept.len() > LIMIT;
     let rows = kept
-        .into_iter()
+        .iter()
         .take(LIMIT)
         .map(|a| {
             let mut r = Row::of(a);
