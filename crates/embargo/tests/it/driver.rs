@@ -285,7 +285,7 @@ impl Driver {
     }
 
     /// Saves the whole page as `target/screenshots/{name}-desktop.png` (1280 px) and
-    /// `{name}-phone.png` (390 px), and leaves the page at desktop width.
+    /// `{name}-phone.png` (360 px, the narrowest phone the pages are made for), and leaves the page at desktop width.
     pub(crate) async fn screenshot(&self, name: &str) {
         for (label, width) in WIDTHS {
             self.set_width(width).await;
@@ -419,7 +419,7 @@ impl Driver {
 }
 
 /// The widths every page is checked at: a desktop's and a phone's.
-pub(crate) const WIDTHS: [(&str, u32); 2] = [("desktop", 1280), ("phone", 390)];
+pub(crate) const WIDTHS: [(&str, u32); 2] = [("desktop", 1280), ("phone", 360)];
 
 const AXE: &str = "target/tools/node/node_modules/axe-core/axe.min.js";
 
