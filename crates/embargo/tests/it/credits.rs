@@ -130,6 +130,16 @@ async fn credits_need_consent(app: TestApp) {
     let page = app.page(&format!("/advisories/{id}"), Some(&w.sm)).await;
     assert!(page.text.contains("Credits and consent"), "{}", page.text);
     assert!(!page.text.contains("Accept the credit"));
+    // The editor says how to ask for consent.
+    let edit = app
+        .page(&format!("/advisories/{id}/edit"), Some(&w.sm))
+        .await;
+    assert!(
+        edit.text
+            .contains("by their e-mail address to ask for their consent"),
+        "{}",
+        edit.text
+    );
     // Someone the advisory does not credit has nothing to answer.
     let r = app
         .post(
