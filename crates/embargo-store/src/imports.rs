@@ -66,9 +66,6 @@ impl Store {
         content: Content,
         facts: ImportFacts,
     ) -> Result<ImportOutcome> {
-        content.check().map_err(StoreError::Invalid)?;
-        // Each read is a round trip: the repository names its organisation, and one query
-        // answers both whether the record was imported before and who the importer is.
         let repo = match self.repo(org, repo).await {
             Err(StoreError::NotFound(what)) => {
                 // Say which is missing: the organisation, or its repository.
@@ -77,6 +74,20 @@ impl Store {
             }
             r => r?,
         };
+        self.import_into(&repo, content, facts).await
+    }
+
+    /// [`Store::import_advisory`] into a repository already looked up (`embargo import` looks
+    /// it up once for all its records instead of once per record).
+    pub async fn import_into(
+        &self,
+        repo: &crate::Repo,
+        content: Content,
+        facts: ImportFacts,
+    ) -> Result<ImportOutcome> {
+        content.check().map_err(StoreError::Invalid)?;
+        // One query answers both whether the record was imported before and who the
+        // importer is (each read is a round trip).
         let (before, importer) = self
             .imported_as_and_importer(repo.org_id, &facts.source_id)
             .await?;

@@ -49,8 +49,10 @@ fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// Records read and stored at the same time.
-const IN_FLIGHT: usize = 16;
+/// Records read and stored at the same time: the store commits what arrives together in one
+/// transaction (a savepoint each), so more in flight means fewer, larger commits. Files are at
+/// most [`MAX_BYTES`] each, so at most 64 × 4 MiB are held at once.
+const IN_FLIGHT: usize = 64;
 
 fn read(path: &Path) -> Result<Vec<u8>, String> {
     let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
@@ -75,7 +77,7 @@ pub async fn run(
     let files = collect(paths)?;
     let (_, store) = open(common, None).await?;
     // Fail early, before reading anything, when the place does not exist.
-    store
+    let place = store
         .repo(&org, &repo)
         .await
         .with_context(|| format!("{org}/{repo}"))?;
@@ -88,7 +90,7 @@ pub async fn run(
     // Several records in flight share commits (group commit in the store); the results are
     // taken in file order, so the output is the same as one at a time.
     let store = &store;
-    let (org, repo) = (&org, &repo);
+    let place = &place;
     let mut outcomes = futures_util::stream::iter(files.iter())
         .map(|path| async move {
             let name = path.display().to_string();
@@ -104,7 +106,7 @@ pub async fn run(
                     };
                     let warnings = imported.warnings;
                     store
-                        .import_advisory(org, repo, imported.content, facts)
+                        .import_into(place, imported.content, facts)
                         .await
                         .map(|o| (imported.source_id, o, warnings))
                         .map_err(|e| e.to_string())
