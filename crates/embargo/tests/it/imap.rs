@@ -16,6 +16,7 @@ use std::time::Duration;
 use axum::http::{Method, StatusCode};
 use serde_json::json;
 
+use crate::pki::TestPki;
 use crate::support::{TestApp, World, on_both_backends};
 
 const USER: &str = "intake";
@@ -28,107 +29,6 @@ struct Dovecot {
     /// The implicit-TLS (`imaps`) port, when started with a certificate.
     tls_port: Option<u16>,
     dir: tempfile::TempDir,
-}
-
-/// Certificates made for the test with OpenSSL: a CA, a server certificate for 127.0.0.1
-/// signed by it, and another CA that signed nothing of the server's.
-struct Certificates {
-    ca: std::path::PathBuf,
-    other_ca: std::path::PathBuf,
-    server_cert: std::path::PathBuf,
-    server_key: std::path::PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Certificates {
-    fn make() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path();
-        let openssl = |args: &[&str]| {
-            let out = Command::new("openssl")
-                .args(args)
-                .current_dir(d)
-                .output()
-                .expect("openssl (Debian: openssl)");
-            assert!(
-                out.status.success(),
-                "openssl {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
-        let ec = [
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-        ];
-        for (name, cn) in [("ca", "Embargo test CA"), ("other-ca", "Someone else's CA")] {
-            let (key, pem, subj) = (
-                format!("{name}.key"),
-                format!("{name}.pem"),
-                format!("/CN={cn}"),
-            );
-            let mut args = vec!["req", "-x509", "-new"];
-            args.extend(ec);
-            args.extend([
-                "-keyout",
-                &key,
-                "-out",
-                &pem,
-                "-days",
-                "2",
-                "-subj",
-                &subj,
-                "-addext",
-                "basicConstraints=critical,CA:TRUE",
-                "-addext",
-                "keyUsage=critical,keyCertSign,cRLSign",
-            ]);
-            openssl(&args);
-        }
-        let mut args = vec!["req", "-new"];
-        args.extend(ec);
-        args.extend([
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-            "-subj",
-            "/CN=127.0.0.1",
-        ]);
-        openssl(&args);
-        std::fs::write(
-            d.join("server.ext"),
-            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
-        )
-        .unwrap();
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-set_serial",
-            "2",
-            "-days",
-            "2",
-            "-extfile",
-            "server.ext",
-            "-out",
-            "server.pem",
-        ]);
-        Self {
-            ca: d.join("ca.pem"),
-            other_ca: d.join("other-ca.pem"),
-            server_cert: d.join("server.pem"),
-            server_key: d.join("server.key"),
-            _dir: dir,
-        }
-    }
 }
 
 fn free_port() -> u16 {
@@ -148,7 +48,7 @@ impl Dovecot {
 
     /// Starts one; with `tls`, it also serves STARTTLS on its IMAP port and implicit TLS on
     /// another, with that certificate.
-    fn start_with(tls: Option<&Certificates>) -> Option<Self> {
+    fn start_with(tls: Option<&TestPki>) -> Option<Self> {
         let ci = std::env::var("CI").is_ok_and(|v| v == "true");
         let binary = ["/usr/sbin/dovecot", "/usr/bin/dovecot"]
             .into_iter()
@@ -185,8 +85,8 @@ impl Dovecot {
                 let dh = Path::new("/usr/share/dovecot/dh.pem");
                 format!(
                     "ssl = yes\nssl_cert = <{}\nssl_key = <{}\n{}",
-                    c.server_cert.display(),
-                    c.server_key.display(),
+                    c.cert.display(),
+                    c.key.display(),
                     if dh.exists() {
                         format!("ssl_dh = <{}\n", dh.display())
                     } else {
@@ -555,7 +455,7 @@ async fn intake_error(app: &TestApp) -> String {
 /// while the CA is not trusted (the message stays in the mailbox), taken once the
 /// administrator names the CA in `[mail] imap_ca_file`; implicit TLS and STARTTLS.
 async fn imap_intake_over_tls(mut app: TestApp) {
-    let certs = Certificates::make();
+    let certs = TestPki::make();
     let Some(dovecot) = Dovecot::start_with(Some(&certs)) else {
         return;
     };

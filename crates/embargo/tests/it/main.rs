@@ -50,6 +50,7 @@ mod openapi;
 mod operators;
 mod org_page;
 mod org_settings_web;
+mod pki;
 mod preferences;
 mod proxy;
 mod public_index;

@@ -6,111 +6,24 @@
 //! TLS, not the server's rustls), trusting only the test's CA.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode, header};
 
+use crate::pki::TestPki;
 use crate::support::{Backend, Server, TestApp, embargo_bin};
 
 const HSTS: &str = "max-age=31536000; includeSubDomains";
 
-/// A CA, a server certificate for 127.0.0.1 signed by it with its key, and a key that
-/// belongs to no certificate.
-struct Certificates {
-    ca: PathBuf,
-    cert: PathBuf,
-    key: PathBuf,
-    stray_key: PathBuf,
-    dir: tempfile::TempDir,
-}
-
-impl Certificates {
-    fn make() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path();
-        let openssl = |args: &[&str]| {
-            let out = Command::new("openssl")
-                .args(args)
-                .current_dir(d)
-                .output()
-                .expect("openssl (Debian: openssl)");
-            assert!(
-                out.status.success(),
-                "openssl {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
-        let ec = [
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-        ];
-        let mut args = vec!["req", "-x509", "-new"];
-        args.extend(ec);
-        args.extend([
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=Embargo TLS test CA",
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ]);
-        openssl(&args);
-        for (key, csr) in [("server.key", "server.csr"), ("stray.key", "stray.csr")] {
-            let mut args = vec!["req", "-new"];
-            args.extend(ec);
-            args.extend(["-keyout", key, "-out", csr, "-subj", "/CN=127.0.0.1"]);
-            openssl(&args);
-        }
-        std::fs::write(
-            d.join("server.ext"),
-            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
-        )
-        .unwrap();
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-set_serial",
-            "2",
-            "-days",
-            "2",
-            "-extfile",
-            "server.ext",
-            "-out",
-            "server.pem",
-        ]);
-        Self {
-            ca: d.join("ca.pem"),
-            cert: d.join("server.pem"),
-            key: d.join("server.key"),
-            stray_key: d.join("stray.key"),
-            dir,
-        }
-    }
-
-    fn env<'a>(cert: &'a Path, key: &'a Path) -> [(&'static str, &'a str); 2] {
-        [
-            ("EMBARGO_SERVER_TLS_CERT_FILE", cert.to_str().unwrap()),
-            ("EMBARGO_SERVER_TLS_KEY_FILE", key.to_str().unwrap()),
-        ]
-    }
+/// The settings that serve `cert` and `key`.
+fn tls_env<'a>(cert: &'a Path, key: &'a Path) -> [(&'static str, &'a str); 2] {
+    [
+        ("EMBARGO_SERVER_TLS_CERT_FILE", cert.to_str().unwrap()),
+        ("EMBARGO_SERVER_TLS_KEY_FILE", key.to_str().unwrap()),
+    ]
 }
 
 /// `curl` with `args`: its exit status, the response's headers (`-D -`) and body.
@@ -151,8 +64,8 @@ fn header_value(out: &Output, name: &str) -> Vec<String> {
 
 #[test]
 fn https_served_directly_with_hsts() {
-    let certs = Certificates::make();
-    let env = Certificates::env(&certs.cert, &certs.key);
+    let certs = TestPki::make();
+    let env = tls_env(&certs.cert, &certs.key);
     let mut server = Server::start(&env);
     let base = server.base.clone();
     assert!(base.starts_with("https://127.0.0.1:"), "{base}");
@@ -257,25 +170,25 @@ fn failed_start(env: &[(&str, &str)]) -> String {
 
 #[test]
 fn a_bad_certificate_or_key_stops_the_start() {
-    let certs = Certificates::make();
+    let certs = TestPki::make();
     let missing = certs.dir.path().join("no-such-cert.pem");
 
-    let said = failed_start(&Certificates::env(&missing, &certs.key));
+    let said = failed_start(&tls_env(&missing, &certs.key));
     assert!(said.contains("server.tls_cert_file"), "{said}");
     assert!(said.contains(missing.to_str().unwrap()), "{said}");
     assert!(said.contains("cannot read"), "{said}");
 
     let missing_key = certs.dir.path().join("no-such-key.pem");
-    let said = failed_start(&Certificates::env(&certs.cert, &missing_key));
+    let said = failed_start(&tls_env(&certs.cert, &missing_key));
     assert!(said.contains("server.tls_key_file"), "{said}");
     assert!(said.contains(missing_key.to_str().unwrap()), "{said}");
 
     // The certificate and key swapped: neither file holds what it should.
-    let said = failed_start(&Certificates::env(&certs.key, &certs.cert));
+    let said = failed_start(&tls_env(&certs.key, &certs.cert));
     assert!(said.contains("server.tls_cert_file"), "{said}");
 
     // A key that is not the certificate's.
-    let said = failed_start(&Certificates::env(&certs.cert, &certs.stray_key));
+    let said = failed_start(&tls_env(&certs.cert, &certs.stray_key));
     assert!(said.contains("does not belong"), "{said}");
     assert!(said.contains(certs.stray_key.to_str().unwrap()), "{said}");
 
