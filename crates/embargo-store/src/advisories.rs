@@ -1054,7 +1054,9 @@ pub(crate) async fn decided_on(
 }
 
 /// Locks one advisory's row for the rest of the transaction. The one place the two
-/// backends differ here: PostgreSQL locks the row; SQLite has one writer at a time, and a
+/// backends differ here: PostgreSQL locks the row (`NO KEY UPDATE`: it orders the lockers
+/// but lets others add rows that point at the advisory, which a plain `FOR UPDATE` would
+/// make wait, a deadlock when they hold a row the locker needs next); SQLite has one writer at a time, and a
 /// transaction that starts by writing holds that lock from its first statement.
 pub(crate) async fn lock_advisory(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
@@ -1062,7 +1064,7 @@ pub(crate) async fn lock_advisory(
     id: &AdvisoryId,
 ) -> Result<()> {
     let sql = match backend {
-        crate::Backend::Postgres => "SELECT id FROM advisories WHERE id = $1 FOR UPDATE",
+        crate::Backend::Postgres => "SELECT id FROM advisories WHERE id = $1 FOR NO KEY UPDATE",
         crate::Backend::Sqlite => "UPDATE advisories SET revision = revision WHERE id = $1",
     };
     sqlx::query(sql)

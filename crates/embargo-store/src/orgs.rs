@@ -645,7 +645,9 @@ pub(crate) async fn org_event(
 /// Refuses to take the security manager role from `user_id` when nobody else in the
 /// organisation holds it: an organisation without one has nobody to triage its reports, set
 /// its policy or name members (only a site administrator could repair it). The organisation's
-/// row is locked first, so two managers removing each other at once cannot both succeed.
+/// row is locked first, so two managers removing each other at once cannot both succeed (on
+/// PostgreSQL `FOR NO KEY UPDATE`, which still lets others add rows that point at the
+/// organisation: see `lock_advisory`).
 async fn keep_a_security_manager(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     backend: crate::Backend,
@@ -653,7 +655,7 @@ async fn keep_a_security_manager(
     user_id: i64,
 ) -> Result<()> {
     let lock = match backend {
-        crate::Backend::Postgres => "SELECT id FROM orgs WHERE id = $1 FOR UPDATE",
+        crate::Backend::Postgres => "SELECT id FROM orgs WHERE id = $1 FOR NO KEY UPDATE",
         crate::Backend::Sqlite => "UPDATE orgs SET id = id WHERE id = $1",
     };
     sqlx::query(lock).bind(org_id).execute(&mut **tx).await?;

@@ -76,3 +76,34 @@ async fn the_only_security_manager_stays_until_another_is_named(app: TestApp) {
 }
 
 on_both_backends!(the_only_security_manager_stays_until_another_is_named);
+
+/// Naming and removing the same member at once, many times over: each answer is a success or
+/// a clear refusal, never a server error. On PostgreSQL the check above once locked the
+/// organisation's row so strongly that the event row another request was adding (whose key
+/// points at that organisation) had to wait for it while it waited for theirs: a deadlock.
+async fn naming_and_removing_at_once_never_fails(app: TestApp) {
+    let w = World::new(&app).await;
+    let member = "/api/v1/orgs/coco/members/sc@example.org";
+    let sm = Some(w.sm.as_str());
+    for round in 0..40 {
+        let role = if round % 2 == 0 {
+            "security_manager"
+        } else {
+            "steering_committee"
+        };
+        let body = Some(json!({ "role": role }));
+        let (set, removed) = tokio::join!(
+            app.call(Method::PUT, member, sm, body.clone()),
+            app.call(Method::DELETE, member, sm, None),
+        );
+        assert_eq!(set.status, StatusCode::OK, "round {round}: {}", set.text);
+        assert!(
+            [StatusCode::NO_CONTENT, StatusCode::NOT_FOUND].contains(&removed.status),
+            "round {round}: {} {}",
+            removed.status,
+            removed.text
+        );
+    }
+}
+
+on_both_backends!(naming_and_removing_at_once_never_fails);
