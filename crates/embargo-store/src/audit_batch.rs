@@ -110,6 +110,7 @@ impl Store {
                 Some((first, _)) => (first, Some(entry)),
             });
         }
+        crate::audit::flush_shared_head(&mut tx).await?;
         tx.commit().await?;
         if let Some((first, last)) = span {
             self.audit

@@ -92,7 +92,7 @@ async fn write_all<W: BatchWriter>(store: Store) {
     while let Some(batch) = W::batcher(store).next(W::MAX) {
         // Several callers' access-log entries in one transaction: see `audit::append`.
         crate::audit::SHARED_APPENDS
-            .scope(std::cell::Cell::new(0), W::write(store, batch))
+            .scope(std::cell::RefCell::default(), W::write(store, batch))
             .await;
     }
 }

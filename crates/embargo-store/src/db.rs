@@ -83,6 +83,10 @@ const SQLITE: &[(i64, &str)] = &[
         31,
         include_str!("../migrations/sqlite/0031_session_list.sql"),
     ),
+    (
+        32,
+        include_str!("../migrations/sqlite/0032_filing_limit_indexes.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_initial.sql")),
@@ -169,6 +173,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         31,
         include_str!("../migrations/postgres/0031_session_list.sql"),
+    ),
+    (
+        32,
+        include_str!("../migrations/postgres/0032_filing_limit_indexes.sql"),
     ),
 ];
 

@@ -91,13 +91,18 @@ impl Store {
                     continue;
                 }
             };
+            let chain = crate::audit::snapshot_shared();
             let (outcome, public) = crate::public_index::deferring_bump((p.work)(&mut sp)).await;
             let ended = match outcome {
                 Ok(()) => {
                     bump |= public;
                     sp.commit().await
                 }
-                Err(_) => sp.rollback().await,
+                Err(_) => {
+                    // Its access-log entries are undone: so is what they did to the chain.
+                    crate::audit::restore_shared(chain);
+                    sp.rollback().await
+                }
             };
             if let Err(e) = ended {
                 // The savepoint could not be released or rolled back: the transaction is
@@ -109,6 +114,11 @@ impl Store {
         if bump
             && broken.is_none()
             && let Err(e) = crate::public_index::bump(&mut tx).await
+        {
+            broken = Some(e.to_string());
+        }
+        if broken.is_none()
+            && let Err(e) = crate::audit::flush_shared_head(&mut tx).await
         {
             broken = Some(e.to_string());
         }
@@ -140,6 +150,18 @@ mod tests {
     fn insert(n: i64, fail_after: bool) -> Work {
         Box::new(move |tx| {
             Box::pin(async move {
+                // An access-log entry in each write: a failed write's entry is undone with
+                // it, and the chain goes on from the entry before it.
+                crate::audit::append(
+                    tx,
+                    time::OffsetDateTime::now_utc(),
+                    embargo_domain::access::Actor::Anonymous,
+                    None,
+                    "group_tx_test",
+                    None,
+                    &serde_json::json!({ "n": n }),
+                )
+                .await?;
                 sqlx::query("INSERT INTO group_tx_test (n) VALUES ($1)")
                     .bind(n)
                     .execute(&mut **tx)
@@ -193,5 +215,31 @@ mod tests {
             rows, want,
             "a failed write left rows, or a good one was lost"
         );
+        let entries: Vec<i64> = sqlx::query_scalar(
+            "SELECT CAST(json_extract(detail, '$.n') AS BIGINT) FROM audit_log WHERE action = 'group_tx_test' ORDER BY seq",
+        )
+        .fetch_all(&store.pool)
+        .await
+        .unwrap();
+        let mut entries = entries;
+        entries.sort_unstable();
+        assert_eq!(
+            entries, want,
+            "the access log does not match the writes kept"
+        );
+        // One chain, every link checked (this store keeps no head file to anchor its end),
+        // and the head row names its last entry.
+        let check = store.verify_audit().await.unwrap();
+        assert!(
+            matches!(check, crate::AuditCheck::Unanchored { entries: 181, .. }),
+            "{check:?}"
+        );
+        let (head, last): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT seq FROM audit_head WHERE id = 1), (SELECT MAX(seq) FROM audit_log)",
+        )
+        .fetch_one(&store.pool)
+        .await
+        .unwrap();
+        assert_eq!(head, last);
     }
 }

@@ -120,27 +120,30 @@ impl Store {
             .await?;
         let hour_ago = to_ms(now - Duration::hours(1));
         let limit = i64::from(per_hour.max(1));
-        // Per account, and per address (from the access log, which records where filings came from).
-        let by_account: Vec<i64> = sqlx::query_scalar(
-            "SELECT created_at FROM advisories WHERE reporter_id = $1 AND created_at > $2 ORDER BY created_at",
+        // Per account, and per address (from the access log, which records where filings came
+        // from): how many in the last hour and the oldest of them, from two indexes, one trip.
+        let (by_account, first_by_account, by_address, first_by_address): (
+            i64,
+            Option<i64>,
+            i64,
+            Option<i64>,
+        ) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM advisories WHERE reporter_id = $1 AND created_at > $2),
+                    (SELECT MIN(created_at) FROM advisories WHERE reporter_id = $1 AND created_at > $2),
+                    (SELECT COUNT(*) FROM audit_log WHERE action = 'reported' AND origin = $3 AND at > $2),
+                    (SELECT MIN(at) FROM audit_log WHERE action = 'reported' AND origin = $3 AND at > $2)",
         )
         .bind(reporter_id)
         .bind(hour_ago)
-        .fetch_all(&self.pool)
+        .bind(self.origin())
+        .fetch_one(&self.pool)
         .await?;
-        let by_address: Vec<i64> = match self.origin() {
-            Some(origin) => {
-                sqlx::query_scalar("SELECT at FROM audit_log WHERE action = 'reported' AND origin = $1 AND at > $2 ORDER BY at")
-                    .bind(origin)
-                    .bind(hour_ago)
-                    .fetch_all(&self.pool)
-                    .await?
-            }
-            None => Vec::new(),
-        };
-        for times in [by_account, by_address] {
-            if i64::try_from(times.len()).unwrap_or(i64::MAX) >= limit {
-                let oldest = times.first().copied().unwrap_or(to_ms(now));
+        for (count, oldest) in [
+            (by_account, first_by_account),
+            (by_address, first_by_address),
+        ] {
+            if count >= limit {
+                let oldest = oldest.unwrap_or(to_ms(now));
                 let retry = (oldest + 3_600_000 - to_ms(now)).max(1000) / 1000;
                 return Err(StoreError::RateLimited {
                     retry_after_secs: u64::try_from(retry).unwrap_or(3600),
