@@ -9,7 +9,7 @@ use embargo_domain::advisory::{Advisory, Change, CloseReason};
 use embargo_domain::ids::AdvisoryId;
 use embargo_domain::types::Slug;
 use serde::Serialize;
-use sqlx::Row;
+use sqlx::{AssertSqlSafe, Row};
 use time::{Duration, OffsetDateTime};
 
 use crate::clock::{from_ms, to_ms};
@@ -77,6 +77,25 @@ pub(crate) async fn after_change(
     Ok(())
 }
 
+/// Until when a sender is blocked from filing to an organisation (`$1` the organisation,
+/// `$2` the account or -1, `$3` the address or '', `$4` now), or NULL.
+const BLOCKED_UNTIL: &str =
+    "SELECT MAX(until_at) FROM blocks WHERE org_id = $1 AND lifted_at IS NULL AND until_at > $4
+     AND (user_id = $2 OR email = $3 OR email = (SELECT email FROM users WHERE id = $2))";
+
+fn blocked(until: Option<i64>) -> Result<()> {
+    if let Some(until) = until {
+        let until = from_ms(until);
+        return Err(StoreError::Forbidden(format!(
+            "a report from this sender to this organisation was closed as spam: reports can be filed again from {} {:02}:{:02} UTC",
+            until.date(),
+            until.hour(),
+            until.minute()
+        )));
+    }
+    Ok(())
+}
+
 impl Store {
     /// Refuses a filing from a sender (account, or address without one) blocked for spam,
     /// saying until when.
@@ -86,29 +105,20 @@ impl Store {
         user_id: Option<i64>,
         email: Option<&str>,
     ) -> Result<()> {
-        let until: Option<i64> = sqlx::query_scalar(
-            "SELECT MAX(until_at) FROM blocks WHERE org_id = $1 AND lifted_at IS NULL AND until_at > $4
-             AND (user_id = $2 OR email = $3 OR email = (SELECT email FROM users WHERE id = $2))",
-        )
-        .bind(org_id)
-        .bind(user_id.unwrap_or(-1))
-        .bind(email.unwrap_or_default())
-        .bind(to_ms(self.now()))
-        .fetch_one(&self.pool)
-        .await?;
-        if let Some(until) = until {
-            let until = from_ms(until);
-            return Err(StoreError::Forbidden(format!(
-                "a report from this sender to this organisation was closed as spam: reports can be filed again from {} {:02}:{:02} UTC",
-                until.date(),
-                until.hour(),
-                until.minute()
-            )));
-        }
-        Ok(())
+        let until: Option<i64> = sqlx::query_scalar(BLOCKED_UNTIL)
+            .bind(org_id)
+            .bind(user_id.unwrap_or(-1))
+            .bind(email.unwrap_or_default())
+            .bind(to_ms(self.now()))
+            .fetch_one(&self.pool)
+            .await?;
+        blocked(until)
     }
 
-    /// Refuses a filing from a blocked sender, or one over the hourly limit.
+    /// Refuses a filing from a blocked sender, or one over the hourly limit. One trip to
+    /// the database: the block, and per account and per address (from the access log, which
+    /// records where filings came from) how many reports in the last hour and the oldest of
+    /// them, each from an index.
     pub(crate) async fn check_may_file(
         &self,
         org_id: i64,
@@ -116,28 +126,31 @@ impl Store {
         per_hour: u32,
     ) -> Result<()> {
         let now = self.now();
-        self.refuse_if_blocked(org_id, Some(reporter_id), None)
-            .await?;
         let hour_ago = to_ms(now - Duration::hours(1));
         let limit = i64::from(per_hour.max(1));
-        // Per account, and per address (from the access log, which records where filings came
-        // from): how many in the last hour and the oldest of them, from two indexes, one trip.
-        let (by_account, first_by_account, by_address, first_by_address): (
-            i64,
+        #[allow(clippy::type_complexity)]
+        let (until, by_account, first_by_account, by_address, first_by_address): (
             Option<i64>,
             i64,
             Option<i64>,
-        ) = sqlx::query_as(
-            "SELECT (SELECT COUNT(*) FROM advisories WHERE reporter_id = $1 AND created_at > $2),
-                    (SELECT MIN(created_at) FROM advisories WHERE reporter_id = $1 AND created_at > $2),
-                    (SELECT COUNT(*) FROM audit_log WHERE action = 'reported' AND origin = $3 AND at > $2),
-                    (SELECT MIN(at) FROM audit_log WHERE action = 'reported' AND origin = $3 AND at > $2)",
-        )
+            i64,
+            Option<i64>,
+        ) = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT ({BLOCKED_UNTIL}),
+                    (SELECT COUNT(*) FROM advisories WHERE reporter_id = $2 AND created_at > $5),
+                    (SELECT MIN(created_at) FROM advisories WHERE reporter_id = $2 AND created_at > $5),
+                    (SELECT COUNT(*) FROM audit_log WHERE action = 'reported' AND origin = $6 AND at > $5),
+                    (SELECT MIN(at) FROM audit_log WHERE action = 'reported' AND origin = $6 AND at > $5)"
+        )))
+        .bind(org_id)
         .bind(reporter_id)
+        .bind("")
+        .bind(to_ms(now))
         .bind(hour_ago)
         .bind(self.origin())
         .fetch_one(&self.pool)
         .await?;
+        blocked(until)?;
         for (count, oldest) in [
             (by_account, first_by_account),
             (by_address, first_by_address),
