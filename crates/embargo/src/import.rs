@@ -89,33 +89,37 @@ pub async fn run(
     let (mut created, mut existing, mut failed) = (0_usize, 0_usize, 0_usize);
     // Several records in flight share commits (group commit in the store); the results are
     // taken in file order, so the output is the same as one at a time.
-    let store = &store;
-    let place = &place;
-    let mut outcomes = futures_util::stream::iter(files.iter())
-        .map(|path| async move {
-            let name = path.display().to_string();
-            let outcome = match read(path).and_then(|b| parse(&b).map_err(|e| e.message)) {
-                Err(e) => Err(e),
-                Ok(imported) => {
-                    let published = imported.published.unwrap_or(imported.modified);
-                    let facts = ImportFacts {
-                        source_id: imported.source_id.clone(),
-                        published_at: published,
-                        modified_at: imported.modified,
-                        withdrawn_at: imported.withdrawn,
-                    };
-                    let warnings = imported.warnings;
-                    store
-                        .import_into(place, imported.content, facts)
-                        .await
-                        .map(|o| (imported.source_id, o, warnings))
-                        .map_err(|e| e.to_string())
-                }
-            };
-            (name, outcome)
+    // Each record is a task of its own, so reading, parsing and sealing run on every core
+    // while the store's writer commits.
+    let mut outcomes = futures_util::stream::iter(files.iter().cloned())
+        .map(|path| {
+            let (store, place) = (store.clone(), place.clone());
+            tokio::spawn(async move {
+                let name = path.display().to_string();
+                let outcome = match read(&path).and_then(|b| parse(&b).map_err(|e| e.message)) {
+                    Err(e) => Err(e),
+                    Ok(imported) => {
+                        let published = imported.published.unwrap_or(imported.modified);
+                        let facts = ImportFacts {
+                            source_id: imported.source_id.clone(),
+                            published_at: published,
+                            modified_at: imported.modified,
+                            withdrawn_at: imported.withdrawn,
+                        };
+                        let warnings = imported.warnings;
+                        store
+                            .import_into(&place, imported.content, facts)
+                            .await
+                            .map(|o| (imported.source_id, o, warnings))
+                            .map_err(|e| e.to_string())
+                    }
+                };
+                (name, outcome)
+            })
         })
         .buffered(IN_FLIGHT);
-    while let Some((name, outcome)) = outcomes.next().await {
+    while let Some(joined) = outcomes.next().await {
+        let (name, outcome) = joined.context("an import task failed")?;
         bar.set_message(name.clone());
         let outcome = outcome.map(|(source_id, o, warnings)| {
             for w in &warnings {
