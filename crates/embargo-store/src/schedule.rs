@@ -7,6 +7,8 @@
 //! instance running the same sweep finds the work done and changes nothing. Notices are sent
 //! once each: a row in `notices_sent`, written in the transaction that queues the mail.
 
+use std::collections::{HashMap, HashSet};
+
 use embargo_domain::access::{Action, Actor, SystemTask};
 use embargo_domain::advisory::{Advisory, Change, State};
 use embargo_domain::embargo::{
@@ -234,6 +236,32 @@ impl Store {
             .collect()
     }
 
+    /// The keys of the notices already sent about open advisories: one read a sweep, so that
+    /// a reminder sent before costs no write transaction each time the sweep passes it (the
+    /// claim in [`Self::notice_in`] still decides when two instances race).
+    async fn notices_sent_for_open(&self) -> Result<HashSet<String>> {
+        let keys: Vec<String> = sqlx::query_scalar(
+            "SELECT n.notice_key FROM advisories a JOIN notices_sent n ON n.advisory_id = a.id
+             WHERE a.state IN ('triage', 'draft')",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(keys.into_iter().collect())
+    }
+
+    /// An organisation's settings, read once a sweep however many open advisories it has.
+    async fn org_once<'c>(
+        &self,
+        cache: &'c mut HashMap<String, crate::Org>,
+        slug: &str,
+    ) -> Result<&'c crate::Org> {
+        if !cache.contains_key(slug) {
+            let org = self.org(&embargo_domain::types::Slug::parse(slug)?).await?;
+            cache.insert(slug.to_owned(), org);
+        }
+        cache.get(slug).ok_or(StoreError::NotFound("organisation"))
+    }
+
     /// Ends every embargo whose end has come (as "scheduled publication"), publishes the
     /// advisories marked ready, and warns the security managers ahead of the end of an
     /// embargo whose advisory is not ready. Safe to run on several instances at once.
@@ -241,6 +269,7 @@ impl Store {
         let now = self.now();
         let mut run = SweepRun::default();
         let system = Actor::System(SystemTask::ScheduledPublication);
+        let (mut orgs, sent) = (HashMap::new(), self.notices_sent_for_open().await?);
         for open in self.open_advisories().await? {
             let a = &open.advisory;
             let Some(ends_at) = a.embargo.ends_at.filter(|_| a.embargo.state.in_force()) else {
@@ -271,9 +300,7 @@ impl Store {
             if a.ready {
                 continue;
             }
-            let org = self
-                .org(&embargo_domain::types::Slug::parse(&open.org_slug)?)
-                .await?;
+            let org = self.org_once(&mut orgs, &open.org_slug).await?;
             // The nearest warning due (the list is longest first).
             if let Some(w) = org
                 .policy
@@ -288,6 +315,9 @@ impl Store {
                     to_ms(ends_at),
                     w.0.whole_seconds()
                 );
+                if sent.contains(&key) {
+                    continue;
+                }
                 let subject = format!(
                     "Embargo ends {} and {} is not ready",
                     format_instant(ends_at),
@@ -319,6 +349,7 @@ impl Store {
     pub async fn run_deadlines(&self, base_url: &str) -> Result<SweepRun> {
         let now = self.now();
         let mut run = SweepRun::default();
+        let (mut orgs, sent) = (HashMap::new(), self.notices_sent_for_open().await?);
         for open in self.open_advisories().await? {
             let a = &open.advisory;
             if a.first_response_at.is_some() {
@@ -328,6 +359,9 @@ impl Store {
             let link = format!("{base_url}/advisories/{}", a.id);
             if due <= now {
                 let key = format!("escalation:{}:{}", a.id, to_ms(due));
+                if sent.contains(&key) {
+                    continue;
+                }
                 let subject = format!(
                     "Overdue: {} has had no reply since {}",
                     a.id,
@@ -351,12 +385,13 @@ impl Store {
                     .await?;
                 continue;
             }
-            let org = self
-                .org(&embargo_domain::types::Slug::parse(&open.org_slug)?)
-                .await?;
+            let org = self.org_once(&mut orgs, &open.org_slug).await?;
             // The nearest reminder due (the list is longest first).
             if let Some(r) = org.policy.reminders.iter().rev().find(|r| now >= due - r.0) {
                 let key = format!("reminder:{}:{}:{}", a.id, to_ms(due), r.0.whole_seconds());
+                if sent.contains(&key) {
+                    continue;
+                }
                 let subject = format!("Reply due {}: {}", format_instant(due), a.id);
                 let body = format!(
                     "The report {} ({}) needs a first reply by {}.\n\n{link}\n",
