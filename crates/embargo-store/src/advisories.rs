@@ -515,6 +515,8 @@ impl Store {
             to_ms(advisory.response_due_at),
         );
         self.in_shared_tx(Box::new(move |tx| {
+            // The write may run twice (see `group_tx`): each run has its own copies.
+            let (store, id, doc, content) = (store.clone(), id.clone(), doc.clone(), content.clone());
             Box::pin(async move {
                 sqlx::query(
                     "INSERT INTO advisories (id, org_id, repo_id, reporter_id, state, revision, doc, created_at, updated_at, response_due_at)

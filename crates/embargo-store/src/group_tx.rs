@@ -1,10 +1,15 @@
-//! Group commit for small independent writes (filing reports). Each write used to commit on
-//! its own, and on SQLite every commit waits for the disk (and for the one write lock). Here
-//! the writes that arrive together run one after the other in ONE transaction, each inside a
-//! savepoint of its own, and commit together. A write that fails is rolled back to its
-//! savepoint and gets its own error; the others are not affected. Nothing is traded away: each
-//! caller is answered only after the shared commit succeeded (with the database's durability
-//! setting); if the commit fails, every write in it fails.
+//! Group commit for small independent writes (filing reports, imported records). Each write
+//! used to commit on its own, and on SQLite every commit waits for the disk (and for the one
+//! write lock). Here the writes that arrive together run one after the other in ONE
+//! transaction and commit together. Nothing is traded away: each caller is answered only after
+//! the shared commit succeeded (with the database's durability setting); if the commit fails,
+//! every write in it fails.
+//!
+//! A write that fails must fail alone. Writes rarely fail, so a batch first runs without
+//! savepoints (two statements fewer a write); when one fails, that transaction is rolled back
+//! and the batch runs again with each write in a savepoint of its own, so the failing one is
+//! rolled back to its savepoint and the others are kept. That is why a write is `Fn`: it may
+//! run twice, and only the run that commits counts.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -19,10 +24,12 @@ const MAX_BATCH: usize = 128;
 
 type Tx<'t> = sqlx::Transaction<'t, sqlx::Any>;
 
-/// One write: given a savepoint inside the shared transaction.
+/// One write: given the shared transaction (or a savepoint inside it). It may be run a
+/// second time after the first run was rolled back.
 pub(crate) type Work = Box<
-    dyn for<'a, 'b> FnOnce(&'a mut Tx<'b>) -> Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>>
-        + Send,
+    dyn for<'a, 'b> Fn(&'a mut Tx<'b>) -> Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>>
+        + Send
+        + Sync,
 >;
 
 pub(crate) struct Pending {
@@ -45,8 +52,18 @@ impl BatchWriter for Writer {
     }
 
     fn write(store: &Store, batch: Vec<Pending>) -> impl Future<Output = ()> + Send + '_ {
-        store.write_batch_tx(batch)
+        crate::public_index::deferring_rows(store.write_batch_tx(batch))
     }
+}
+
+/// How a batch run without savepoints ended.
+enum Together {
+    /// Every write kept, the transaction committed.
+    Committed,
+    /// The transaction could not begin, or not commit: every write fails.
+    Failed(String),
+    /// A write failed; the transaction was rolled back.
+    WriteFailed(StoreError),
 }
 
 impl Store {
@@ -61,6 +78,68 @@ impl Store {
     }
 
     async fn write_batch_tx(&self, batch: Vec<Pending>) {
+        match self.all_together(&batch).await {
+            Together::Committed => {
+                for p in batch {
+                    let _ = p.done.send(Ok(()));
+                }
+            }
+            Together::Failed(e) => {
+                for p in batch {
+                    let _ = p.done.send(Err(StoreError::Internal(e.clone())));
+                }
+            }
+            // Alone, the failing write needs no second run: its error is the answer.
+            Together::WriteFailed(e) if batch.len() == 1 => {
+                if let Some(p) = batch.into_iter().next() {
+                    let _ = p.done.send(Err(e));
+                }
+            }
+            Together::WriteFailed(_) => self.each_in_savepoint(batch).await,
+        }
+    }
+
+    /// Runs every write of the batch in one transaction, without savepoints, and commits.
+    async fn all_together(&self, batch: &[Pending]) -> Together {
+        let chain = crate::audit::snapshot_shared();
+        let rows = crate::public_index::snapshot_deferred();
+        let mut tx = match self.pool.begin().await {
+            Ok(tx) => tx,
+            Err(e) => return Together::Failed(e.to_string()),
+        };
+        let mut bump = false;
+        for p in batch {
+            let (outcome, public) = crate::public_index::deferring_bump((p.work)(&mut tx)).await;
+            if let Err(e) = outcome {
+                let _ = tx.rollback().await;
+                // The access-log entries of this run are undone: so is what they did to the
+                // chain, and the index rows it deferred.
+                crate::audit::restore_shared(chain);
+                crate::public_index::restore_deferred(rows);
+                return Together::WriteFailed(e);
+            }
+            bump |= public;
+        }
+        if bump && let Err(e) = crate::public_index::bump(&mut tx).await {
+            let _ = tx.rollback().await;
+            return Together::Failed(e.to_string());
+        }
+        if let Err(e) = crate::public_index::flush_deferred(&mut tx).await {
+            let _ = tx.rollback().await;
+            return Together::Failed(e.to_string());
+        }
+        if let Err(e) = crate::audit::flush_shared_head(&mut tx).await {
+            let _ = tx.rollback().await;
+            return Together::Failed(e.to_string());
+        }
+        match tx.commit().await {
+            Ok(()) => Together::Committed,
+            Err(e) => Together::Failed(e.to_string()),
+        }
+    }
+
+    /// Runs the batch again, each write in a savepoint of its own, after a write failed.
+    async fn each_in_savepoint(&self, batch: Vec<Pending>) {
         let mut tx = match self.pool.begin().await {
             Ok(tx) => tx,
             Err(e) => {
@@ -91,7 +170,10 @@ impl Store {
                     continue;
                 }
             };
-            let chain = crate::audit::snapshot_shared();
+            let (chain, rows) = (
+                crate::audit::snapshot_shared(),
+                crate::public_index::snapshot_deferred(),
+            );
             let (outcome, public) = crate::public_index::deferring_bump((p.work)(&mut sp)).await;
             let ended = match outcome {
                 Ok(()) => {
@@ -99,8 +181,10 @@ impl Store {
                     sp.commit().await
                 }
                 Err(_) => {
-                    // Its access-log entries are undone: so is what they did to the chain.
+                    // Its access-log entries are undone: so is what they did to the chain,
+                    // and the index rows it deferred.
                     crate::audit::restore_shared(chain);
+                    crate::public_index::restore_deferred(rows);
                     sp.rollback().await
                 }
             };
@@ -114,6 +198,11 @@ impl Store {
         if bump
             && broken.is_none()
             && let Err(e) = crate::public_index::bump(&mut tx).await
+        {
+            broken = Some(e.to_string());
+        }
+        if broken.is_none()
+            && let Err(e) = crate::public_index::flush_deferred(&mut tx).await
         {
             broken = Some(e.to_string());
         }

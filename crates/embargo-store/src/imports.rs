@@ -116,8 +116,15 @@ impl Store {
             (self.clone(), repo.org_id, repo.id, advisory.clone());
         let outcome = self
             .in_shared_tx(Box::new(move |tx| {
+                // The write may run twice (see `group_tx`): each run has its own copies.
+                let (store, advisory, doc, content, facts) = (
+                    store.clone(),
+                    record.clone(),
+                    doc.clone(),
+                    content.clone(),
+                    facts.clone(),
+                );
                 Box::pin(async move {
-                    let advisory = record;
                     // The advisory row must exist before the import row refers to it.
                     sqlx::query(
                         "INSERT INTO advisories (id, org_id, repo_id, reporter_id, state, revision, doc, created_at, updated_at, published_at, response_due_at)
@@ -319,5 +326,41 @@ mod tests {
                 .await
                 .unwrap();
         assert_eq!((entries, packages), (N as i64 + 1, N as i64 + 1));
+
+        // The same records imported three times at once: the copies that lose fail inside
+        // shared transactions, which run again with savepoints; each record is stored and
+        // indexed once, and nothing of a losing copy is left in the index.
+        let mut set = tokio::task::JoinSet::new();
+        for i in (N + 1..=N + 20).flat_map(|i| [i, i, i]) {
+            let (s, org, repo) = (store.clone(), org.clone(), repo.clone());
+            set.spawn(async move {
+                let (c, f) = record(i);
+                (i, s.import_advisory(&org, &repo, c, f).await.unwrap())
+            });
+        }
+        let mut created = std::collections::BTreeMap::new();
+        for (i, outcome) in set.join_all().await {
+            if let ImportOutcome::Created(id) = outcome {
+                assert!(created.insert(i, id).is_none(), "record {i} created twice");
+            }
+        }
+        assert_eq!(created.len(), 20, "each record created once");
+        let (entries, packages, orphans): (i64, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM public_entries),
+                    (SELECT COUNT(*) FROM public_packages WHERE kind = 'package'),
+                    (SELECT COUNT(*) FROM public_packages p WHERE NOT EXISTS (SELECT 1 FROM advisories a WHERE a.id = p.advisory_id))",
+        )
+        .fetch_one(&store.pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            (entries, packages, orphans),
+            (N as i64 + 21, N as i64 + 21, 0)
+        );
+        let check = store.verify_audit().await.unwrap();
+        assert!(
+            matches!(check, crate::AuditCheck::Unanchored { .. }),
+            "{check:?}"
+        );
     }
 }

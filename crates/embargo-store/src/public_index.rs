@@ -121,6 +121,110 @@ tokio::task_local! {
     static DEFERRED_BUMP: std::cell::Cell<bool>;
 }
 
+tokio::task_local! {
+    /// Set by the shared writer ([`crate::group_tx`]): the index rows of advisories new in
+    /// its transaction, written with one statement per table before the commit
+    /// ([`flush_deferred`]) instead of two or more per advisory.
+    static DEFERRED_ROWS: std::cell::RefCell<Deferred>;
+}
+
+/// An advisory's row of `public_entries`: id, organisation, state, modified, CSAF and VEX
+/// paths.
+type EntryRow = (
+    String,
+    i64,
+    &'static str,
+    i64,
+    Option<String>,
+    Option<String>,
+);
+
+/// A row of `public_packages`: advisory, kind, ecosystem, name key, withdrawn.
+type PackageRow = (String, &'static str, String, String, i64);
+
+/// Index rows waiting for the shared transaction's end.
+#[derive(Clone, Default)]
+pub(crate) struct Deferred {
+    entries: Vec<EntryRow>,
+    packages: Vec<PackageRow>,
+}
+
+/// Runs the shared writer's `work` (its batches) with index rows deferred.
+pub(crate) async fn deferring_rows<F: std::future::Future>(work: F) -> F::Output {
+    DEFERRED_ROWS
+        .scope(std::cell::RefCell::default(), work)
+        .await
+}
+
+/// The deferred rows now, to put back with [`restore_deferred`] when what added rows after
+/// this is rolled back.
+pub(crate) fn snapshot_deferred() -> Option<Deferred> {
+    DEFERRED_ROWS.try_with(|d| d.borrow().clone()).ok()
+}
+
+pub(crate) fn restore_deferred(saved: Option<Deferred>) {
+    if let Some(saved) = saved {
+        let _ = DEFERRED_ROWS.try_with(|d| *d.borrow_mut() = saved);
+    }
+}
+
+/// Writes the deferred index rows, a few hundred to a statement.
+pub(crate) async fn flush_deferred(tx: &mut sqlx::Transaction<'_, sqlx::Any>) -> Result<()> {
+    let Some(rows) = DEFERRED_ROWS
+        .try_with(|d| std::mem::take(&mut *d.borrow_mut()))
+        .ok()
+    else {
+        return Ok(());
+    };
+    for chunk in rows.entries.chunks(CHUNK / 6) {
+        let sql = format!(
+            "INSERT INTO public_entries (advisory_id, org_id, state, modified_at, csaf_path, vex_path) VALUES {}",
+            row_placeholders(chunk.len(), 6)
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for (id, org, state, modified, csaf, vex) in chunk {
+            q = q
+                .bind(id.clone())
+                .bind(*org)
+                .bind(*state)
+                .bind(*modified)
+                .bind(csaf.clone())
+                .bind(vex.clone());
+        }
+        q.execute(&mut **tx).await?;
+    }
+    for chunk in rows.packages.chunks(CHUNK / 5) {
+        let sql = format!(
+            "INSERT INTO public_packages (advisory_id, kind, ecosystem, name_key, withdrawn) VALUES {} ON CONFLICT DO NOTHING",
+            row_placeholders(chunk.len(), 5)
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for (id, kind, eco, key, withdrawn) in chunk {
+            q = q
+                .bind(id.clone())
+                .bind(*kind)
+                .bind(eco.clone())
+                .bind(key.clone())
+                .bind(*withdrawn);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// `($1, $2, …), ($n+1, …)`: `rows` rows of `columns` parameters.
+fn row_placeholders(rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let cells: Vec<String> = (1..=columns)
+                .map(|c| format!("${}", r * columns + c))
+                .collect();
+            format!("({})", cells.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Runs one write of a shared transaction, answering also whether it asked for a bump of
 /// the public revision (which the caller then owes before the commit).
 pub(crate) async fn deferring_bump<F: std::future::Future>(work: F) -> (F::Output, bool) {
@@ -156,6 +260,30 @@ async fn index_one(
     if !a.state.is_advisory() {
         return Ok(());
     }
+    let withdrawn = i64::from(a.state == State::Withdrawn);
+    // A new advisory's rows in a shared transaction wait for its end (nothing in it reads
+    // them before); rows replacing others are written now, after the deletes above.
+    if !existed
+        && DEFERRED_ROWS
+            .try_with(|d| {
+                let mut d = d.borrow_mut();
+                d.entries.push((
+                    a.id.as_str().to_owned(),
+                    org_id,
+                    a.state.as_str(),
+                    to_ms(a.public_modified_at()),
+                    embargo_formats::csaf::path_in_directory(a, false),
+                    embargo_formats::csaf::path_in_directory(a, true),
+                ));
+                for (kind, eco, key) in keys_of(a) {
+                    d.packages
+                        .push((a.id.as_str().to_owned(), kind, eco, key, withdrawn));
+                }
+            })
+            .is_ok()
+    {
+        return Ok(());
+    }
     sqlx::query(
         "INSERT INTO public_entries (advisory_id, org_id, state, modified_at, csaf_path, vex_path) VALUES ($1, $2, $3, $4, $5, $6)",
     )
@@ -167,25 +295,11 @@ async fn index_one(
     .bind(embargo_formats::csaf::path_in_directory(a, true))
     .execute(&mut **tx)
     .await?;
-    let withdrawn = i64::from(a.state == State::Withdrawn);
     let keys: Vec<_> = keys_of(a).into_iter().collect();
     for chunk in keys.chunks(CHUNK / 5) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                let p = i * 5;
-                format!(
-                    "(${}, ${}, ${}, ${}, ${})",
-                    p + 1,
-                    p + 2,
-                    p + 3,
-                    p + 4,
-                    p + 5
-                )
-            })
-            .collect();
         let sql = format!(
             "INSERT INTO public_packages (advisory_id, kind, ecosystem, name_key, withdrawn) VALUES {} ON CONFLICT DO NOTHING",
-            values.join(", ")
+            row_placeholders(chunk.len(), 5)
         );
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for (kind, eco, key) in chunk {
