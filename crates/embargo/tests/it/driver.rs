@@ -74,7 +74,9 @@ impl Driver {
             "--disable-dev-shm-usage",
             &format!("--user-data-dir={}", profile.path().display()),
         ];
-        let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {"binary": chromium, "args": args}}}});
+        // A find waits up to 5 s for its element: after a click that navigates, the new URL
+        // shows before the new page's elements exist (a failure seen on a loaded machine).
+        let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "timeouts": {"implicit": 5000}, "goog:chromeOptions": {"binary": chromium, "args": args}}}});
         let r: Value = client
             .post(format!("{base}/session"))
             .json(&caps)
