@@ -6,6 +6,7 @@
 
 use base64::Engine as _;
 use serde_json::{Value, json};
+use std::os::unix::process::CommandExt;
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -40,7 +41,9 @@ impl Driver {
     pub(crate) async fn start() -> Self {
         let chromium = tool("chromium");
         let port = free_port();
+        // In a process group of its own, so that the browser it starts goes with it.
         let child = std::process::Command::new(tool("chromedriver"))
+            .process_group(0)
             .arg(format!("--port={port}"))
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -431,7 +434,12 @@ fn screenshot_dir() -> std::path::PathBuf {
 }
 
 impl Drop for Driver {
+    /// Stops chromedriver and the browser it started: killing chromedriver alone left every
+    /// test's Chromium running (16 of them after a run of the suite).
     fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
