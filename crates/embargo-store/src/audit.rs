@@ -411,105 +411,64 @@ impl KeySource {
 
 tokio::task_local! {
     /// Set by the writers that put several callers' entries in one transaction
-    /// ([`crate::audit_batch`], [`crate::group_tx`]). Every append in such a writer's task
-    /// goes through its one transaction.
-    pub(crate) static SHARED_APPENDS: std::cell::RefCell<Shared>;
+    /// ([`crate::audit_batch`], [`crate::group_tx`]): the chain's head as that transaction
+    /// moved it, none before its first entry. The row `audit_head` is locked by the first
+    /// entry's update and written once, by [`flush_shared_head`], before the commit, instead
+    /// of twice per entry. Every append in such a writer's task goes through its one
+    /// transaction.
+    pub(crate) static SHARED_HEAD: std::cell::RefCell<Option<SharedHead>>;
 }
 
-/// The state of the chain inside a shared transaction.
-#[derive(Clone, Default)]
-pub(crate) struct Shared {
-    /// How many entries were appended in it.
-    appended: u32,
-    /// The chain's head as this transaction has moved it: the row `audit_head` is locked
-    /// (by the first append's update) and written once, by [`flush_shared_head`], before the
-    /// commit, instead of twice per entry.
-    head: Option<SharedHead>,
-}
-
+/// The chain's head inside a shared transaction: the last entry's number and hash, and the
+/// key's id.
 #[derive(Clone)]
-struct SharedHead {
+pub(crate) struct SharedHead {
     seq: i64,
     hash: String,
     key_id: Option<String>,
-    /// Entries were appended since the row was last written.
-    dirty: bool,
 }
 
-/// What the chain's state in the current shared transaction is, to put back with
-/// [`restore_shared`] when a savepoint is rolled back (its entries and, on PostgreSQL, its
-/// lock on the head row are undone with it).
-pub(crate) fn snapshot_shared() -> Option<Shared> {
-    SHARED_APPENDS.try_with(|s| s.borrow().clone()).ok()
+/// The chain's state in the current shared transaction, to put back with [`restore_shared`]
+/// when what came after is rolled back (its entries and, on PostgreSQL, the first entry's
+/// lock on the head row are undone with it). `None` outside a shared writer.
+pub(crate) fn snapshot_shared() -> Option<Option<SharedHead>> {
+    SHARED_HEAD.try_with(|s| s.borrow().clone()).ok()
 }
 
-pub(crate) fn restore_shared(saved: Option<Shared>) {
+pub(crate) fn restore_shared(saved: Option<Option<SharedHead>>) {
     if let Some(saved) = saved {
-        let _ = SHARED_APPENDS.try_with(|s| *s.borrow_mut() = saved);
+        let _ = SHARED_HEAD.try_with(|s| *s.borrow_mut() = saved);
     }
 }
 
 /// Writes the head the shared transaction moved into `audit_head`; the writers call it
 /// just before they commit.
 pub(crate) async fn flush_shared_head(conn: &mut sqlx::AnyConnection) -> Result<()> {
-    let dirty = SHARED_APPENDS
-        .try_with(|s| {
-            let mut s = s.borrow_mut();
-            let head = s.head.as_mut().filter(|h| h.dirty)?;
-            head.dirty = false;
-            Some((head.seq, head.hash.clone()))
-        })
+    let head = SHARED_HEAD
+        .try_with(|s| s.borrow_mut().take())
         .ok()
         .flatten();
-    if let Some((seq, hash)) = dirty {
+    if let Some(head) = head {
         sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-            .bind(seq)
-            .bind(hash)
+            .bind(head.seq)
+            .bind(head.hash)
             .execute(&mut *conn)
             .await?;
     }
     Ok(())
 }
 
-/// Whether no entry was appended before in the current shared transaction (always true
-/// outside one).
-fn first_in_shared_transaction() -> bool {
-    SHARED_APPENDS
-        .try_with(|s| {
-            let mut s = s.borrow_mut();
-            let first = s.appended == 0;
-            s.appended = s.appended.saturating_add(1);
-            first
-        })
-        .unwrap_or(true)
-}
-
 /// The head as the current shared transaction moved it (none outside one, or before its
-/// first append).
-fn shared_head() -> Option<(i64, String, Option<String>)> {
-    SHARED_APPENDS
-        .try_with(|s| {
-            s.borrow()
-                .head
-                .as_ref()
-                .map(|h| (h.seq, h.hash.clone(), h.key_id.clone()))
-        })
-        .ok()
-        .flatten()
+/// first entry).
+fn shared_head() -> Option<SharedHead> {
+    SHARED_HEAD.try_with(|s| s.borrow().clone()).ok().flatten()
 }
 
 /// Records the entry just appended as the shared transaction's head; false outside one
 /// (the caller writes the head row itself).
-fn set_shared_head(seq: i64, hash: &str, key_id: Option<String>) -> bool {
-    SHARED_APPENDS
-        .try_with(|s| {
-            s.borrow_mut().head = Some(SharedHead {
-                seq,
-                hash: hash.to_owned(),
-                key_id,
-                dirty: true,
-            });
-        })
+fn set_shared_head(head: SharedHead) -> bool {
+    SHARED_HEAD
+        .try_with(move |s| *s.borrow_mut() = Some(head))
         .is_ok()
 }
 
@@ -534,8 +493,9 @@ pub(crate) async fn append(
 ) -> Result<Appended> {
     // In a shared transaction after its first entry, the head is the one it moved (the row
     // is locked by that first update); otherwise the row is locked and moved here.
-    let (seq, prev, key_id) = match shared_head() {
-        Some((seq, hash, key_id)) => (seq + 1, hash, key_id),
+    let shared = shared_head();
+    let (seq, prev, key_id) = match &shared {
+        Some(h) => (h.seq + 1, h.hash.clone(), h.key_id.clone()),
         None => {
             let head = sqlx::query(
                 "UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash, key_id",
@@ -552,7 +512,7 @@ pub(crate) async fn append(
     let trail = Trail::find(key_id.as_deref())?;
     // The entry before this one is committed: this transaction holds the head's lock. In a
     // shared transaction (group commit) only the first entry's predecessor is known to be.
-    if first_in_shared_transaction() {
+    if shared.is_none() {
         trail.advance_in_lock(conn, seq - 1, &prev).await?;
     }
     let at = to_ms(at);
@@ -593,7 +553,11 @@ pub(crate) async fn append(
     .bind(&hash)
     .execute(&mut *conn)
     .await?;
-    if !set_shared_head(seq, &hash, key_id) {
+    if !set_shared_head(SharedHead {
+        seq,
+        hash: hash.clone(),
+        key_id,
+    }) {
         sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
             .bind(&hash)
             .execute(&mut *conn)

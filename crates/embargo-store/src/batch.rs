@@ -91,7 +91,7 @@ async fn write_all<W: BatchWriter>(store: Store) {
     let store = &guard.0;
     while let Some(batch) = W::batcher(store).next(W::MAX) {
         // Several callers' access-log entries in one transaction: see `audit::append`.
-        crate::audit::SHARED_APPENDS
+        crate::audit::SHARED_HEAD
             .scope(std::cell::RefCell::default(), W::write(store, batch))
             .await;
     }

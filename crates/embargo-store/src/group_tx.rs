@@ -66,6 +66,39 @@ enum Together {
     WriteFailed(StoreError),
 }
 
+/// What a shared transaction's writes leave to do at its end: the access log's head and
+/// new advisories' index rows (see `audit::SHARED_HEAD`, `public_index::DEFERRED_ROWS`).
+struct LeftToDo {
+    head: Option<Option<crate::audit::SharedHead>>,
+    rows: Option<crate::public_index::Deferred>,
+}
+
+impl LeftToDo {
+    fn save() -> Self {
+        Self {
+            head: crate::audit::snapshot_shared(),
+            rows: crate::public_index::snapshot_deferred(),
+        }
+    }
+
+    /// Puts back what was saved, when the writes after it are rolled back (their entries
+    /// and rows are undone, so is what they left to do).
+    fn restore(self) {
+        crate::audit::restore_shared(self.head);
+        crate::public_index::restore_deferred(self.rows);
+    }
+}
+
+/// Does what the writes left to the end of the transaction: one bump of the public revision
+/// when one of them changed something public, their index rows, the access log's head.
+async fn before_commit(tx: &mut Tx<'_>, bump: bool) -> Result<()> {
+    if bump {
+        crate::public_index::bump(tx).await?;
+    }
+    crate::public_index::flush_deferred(tx).await?;
+    crate::audit::flush_shared_head(tx).await
+}
+
 impl Store {
     /// Runs `work` in a transaction shared with other writes arriving at the same time and
     /// returns once that transaction committed (or with `work`'s own error).
@@ -101,8 +134,7 @@ impl Store {
 
     /// Runs every write of the batch in one transaction, without savepoints, and commits.
     async fn all_together(&self, batch: &[Pending]) -> Together {
-        let chain = crate::audit::snapshot_shared();
-        let rows = crate::public_index::snapshot_deferred();
+        let saved = LeftToDo::save();
         let mut tx = match self.pool.begin().await {
             Ok(tx) => tx,
             Err(e) => return Together::Failed(e.to_string()),
@@ -112,23 +144,12 @@ impl Store {
             let (outcome, public) = crate::public_index::deferring_bump((p.work)(&mut tx)).await;
             if let Err(e) = outcome {
                 let _ = tx.rollback().await;
-                // The access-log entries of this run are undone: so is what they did to the
-                // chain, and the index rows it deferred.
-                crate::audit::restore_shared(chain);
-                crate::public_index::restore_deferred(rows);
+                saved.restore();
                 return Together::WriteFailed(e);
             }
             bump |= public;
         }
-        if bump && let Err(e) = crate::public_index::bump(&mut tx).await {
-            let _ = tx.rollback().await;
-            return Together::Failed(e.to_string());
-        }
-        if let Err(e) = crate::public_index::flush_deferred(&mut tx).await {
-            let _ = tx.rollback().await;
-            return Together::Failed(e.to_string());
-        }
-        if let Err(e) = crate::audit::flush_shared_head(&mut tx).await {
+        if let Err(e) = before_commit(&mut tx, bump).await {
             let _ = tx.rollback().await;
             return Together::Failed(e.to_string());
         }
@@ -136,6 +157,30 @@ impl Store {
             Ok(()) => Together::Committed,
             Err(e) => Together::Failed(e.to_string()),
         }
+    }
+
+    /// Writes `works` as one batch of the shared writer (as its task would) and answers each:
+    /// for tests that need a batch made up just so.
+    #[cfg(test)]
+    pub(crate) async fn write_one_batch(&self, works: Vec<Work>) -> Vec<Result<()>> {
+        let (batch, answers): (Vec<_>, Vec<_>) = works
+            .into_iter()
+            .map(|work| {
+                let (done, answer) = oneshot::channel();
+                (Pending { work, done }, answer)
+            })
+            .unzip();
+        crate::audit::SHARED_HEAD
+            .scope(std::cell::RefCell::default(), Writer::write(self, batch))
+            .await;
+        let mut out = Vec::new();
+        for a in answers {
+            out.push(
+                a.await
+                    .unwrap_or_else(|_| Err(StoreError::Internal("no answer".into()))),
+            );
+        }
+        out
     }
 
     /// Runs the batch again, each write in a savepoint of its own, after a write failed.
@@ -170,10 +215,7 @@ impl Store {
                     continue;
                 }
             };
-            let (chain, rows) = (
-                crate::audit::snapshot_shared(),
-                crate::public_index::snapshot_deferred(),
-            );
+            let saved = LeftToDo::save();
             let (outcome, public) = crate::public_index::deferring_bump((p.work)(&mut sp)).await;
             let ended = match outcome {
                 Ok(()) => {
@@ -181,10 +223,7 @@ impl Store {
                     sp.commit().await
                 }
                 Err(_) => {
-                    // Its access-log entries are undone: so is what they did to the chain,
-                    // and the index rows it deferred.
-                    crate::audit::restore_shared(chain);
-                    crate::public_index::restore_deferred(rows);
+                    saved.restore();
                     sp.rollback().await
                 }
             };
@@ -195,19 +234,8 @@ impl Store {
             }
             outcomes.push((p.done, outcome));
         }
-        if bump
-            && broken.is_none()
-            && let Err(e) = crate::public_index::bump(&mut tx).await
-        {
-            broken = Some(e.to_string());
-        }
         if broken.is_none()
-            && let Err(e) = crate::public_index::flush_deferred(&mut tx).await
-        {
-            broken = Some(e.to_string());
-        }
-        if broken.is_none()
-            && let Err(e) = crate::audit::flush_shared_head(&mut tx).await
+            && let Err(e) = before_commit(&mut tx, bump).await
         {
             broken = Some(e.to_string());
         }

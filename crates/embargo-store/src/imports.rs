@@ -229,6 +229,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::group_tx::Work;
     use crate::{KeySource, SystemClock};
 
     fn record(i: usize) -> (Content, ImportFacts) {
@@ -362,5 +363,69 @@ mod tests {
             matches!(check, crate::AuditCheck::Unanchored { .. }),
             "{check:?}"
         );
+    }
+
+    /// A write that indexes a new public advisory and then fails, in one batch with writes
+    /// that succeed: its index rows (held back to the end of the transaction) go with it, and
+    /// the others are kept.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_failing_after_indexing_leaves_no_index_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = Store::open(&url, Arc::new(SystemClock), KeySource::Ephemeral)
+            .await
+            .unwrap();
+        let admin = store
+            .create_user(&Email::parse("a@example.org").unwrap(), None, None, true)
+            .await
+            .unwrap();
+        let actor = Actor::User {
+            id: admin.id,
+            admin: true,
+        };
+        let (org, repo) = (Slug::parse("o").unwrap(), Slug::parse("r").unwrap());
+        store.create_org(actor, &org, "O").await.unwrap();
+        let place = store.create_repo(actor, &org, &repo, "R").await.unwrap();
+        let (content, facts) = record(1);
+        let filing = Filing {
+            id: AdvisoryId::from_random(random_bytes::<RANDOM_BYTES>().unwrap()),
+            org: place.org.clone(),
+            repo: Some(place.slug.clone()),
+            reporter_id: admin.id,
+            response_due_at: facts.published_at,
+        };
+        let advisory = Advisory::imported(filing, content, &facts);
+        let org_id = place.org_id;
+        let kept = || -> Work {
+            Box::new(|tx| {
+                Box::pin(async move {
+                    sqlx::query("UPDATE orgs SET name = name")
+                        .execute(&mut **tx)
+                        .await?;
+                    Ok(())
+                })
+            })
+        };
+        let failing: Work = Box::new(move |tx| {
+            let advisory = advisory.clone();
+            Box::pin(async move {
+                crate::public_index::after_change(tx, None, &advisory, org_id).await?;
+                Err(StoreError::Conflict("fails after indexing".into()))
+            })
+        });
+        let answers = store.write_one_batch(vec![kept(), failing, kept()]).await;
+        assert!(answers[0].is_ok(), "{answers:?}");
+        assert!(
+            matches!(&answers[1], Err(StoreError::Conflict(m)) if m == "fails after indexing"),
+            "{answers:?}"
+        );
+        assert!(answers[2].is_ok(), "{answers:?}");
+        let rows: i64 = sqlx::query_scalar(
+            "SELECT (SELECT COUNT(*) FROM public_entries) + (SELECT COUNT(*) FROM public_packages)",
+        )
+        .fetch_one(&store.pool)
+        .await
+        .unwrap();
+        assert_eq!(rows, 0, "the failed write's index rows were written");
     }
 }

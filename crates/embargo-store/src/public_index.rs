@@ -149,6 +149,13 @@ pub(crate) struct Deferred {
     packages: Vec<PackageRow>,
 }
 
+impl Deferred {
+    fn append(&mut self, more: &Self) {
+        self.entries.extend_from_slice(&more.entries);
+        self.packages.extend_from_slice(&more.packages);
+    }
+}
+
 /// Runs the shared writer's `work` (its batches) with index rows deferred.
 pub(crate) async fn deferring_rows<F: std::future::Future>(work: F) -> F::Output {
     DEFERRED_ROWS
@@ -168,14 +175,16 @@ pub(crate) fn restore_deferred(saved: Option<Deferred>) {
     }
 }
 
-/// Writes the deferred index rows, a few hundred to a statement.
+/// Writes the deferred index rows; the shared writer calls it just before it commits.
 pub(crate) async fn flush_deferred(tx: &mut sqlx::Transaction<'_, sqlx::Any>) -> Result<()> {
-    let Some(rows) = DEFERRED_ROWS
-        .try_with(|d| std::mem::take(&mut *d.borrow_mut()))
-        .ok()
-    else {
-        return Ok(());
-    };
+    match DEFERRED_ROWS.try_with(|d| std::mem::take(&mut *d.borrow_mut())) {
+        Ok(rows) => write_rows(tx, &rows).await,
+        Err(_) => Ok(()),
+    }
+}
+
+/// Index rows, a few hundred to a statement.
+async fn write_rows(tx: &mut sqlx::Transaction<'_, sqlx::Any>, rows: &Deferred) -> Result<()> {
     for chunk in rows.entries.chunks(CHUNK / 6) {
         let sql = format!(
             "INSERT INTO public_entries (advisory_id, org_id, state, modified_at, csaf_path, vex_path) VALUES {}",
@@ -261,58 +270,31 @@ async fn index_one(
         return Ok(());
     }
     let withdrawn = i64::from(a.state == State::Withdrawn);
+    let id = a.id.as_str();
+    let rows = Deferred {
+        entries: vec![(
+            id.to_owned(),
+            org_id,
+            a.state.as_str(),
+            to_ms(a.public_modified_at()),
+            embargo_formats::csaf::path_in_directory(a, false),
+            embargo_formats::csaf::path_in_directory(a, true),
+        )],
+        packages: keys_of(a)
+            .into_iter()
+            .map(|(kind, eco, key)| (id.to_owned(), kind, eco, key, withdrawn))
+            .collect(),
+    };
     // A new advisory's rows in a shared transaction wait for its end (nothing in it reads
     // them before); rows replacing others are written now, after the deletes above.
     if !existed
         && DEFERRED_ROWS
-            .try_with(|d| {
-                let mut d = d.borrow_mut();
-                d.entries.push((
-                    a.id.as_str().to_owned(),
-                    org_id,
-                    a.state.as_str(),
-                    to_ms(a.public_modified_at()),
-                    embargo_formats::csaf::path_in_directory(a, false),
-                    embargo_formats::csaf::path_in_directory(a, true),
-                ));
-                for (kind, eco, key) in keys_of(a) {
-                    d.packages
-                        .push((a.id.as_str().to_owned(), kind, eco, key, withdrawn));
-                }
-            })
+            .try_with(|d| d.borrow_mut().append(&rows))
             .is_ok()
     {
         return Ok(());
     }
-    sqlx::query(
-        "INSERT INTO public_entries (advisory_id, org_id, state, modified_at, csaf_path, vex_path) VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(a.id.as_str())
-    .bind(org_id)
-    .bind(a.state.as_str())
-    .bind(to_ms(a.public_modified_at()))
-    .bind(embargo_formats::csaf::path_in_directory(a, false))
-    .bind(embargo_formats::csaf::path_in_directory(a, true))
-    .execute(&mut **tx)
-    .await?;
-    let keys: Vec<_> = keys_of(a).into_iter().collect();
-    for chunk in keys.chunks(CHUNK / 5) {
-        let sql = format!(
-            "INSERT INTO public_packages (advisory_id, kind, ecosystem, name_key, withdrawn) VALUES {} ON CONFLICT DO NOTHING",
-            row_placeholders(chunk.len(), 5)
-        );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for (kind, eco, key) in chunk {
-            q = q
-                .bind(a.id.as_str())
-                .bind(*kind)
-                .bind(eco.clone())
-                .bind(key.clone())
-                .bind(withdrawn);
-        }
-        q.execute(&mut **tx).await?;
-    }
-    Ok(())
+    write_rows(tx, &rows).await
 }
 
 pub(crate) async fn bump(tx: &mut sqlx::Transaction<'_, sqlx::Any>) -> Result<()> {

@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use embargo_domain::advisory::ImportFacts;
 use embargo_domain::types::Slug;
 use embargo_formats::import::{MAX_BYTES, parse};
-use embargo_store::ImportOutcome;
+use embargo_store::{ImportOutcome, Repo, Store};
 use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -65,6 +65,30 @@ fn read(path: &Path) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| e.to_string())
 }
 
+/// What became of one file: its name, and the record's source id, outcome and warnings, or
+/// why it was not imported.
+type FileOutcome = (String, Result<(String, ImportOutcome, Vec<String>), String>);
+
+async fn import_one(store: Store, place: Repo, path: PathBuf) -> FileOutcome {
+    let name = path.display().to_string();
+    let imported = match read(&path).and_then(|b| parse(&b).map_err(|e| e.message)) {
+        Ok(imported) => imported,
+        Err(e) => return (name, Err(e)),
+    };
+    let facts = ImportFacts {
+        source_id: imported.source_id.clone(),
+        published_at: imported.published.unwrap_or(imported.modified),
+        modified_at: imported.modified,
+        withdrawn_at: imported.withdrawn,
+    };
+    let outcome = store
+        .import_into(&place, imported.content, facts)
+        .await
+        .map(|o| (imported.source_id, o, imported.warnings))
+        .map_err(|e| e.to_string());
+    (name, outcome)
+}
+
 pub async fn run(
     common: &Common,
     org: &str,
@@ -92,31 +116,7 @@ pub async fn run(
     // Each record is a task of its own, so reading, parsing and sealing run on every core
     // while the store's writer commits.
     let mut outcomes = futures_util::stream::iter(files.iter().cloned())
-        .map(|path| {
-            let (store, place) = (store.clone(), place.clone());
-            tokio::spawn(async move {
-                let name = path.display().to_string();
-                let outcome = match read(&path).and_then(|b| parse(&b).map_err(|e| e.message)) {
-                    Err(e) => Err(e),
-                    Ok(imported) => {
-                        let published = imported.published.unwrap_or(imported.modified);
-                        let facts = ImportFacts {
-                            source_id: imported.source_id.clone(),
-                            published_at: published,
-                            modified_at: imported.modified,
-                            withdrawn_at: imported.withdrawn,
-                        };
-                        let warnings = imported.warnings;
-                        store
-                            .import_into(&place, imported.content, facts)
-                            .await
-                            .map(|o| (imported.source_id, o, warnings))
-                            .map_err(|e| e.to_string())
-                    }
-                };
-                (name, outcome)
-            })
-        })
+        .map(|path| tokio::spawn(import_one(store.clone(), place.clone(), path)))
         .buffered(IN_FLIGHT);
     while let Some(joined) = outcomes.next().await {
         let (name, outcome) = joined.context("an import task failed")?;
